@@ -1,0 +1,134 @@
+"""The `seqtui` command: argument checking, the subcommands, exit codes.
+
+Every user error ends as one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from seqtui.errors import SeqtuiError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not a usage dump
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _task_arguments(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    from seqtui.tasks import NEGATIVES, TASKS
+
+    parser.add_argument("--task", choices=TASKS, default="match" if defaults else None)
+    parser.add_argument("--negatives", choices=NEGATIVES, default="random" if defaults else None,
+                        help="how negatives differ from the target: random second half, exactly one digit (hard), or both")
+    parser.add_argument("--n-min", type=int, default=1 if defaults else None, help="shortest pattern (sequence length 2n)")
+    parser.add_argument("--n-max", type=int, default=10 if defaults else None, help="longest pattern")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from seqtui.models import INITS, MODELS
+    from seqtui.training import SCHEDULES
+
+    parser = _Parser(prog="seqtui", description="Train, watch and probe recurrent networks on digit-memory tasks.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a model in a run directory (headless)",
+                           description="Train a model. With no model or budget flags: the default preset.")
+    _task_arguments(train, defaults=False)
+    train.add_argument("--model", choices=MODELS)
+    train.add_argument("--hidden", type=int, help="hidden units")
+    train.add_argument("--init", choices=INITS, help="identity: W_hh = I, zero recurrent bias (IRNN; rnn only)")
+    train.add_argument("--lr", type=float, help="peak learning rate (Adam)")
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--clip", type=float, help="max gradient norm; 0 turns clipping off")
+    train.add_argument("--schedule", choices=SCHEDULES, help="learning rate over the budget")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--device", help="auto (CUDA when present), cpu or cuda")
+    train.add_argument("--steps", type=int, help="budget: optimiser steps")
+    train.add_argument("--samples", type=int, help="budget: training examples")
+    train.add_argument("--time", type=float, help="budget: seconds of training")
+    train.add_argument("--target-acc", type=float, help="stop once held-out accuracy reaches this at every length")
+    train.add_argument("--eval-samples", type=int, help="size of the held-out set checked during training")
+    train.add_argument("--eval-every", type=float, help="seconds between held-out evaluations")
+    train.add_argument("--checkpoint-every", type=float, default=30.0, help="seconds between checkpoints")
+    where = train.add_mutually_exclusive_group()
+    where.add_argument("--run-dir", type=Path, help="the new run's directory (default: a new one under the runs root)")
+    where.add_argument("--resume", type=Path, metavar="RUN", help="continue RUN; a budget given extends it")
+    train.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
+    train.add_argument("--quiet", action="store_true", help="no progress display")
+
+    evaluate = sub.add_parser("eval", help="accuracy by length of a run's latest checkpoint")
+    evaluate.add_argument("run", type=Path)
+    evaluate.add_argument("--samples", type=_positive_int, default=100_000)
+    evaluate.add_argument("--negatives", choices=("random", "hard", "mixed"), help="default: the run's own")
+    evaluate.add_argument("--max-len", type=int, help="longest sequence length to test (may exceed the training range)")
+    evaluate.add_argument("--seed", type=int, default=12345)
+    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+
+    predict = sub.add_parser("predict", help="the model's verdict on sequences")
+    predict.add_argument("run", type=Path)
+    predict.add_argument("sequences", nargs="*", metavar="SEQ",
+                         help="'1 4 2 1 4 2', '1,4,2,1,4,2' or '142142'; none: one per line on stdin")
+    predict.add_argument("--device", default="cpu")
+    predict.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    sample = sub.add_parser("sample", help="print example sequences with their labels")
+    _task_arguments(sample, defaults=True)
+    sample.add_argument("-n", "--count", type=_positive_int, default=10)
+    sample.add_argument("--seed", type=int, help="default: a fresh random draw")
+    sample.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    runs = sub.add_parser("runs", help="list the runs under the runs root")
+    runs.add_argument("--root", type=Path)
+    runs.add_argument("--json", action="store_true")
+
+    for name, text in (("pause", "pause a training run"), ("resume", "resume a paused run"),
+                       ("stop", "stop a training run (it saves a checkpoint)")):
+        control = sub.add_parser(name, help=text)
+        control.add_argument("run", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from seqtui import __version__
+
+        print(f"seqtui {__version__}")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        from seqtui import commands
+
+        return getattr(commands, f"cmd_{args.command}")(args)
+    except SeqtuiError as error:
+        print(f"seqtui: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("seqtui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `seqtui sample -n 1000 | head`
+        sys.stderr.close()
+        return 0
+
+
+def entry() -> None:
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""Sequence generation for the memory tasks.
+
+An example is a pattern of n digits followed by a second half of n digits: 2n digits in all.
+It is positive (label 1) when the second half equals the *target*: the pattern itself for the
+``match`` task, the pattern reversed for ``palindrome``. Negatives come in three kinds:
+
+- ``random``: a fresh random second half, redrawn until it differs from the target (the
+  tutorial checked only against the pattern, so some palindrome "negatives" were palindromes);
+- ``hard``: the target with exactly one digit changed, so only a model that remembers every
+  digit can reject it;
+- ``mixed``: each negative is random or hard with equal odds.
+
+Batches are generated whole, with one pattern length per batch, so a batch never needs padding.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+import torch
+
+from seqtui.errors import SeqtuiError
+
+TASKS = ("match", "palindrome")
+NEGATIVES = ("random", "hard", "mixed")
+DIGITS = 10
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    task: str = "match"
+    negatives: str = "random"
+    n_min: int = 1  # shortest pattern: sequences are 2 * n_min digits long
+    n_max: int = 10
+
+    def validate(self) -> "TaskConfig":
+        if self.task not in TASKS:
+            raise SeqtuiError(f"unknown task {self.task!r}: choose one of {', '.join(TASKS)}")
+        if self.negatives not in NEGATIVES:
+            raise SeqtuiError(
+                f"unknown negatives {self.negatives!r}: choose one of {', '.join(NEGATIVES)}"
+            )
+        if self.n_min < 1:
+            raise SeqtuiError(f"n_min must be at least 1, got {self.n_min}")
+        if self.n_min > self.n_max:
+            raise SeqtuiError(f"n_min ({self.n_min}) is larger than n_max ({self.n_max})")
+        return self
+
+    @property
+    def pattern_lengths(self) -> range:
+        return range(self.n_min, self.n_max + 1)
+
+    @property
+    def sequence_lengths(self) -> list[int]:
+        return [2 * n for n in self.pattern_lengths]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Batch:
+    """Sequences that all share one length."""
+
+    digits: torch.Tensor  # (B, T) int64, T = 2n
+    labels: torch.Tensor  # (B,) int64, 1 = positive
+
+    def __len__(self) -> int:
+        return self.digits.shape[0]
+
+    @property
+    def length(self) -> int:
+        return self.digits.shape[1]
+
+    def to(self, device: torch.device | str) -> "Batch":
+        return Batch(self.digits.to(device, non_blocking=True), self.labels.to(device, non_blocking=True))
+
+
+def target_of(pattern: torch.Tensor, task: str) -> torch.Tensor:
+    """What the second half of a positive is: (B, n) -> (B, n)."""
+    return pattern.flip(-1) if task == "palindrome" else pattern
+
+
+def _random_negatives(target: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    halves = torch.randint(0, DIGITS, target.shape, generator=generator)
+    same = (halves == target).all(dim=1)
+    while same.any():  # 1 in 10**n rows; n=1 needs a few rounds
+        rows = same.nonzero().squeeze(1)
+        halves[rows] = torch.randint(0, DIGITS, (len(rows), target.shape[1]), generator=generator)
+        same = (halves == target).all(dim=1)
+    return halves
+
+
+def _hard_negatives(target: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    count, n = target.shape
+    rows = torch.arange(count)
+    position = torch.randint(0, n, (count,), generator=generator)
+    shift = torch.randint(1, DIGITS, (count,), generator=generator)
+    halves = target.clone()
+    halves[rows, position] = (halves[rows, position] + shift) % DIGITS
+    return halves
+
+
+def make_batch(
+    config: TaskConfig, n: int, size: int, generator: torch.Generator, negatives: str | None = None
+) -> Batch:
+    """`size` examples with pattern length `n`, each positive with probability 1/2."""
+    negatives = negatives or config.negatives
+    pattern = torch.randint(0, DIGITS, (size, n), generator=generator)
+    target = target_of(pattern, config.task)
+    labels = torch.randint(0, 2, (size,), generator=generator)
+    if negatives == "random":
+        wrong = _random_negatives(target, generator)
+    elif negatives == "hard":
+        wrong = _hard_negatives(target, generator)
+    else:
+        use_hard = torch.randint(0, 2, (size, 1), generator=generator).bool()
+        wrong = torch.where(
+            use_hard, _hard_negatives(target, generator), _random_negatives(target, generator)
+        )
+    second = torch.where(labels.bool().unsqueeze(1), target, wrong)
+    return Batch(torch.cat([pattern, second], dim=1), labels)
+
+
+def draw_pattern_length(config: TaskConfig, generator: torch.Generator) -> int:
+    return int(torch.randint(config.n_min, config.n_max + 1, (1,), generator=generator))
+
+
+def sample_examples(
+    config: TaskConfig, count: int, generator: torch.Generator
+) -> list[tuple[list[int], int]]:
+    """`count` independent examples, each with its own pattern length, in random order."""
+    lengths = torch.randint(config.n_min, config.n_max + 1, (count,), generator=generator)
+    examples: list[tuple[list[int], int] | None] = [None] * count
+    for n in lengths.unique().tolist():
+        where = (lengths == n).nonzero().squeeze(1).tolist()
+        batch = make_batch(config, n, len(where), generator)
+        for i, digits, label in zip(where, batch.digits.tolist(), batch.labels.tolist()):
+            examples[i] = (digits, label)
+    return examples  # type: ignore[return-value]
+
+
+def one_hot(digits: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(B, T) digits -> (B, T, 10), the tutorial's input encoding."""
+    return torch.nn.functional.one_hot(digits, DIGITS).to(dtype)
+
+
+def is_positive(digits: list[int], task: str) -> bool:
+    """The true label of one sequence, by definition (odd lengths are never positive)."""
+    if len(digits) % 2:
+        return False
+    n = len(digits) // 2
+    pattern, second = digits[:n], digits[n:]
+    return second == (pattern[::-1] if task == "palindrome" else pattern)
+
+
+_SEPARATED = re.compile(r"[\s,]+")
+
+
+def parse_sequence(text: str) -> list[int]:
+    """Read `1 4 2 1 4 2`, `1,4,2,1,4,2` or `142142` as a list of digits.
+
+    Raises SeqtuiError with a message that says what is wrong.
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise SeqtuiError("empty sequence: type digits such as 1 4 2 1 4 2")
+    tokens = [t for t in _SEPARATED.split(stripped) if t]
+    if len(tokens) == 1:
+        tokens = list(tokens[0])
+    bad = [t for t in tokens if len(t) != 1 or t not in "0123456789"]
+    if bad:
+        raise SeqtuiError(
+            f"not a digit sequence: {bad[0]!r} in {stripped!r} (use digits 0-9, e.g. 1 4 2 1 4 2)"
+        )
+    if len(tokens) % 2:
+        raise SeqtuiError(
+            f"odd length {len(tokens)} in {stripped!r}: a sequence is a pattern and a second half "
+            "of the same length"
+        )
+    return [int(t) for t in tokens]
+
+
+def format_sequence(digits: list[int]) -> str:
+    n = len(digits) // 2
+    return " ".join(map(str, digits[:n])) + " | " + " ".join(map(str, digits[n:]))

@@ -1,0 +1,53 @@
+"""Shared fixtures: small, fast training configurations and run directories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqtui.models import ModelConfig
+from seqtui.tasks import TaskConfig
+from seqtui.training import Budget, TrainConfig
+
+torch.set_num_threads(1)  # fewer threads: deterministic timing-independent results, less contention
+
+
+def small_config(**overrides) -> TrainConfig:
+    """A configuration that trains in well under a second per hundred steps."""
+    values = dict(
+        task=TaskConfig(n_min=1, n_max=3),
+        model=ModelConfig("rnn", 16),
+        lr=3e-3,
+        batch_size=32,
+        budget=Budget(steps=40),
+        eval_samples=300,
+        eval_every=3600.0,
+        log_every=0.05,
+        device="cpu",
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.fixture
+def config_factory():
+    return small_config
+
+
+def seqtui_command(*args: str, cwd: Path | None = None, stdin: str | None = None, timeout: float = 120):
+    """Run the real `seqtui` entry point in a child process."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
+    return subprocess.run(
+        [sys.executable, "-c", "from seqtui.cli import entry; entry()", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )

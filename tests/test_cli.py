@@ -1,0 +1,131 @@
+"""The `seqtui` command: outputs scripts rely on, and one clear line for every bad input."""
+
+import json
+
+import pytest
+
+from conftest import seqtui_command
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "lstm1"
+    result = seqtui_command(
+        "train", "--model", "lstm", "--hidden", "32", "--n-max", "3", "--lr", "0.01", "--batch-size", "128",
+        "--steps", "400", "--eval-samples", "600", "--eval-every", "3600", "--run-dir", str(run_dir),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "finished" in result.stdout
+    return run_dir
+
+
+def assert_one_line_error(result, says: str, code: int = 1):
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert says in lines[0], lines[0]
+
+
+def test_train_writes_the_documented_run_layout(trained_run):
+    assert {p.name for p in trained_run.iterdir()} >= {
+        "config.json", "metrics.jsonl", "checkpoint.safetensors", "status.json"
+    }
+    records = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    assert all("step" in r and "kind" in r for r in records)
+    train = [r for r in records if r["kind"] == "train"]
+    assert train and {"loss", "accuracy", "examples_per_s", "grad_norm"} <= train[-1].keys()
+    assert records[-2]["kind"] == "eval" and set(records[-2]["accuracy_by_length"]) == {"2", "4", "6"}
+    status = json.loads((trained_run / "status.json").read_text())
+    assert status["state"] == "finished" and status["step"] == 400
+
+
+def test_eval_json_gives_accuracy_by_length(trained_run):
+    result = seqtui_command("eval", str(trained_run), "--samples", "4000", "--max-len", "10", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report["accuracy_by_length"]) == {"2", "4", "6", "8", "10"}
+    assert min(report["accuracy_by_length"][k] for k in ("2", "4", "6")) > 0.95
+    assert report["count_by_length"]["2"] == 800
+    low, high = report["interval_by_length"]["6"]
+    assert low <= report["accuracy_by_length"]["6"] <= high
+
+
+def test_eval_table_marks_lengths_beyond_training(trained_run):
+    result = seqtui_command("eval", str(trained_run), "--samples", "800", "--max-len", "8", "--negatives", "hard")
+    assert result.returncode == 0, result.stderr
+    assert "beyond training range" in result.stdout and "hard negatives" in result.stdout
+
+
+def test_predict_reads_all_three_forms_and_stdin(trained_run):
+    result = seqtui_command("predict", str(trained_run), "1 4 2 1 4 2", "6,0,5,1", "3131", "1234512345", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["digits"] for r in rows] == [[1, 4, 2, 1, 4, 2], [6, 0, 5, 1], [3, 1, 3, 1], [1, 2, 3, 4, 5] * 2]
+    assert [r["match"] for r in rows[:3]] == [True, False, True]  # a trained model gets these right
+    assert all(0 <= r["p_match"] <= 1 for r in rows)
+    assert [r["in_range"] for r in rows] == [True, True, True, False]
+    piped = seqtui_command("predict", str(trained_run), stdin="1 4 2 1 4 2\n\n6,0,5,1\n")
+    assert piped.returncode == 0 and "no match" in piped.stdout and piped.stdout.count("right") == 2
+
+
+def test_sample_json_lines(tmp_path):
+    result = seqtui_command("sample", "--task", "palindrome", "--negatives", "hard", "-n", "50", "--seed", "3", "--json")
+    assert result.returncode == 0
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 50
+    for row in rows:
+        digits, n = row["digits"], len(row["digits"]) // 2
+        assert row["label"] == int(digits[n:] == digits[:n][::-1])
+
+
+def test_runs_lists_the_run(trained_run):
+    result = seqtui_command("runs", "--root", str(trained_run.parent), "--json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["state"] for r in rows] == ["finished"] and rows[0]["model"] == "lstm32"
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["predict", "{run}", "12a4"], "not a digit"),
+        (["predict", "{run}", "123"], "odd length"),
+        (["predict", "{run}", ""], "empty sequence"),
+        (["predict", "{run}", "1212", "99x9"], "sequence 2"),
+        (["train", "--hidden", "0", "--run-dir", "{tmp}/a"], "hidden size must be at least 1"),
+        (["train", "--lr", "-0.1", "--run-dir", "{tmp}/a"], "learning rate must be a positive"),
+        (["train", "--n-min", "5", "--n-max", "2", "--run-dir", "{tmp}/a"], "larger than n_max"),
+        (["train", "--init", "identity", "--model", "gru", "--run-dir", "{tmp}/a"], "rnn model only"),
+        (["train", "--run-dir", "{run}"], "already exists"),
+        (["train", "--resume", "{run}", "--lr", "0.1"], "cannot change when resuming"),
+        (["train", "--resume", "{run}"], "whole budget"),
+        (["eval", "{tmp}/nowhere"], "does not exist"),
+        (["eval", "{tmp}"], "not a run directory"),
+        (["eval", "{run}", "--max-len", "7"], "--max-len must be an even"),
+        (["pause", "{run}"], "is not training"),
+    ],
+)
+def test_bad_input_gets_one_clear_line(trained_run, tmp_path, args, says):
+    args = [a.format(run=trained_run, tmp=tmp_path) for a in args]
+    assert_one_line_error(seqtui_command(*args), says)
+    assert not (tmp_path / "a").exists()  # nothing half-created
+
+
+@pytest.mark.parametrize("args, says", [(["train", "--model", "transformer"], "invalid choice"),
+                                         (["eval"], "required"), (["predict", "x", "--samples", "3"], "unrecognized")])
+def test_usage_errors_are_one_line_too(args, says):
+    assert_one_line_error(seqtui_command(*args), says, code=2)
+
+
+def test_a_corrupt_checkpoint_is_reported_and_left_alone(trained_run, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained_run, broken)
+    checkpoint = broken / "checkpoint.safetensors"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:300])
+    before = checkpoint.read_bytes()
+    for args in (["eval", str(broken)], ["predict", str(broken), "11"], ["train", "--resume", str(broken), "--steps", "5"]):
+        assert_one_line_error(seqtui_command(*args), "not a readable checkpoint")
+    assert checkpoint.read_bytes() == before
+    assert (broken / "metrics.jsonl").read_text() == (trained_run / "metrics.jsonl").read_text()

@@ -1,0 +1,262 @@
+"""Run directories: checkpoints, resume, kill, control from another process, bad files."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import small_config
+from seqtui import runner
+from seqtui.checkpoint import load_checkpoint, restore_trainer, save_checkpoint
+from seqtui.errors import SeqtuiError
+from seqtui.runs import MetricsReader, Run, list_runs
+from seqtui.training import Budget, Trainer
+
+
+def weights(trainer: Trainer) -> dict:
+    return {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+def test_checkpoint_round_trip_restores_everything(tmp_path):
+    trainer = Trainer(small_config(model=small_config().model.__class__("lstm", 12)))
+    list(trainer.run())
+    save_checkpoint(trainer, tmp_path / "c.safetensors")
+    checkpoint = load_checkpoint(tmp_path / "c.safetensors")
+    assert checkpoint.config == trainer.config
+    fresh = Trainer(checkpoint.config)
+    restore_trainer(fresh, checkpoint)
+    for key, value in weights(trainer).items():
+        assert torch.equal(fresh.model.state_dict()[key], value)
+    assert fresh.step == trainer.step and fresh.examples == trainer.examples
+    assert torch.equal(fresh.generator.get_state(), trainer.generator.get_state())
+    a, b = trainer.optimizer.state_dict()["state"], fresh.optimizer.state_dict()["state"]
+    assert a.keys() == b.keys()
+    for index in a:
+        assert torch.equal(a[index]["exp_avg_sq"], b[index]["exp_avg_sq"])
+
+
+def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
+    run = Run.create(tmp_path / "run", small_config(budget=Budget(steps=25)))
+    outcome = runner.train(run, runner.start_run(run, run.config()))
+    assert outcome.state == "finished" and outcome.step == 25
+    with pytest.raises(SeqtuiError, match="whole budget"):
+        runner.resume_run(run, Budget())
+    # a budget given with --resume extends the run; the schedule was set for 25 steps, so
+    # compare with a straight run under the same total schedule instead
+    resumed = runner.resume_run(run, Budget(steps=35))
+    assert resumed.step == 25 and resumed.config.budget.steps == 60
+    runner.train(run, resumed)
+    reference = Trainer(small_config(budget=Budget(steps=25)))
+    list(reference.run())
+    reference.config.budget = Budget(steps=60)
+    list(reference.run())
+    for key, value in weights(reference).items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
+    steps = [r["step"] for r in run.read_metrics() if r["kind"] == "train"]
+    assert steps == sorted(steps) and steps[-1] == 60
+    assert [r["event"] for r in run.read_metrics() if r["kind"] == "event"] == ["start", "finish", "resume", "finish"]
+
+
+def test_a_stopped_run_resumes_on_the_same_trajectory(tmp_path):
+    config = small_config(budget=Budget(steps=50))
+    straight = Trainer(config)
+    list(straight.run())
+
+    run = Run.create(tmp_path / "run", config)
+    trainer = runner.start_run(run, config)
+
+    def stop_at_20(event):
+        if trainer.step >= 20:
+            run.request("stopped")
+
+    outcome = runner.train(run, trainer, on_event=stop_at_20)
+    assert outcome.state == "stopped" and 20 <= outcome.step < 50
+    assert run.status()["state"] == "stopped"
+    resumed = runner.resume_run(run, Budget())
+    runner.train(run, resumed)
+    assert resumed.step == 50
+    for key, value in weights(straight).items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
+
+
+def _start_trainer(run_dir: Path, steps: int = 100_000, extra=()) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.Popen(
+        [sys.executable, "-c", "from seqtui.cli import entry; entry()", "train", "--model", "rnn",
+         "--hidden", "16", "--n-max", "3", "--batch-size", "32", "--steps", str(steps), "--eval-samples", "300",
+         "--eval-every", "3600", "--run-dir", str(run_dir), "--quiet", *extra],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _wait_for(condition, timeout=60.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_another_process_pauses_resumes_and_stops_a_trainer(tmp_path):
+    run_dir = tmp_path / "run"
+    process = _start_trainer(run_dir)
+    try:
+        _wait_for(lambda: (run_dir / "status.json").exists() and Run(run_dir).status().get("step", 0) > 20,
+                  what="training to start")
+        run = Run.open(run_dir)
+        run.request("paused")
+        _wait_for(lambda: run.status()["state"] == "paused", what="pause")
+        paused_at = run.status()["step"]
+        cpu_before = _cpu_seconds(process.pid)
+        time.sleep(1.5)
+        assert _cpu_seconds(process.pid) - cpu_before < 0.15  # a paused trainer sleeps
+        assert run.status()["step"] == paused_at
+        run.request("running")
+        _wait_for(lambda: run.status()["state"] == "running" and run.status()["step"] > paused_at, what="resume")
+        run.request("stopped")
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    status = run.status()
+    assert status["state"] == "stopped" and "resume with" in status["message"]
+    checkpoint = load_checkpoint(run.checkpoint_path)
+    assert checkpoint.step == status["step"] > paused_at
+    events = [r["event"] for r in run.read_metrics() if r["kind"] == "event"]
+    assert events == ["start", "pause", "resume", "stop"]
+
+
+def test_sigint_stops_cleanly_with_a_checkpoint(tmp_path):
+    run_dir = tmp_path / "run"
+    process = _start_trainer(run_dir)
+    try:
+        _wait_for(lambda: (run_dir / "status.json").exists() and Run(run_dir).status().get("step", 0) > 10,
+                  what="training to start")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+    finally:
+        process.kill()
+    run = Run.open(run_dir)
+    assert run.status()["state"] == "stopped"
+    assert load_checkpoint(run.checkpoint_path).step == run.status()["step"] > 10
+
+
+def test_a_trainer_killed_with_sigkill_leaves_a_run_that_loads_and_resumes(tmp_path):
+    run_dir = tmp_path / "run"
+    process = _start_trainer(run_dir, extra=("--checkpoint-every", "0.2"))
+    try:
+        _wait_for(lambda: (run_dir / "status.json").exists() and Run(run_dir).status().get("step", 0) > 50,
+                  what="training to start")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        process.kill()
+    run = Run.open(run_dir)
+    assert run.status()["state"] == "interrupted"
+    checkpoint = load_checkpoint(run.checkpoint_path)
+    assert checkpoint.step > 0
+    logged = max(r["step"] for r in run.read_metrics())
+    assert logged >= checkpoint.step
+    trainer = runner.resume_run(run, Budget(steps=30))
+    assert trainer.step == checkpoint.step
+    assert max(r["step"] for r in run.read_metrics()) == checkpoint.step  # redone steps are dropped
+    outcome = runner.train(run, trainer)
+    assert outcome.state == "finished" and outcome.step == checkpoint.step + 30
+    assert not list(run_dir.glob(".*tmp"))
+
+
+def test_a_second_trainer_on_a_live_run_is_refused(tmp_path):
+    run_dir = tmp_path / "run"
+    process = _start_trainer(run_dir)
+    try:
+        _wait_for(lambda: (run_dir / "status.json").exists() and Run(run_dir).status().get("step", 0) > 0,
+                  what="training to start")
+        run = Run.open(run_dir)
+        with pytest.raises(SeqtuiError, match="already being trained"):
+            runner.train(run, Trainer(run.config()))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def test_metrics_reader_tolerates_a_partly_written_line(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"kind": "train", "step": 1}\n{"kind": "tra')
+    reader = MetricsReader(path)
+    assert [r["step"] for r in reader.read_new()] == [1]
+    with open(path, "a") as handle:
+        handle.write('in", "step": 2}\nnot json at all\n{"kind": "train", "step": 3}\n')
+    assert [r["step"] for r in reader.read_new()] == [2, 3]
+    assert reader.read_new() == []
+
+
+def test_damaged_checkpoints_are_refused_with_a_message(tmp_path):
+    trainer = Trainer(small_config())
+    good = tmp_path / "good.safetensors"
+    save_checkpoint(trainer, good)
+    data = good.read_bytes()
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(data[: len(data) // 2])
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(os.urandom(4096))
+    empty = tmp_path / "empty.safetensors"
+    empty.write_bytes(b"")
+    for path in (truncated, garbage, empty):
+        with pytest.raises(SeqtuiError, match="not a readable checkpoint"):
+            load_checkpoint(path)
+    with pytest.raises(SeqtuiError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.safetensors")
+
+
+class _Payload:
+    """Unpickling this would create a marker file: loading a checkpoint must never do it."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_checkpoint_crafted_to_run_code_does_not_run(tmp_path):
+    marker = tmp_path / "code-ran"
+    for name, write in (
+        ("pickle.safetensors", lambda p: p.write_bytes(pickle.dumps(_Payload(marker)))),
+        ("torch.safetensors", lambda p: torch.save({"model": _Payload(marker)}, p)),
+    ):
+        path = tmp_path / name
+        write(path)
+        with pytest.raises(SeqtuiError):
+            load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_list_runs_reports_state_and_skips_damaged_runs(tmp_path):
+    run = Run.create(tmp_path / "good", small_config())
+    runner.train(run, runner.start_run(run, run.config()))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    (tmp_path / "unrelated").mkdir()
+    summaries = list_runs(tmp_path)
+    assert [s.run.name for s in summaries] == ["good"]
+    assert summaries[0].state == "finished" and summaries[0].step == 40
+    assert summaries[0].best_worst is not None
+
+
+def test_creating_over_an_existing_run_is_refused(tmp_path):
+    Run.create(tmp_path / "run", small_config())
+    with pytest.raises(SeqtuiError, match="already exists"):
+        Run.create(tmp_path / "run", small_config())
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["lr"] == 3e-3

@@ -1,0 +1,109 @@
+import math
+
+import pytest
+import torch
+
+from conftest import small_config
+from seqtui.errors import SeqtuiError
+from seqtui.evaluation import evaluate, wilson_interval
+from seqtui.models import ModelConfig
+from seqtui.tasks import TaskConfig
+from seqtui.training import Budget, Finished, HeldOut, Progress, Trainer
+
+
+def test_a_short_run_really_learns_short_patterns():
+    config = small_config(
+        model=ModelConfig("lstm", 32), lr=1e-2, batch_size=128, budget=Budget(steps=400), eval_every=1e9
+    )
+    trainer = Trainer(config)
+    before = evaluate(trainer.model, config.task, 3000, seed=99).accuracy
+    events = list(trainer.run())
+    after = evaluate(trainer.model, config.task, 3000, seed=99)
+    assert before < 0.7
+    assert after.worst > 0.95, after.accuracy_by_length()
+    assert isinstance(events[-1], Finished) and events[-1].reason == "budget"
+    assert isinstance(events[-2], HeldOut)
+    assert trainer.step == 400 and trainer.examples == 400 * 128
+
+
+def test_progress_events_carry_window_metrics():
+    trainer = Trainer(small_config(budget=Budget(steps=60), log_every=1e-9))
+    progress = [e for e in trainer.run() if isinstance(e, Progress)]
+    assert [p.step for p in progress] == list(range(1, 61))  # a line per step at this interval
+    assert all(0 <= p.accuracy <= 1 and p.loss > 0 and p.examples_per_s > 0 for p in progress)
+    assert progress[-1].progress == pytest.approx(1.0)
+    # cosine schedule: starts at the peak, ends near the floor
+    assert progress[0].lr == pytest.approx(3e-3, rel=0.01) and progress[-1].lr < 3e-4
+
+
+def test_samples_and_time_budgets_stop_the_run():
+    trainer = Trainer(small_config(budget=Budget(samples=32 * 10)))
+    list(trainer.run())
+    assert trainer.examples == 320
+    trainer = Trainer(small_config(budget=Budget(seconds=0.5)))
+    list(trainer.run())
+    assert 0.5 <= trainer.elapsed < 5
+
+
+def test_target_accuracy_stops_early():
+    config = small_config(
+        task=TaskConfig(n_min=1, n_max=1), model=ModelConfig("lstm", 32), lr=1e-2, batch_size=128,
+        budget=Budget(steps=5000), target_accuracy=0.99, eval_every=0.2,
+    )
+    trainer = Trainer(config)
+    events = list(trainer.run())
+    assert events[-1].reason == "target"
+    assert trainer.step < 5000
+    assert trainer.best_worst >= 0.99
+
+
+def test_a_loss_that_becomes_nan_ends_the_run_as_diverged():
+    trainer = Trainer(small_config(budget=Budget(steps=100), log_every=1e-9))
+    original = trainer.train_step
+
+    def poisoned(lr):
+        if trainer.step == 10:
+            with torch.no_grad():
+                trainer.model.head.weight.fill_(float("nan"))
+        return original(lr)
+
+    trainer.train_step = poisoned
+    events = list(trainer.run())
+    assert isinstance(events[-1], Finished) and events[-1].reason == "diverged"
+    assert "nan" in events[-1].message
+    assert trainer.step == 11
+
+
+@pytest.mark.parametrize(
+    "overrides, says",
+    [(dict(lr=-1e-3), "learning rate"), (dict(lr=float("nan")), "learning rate"), (dict(batch_size=0), "batch size"),
+     (dict(clip=-1.0), "clip"), (dict(budget=Budget(steps=-5)), "--steps"), (dict(device="tpu"), "device"),
+     (dict(task=TaskConfig(n_min=4, n_max=2)), "larger than"), (dict(target_accuracy=1.5), "target accuracy")],
+)
+def test_impossible_training_settings_are_refused(overrides, says):
+    with pytest.raises(SeqtuiError, match=says):
+        small_config(**overrides).validate()
+
+
+def test_cuda_is_refused_clearly_without_a_gpu():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(SeqtuiError, match="no CUDA device"):
+        small_config(device="cuda").validate()
+
+
+def test_wilson_interval_contains_the_estimate_and_narrows():
+    low, high = wilson_interval(990, 1000)
+    assert low < 0.99 < high and high - low < 0.02
+    low2, high2 = wilson_interval(9900, 10000)
+    assert high2 - low2 < high - low
+    assert wilson_interval(10, 10)[1] == pytest.approx(1.0) and wilson_interval(0, 10)[0] == pytest.approx(0.0)
+
+
+def test_evaluation_counts_by_length_including_beyond_training():
+    trainer = Trainer(small_config())
+    result = evaluate(trainer.model, trainer.config.task, 1000, max_pattern=5)
+    assert [r.length for r in result.by_length] == [2, 4, 6, 8, 10]
+    assert all(r.count == 200 for r in result.by_length)
+    assert 0 <= result.worst <= result.accuracy <= 1
+    assert not math.isnan(result.accuracy)
