@@ -101,6 +101,18 @@ class ElmanRNN(SequenceClassifier):
                 self.recurrent.weight_hh_l0.copy_(torch.eye(config.hidden))
                 self.recurrent.bias_hh_l0.zero_()
 
+    def classify(self, digits: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() or digits.device.type != "cpu":
+            return super().classify(digits)
+        # Inference on a CPU: torch's RNN layer multiplies one-hot inputs and stacks every
+        # step's output; looking up the input columns and keeping only h_t is ~1.5x faster.
+        w_xh, w_hh, b_xh, b_hh = self._weights()
+        inputs = (w_xh.T + (b_xh + b_hh))[digits.T]  # (T, B, H), time-major
+        h = inputs[0].relu_()
+        for t in range(1, digits.shape[1]):
+            h = torch.addmm(inputs[t], h, w_hh.T).relu_()
+        return self.head(h)  # (B, 2)
+
     def unroll(self, digits: torch.Tensor) -> Unrolled:
         w_xh, w_hh, b_xh, b_hh = self._weights()
         x = self._inputs(digits)  # (B, T, 10)

@@ -1,0 +1,216 @@
+"""seqtui against the tutorial's loop, side by side in one run, and time to quality.
+
+    python bench/bench.py                    # everything (~20 minutes on a 2-core CPU)
+    python bench/bench.py --only speed       # throughput and evaluation speed (~1 minute)
+    python bench/bench.py --only quality     # time to quality with the defaults a user gets
+
+Writes bench/results.md (and results.json beside it) with the machine, torch version and date.
+Quality runs go through the real `seqtui train` and `seqtui eval` commands, as a user types them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import tutorial  # noqa: E402
+
+from seqtui.evaluation import held_out_set, evaluate_batches  # noqa: E402
+from seqtui.models import ModelConfig  # noqa: E402
+from seqtui.tasks import TaskConfig  # noqa: E402
+from seqtui.training import Budget, Trainer, TrainConfig  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+TUTORIAL_REFERENCE = {"train": 510.0, "eval": 2000.0}  # baselines.md, quiet machine, examples/s
+
+# (label, extra `seqtui train` flags): the four models the tutorial's story is about
+QUALITY_MODELS = [
+    ("lstm (default preset)", []),
+    ("rnn, default init (tutorial)", ["--model", "rnn"]),
+    ("rnn, identity init + clip (IRNN)", ["--model", "rnn", "--init", "identity"]),
+    ("gru", ["--model", "gru"]),
+]
+QUALITY_TASKS = [("random", 60.0, 0.99), ("hard", 180.0, 0.99)]
+
+
+def machine() -> dict:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "gpu": gpu,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def seqtui_train_speed(batch_size: int, seconds: float, device: str) -> float:
+    config = TrainConfig(
+        task=TaskConfig(), model=ModelConfig("rnn", 50), lr=1e-3, batch_size=batch_size,
+        budget=Budget(seconds=seconds), eval_every=1e9, log_every=1.0, device=device,
+    )
+    trainer = Trainer(config)
+    warm = Trainer(TrainConfig(**{**config.__dict__, "budget": Budget(steps=5)}))
+    list(warm.run())  # first-call allocations out of the measurement
+    list(trainer.run())
+    return trainer.examples / trainer.elapsed
+
+
+def seqtui_eval_seconds(model: str, hidden: int, device: str, repeats: int = 3) -> float:
+    """Wall time of a 100,000-example accuracy-by-length evaluation, data generation included."""
+    trainer = Trainer(TrainConfig(model=ModelConfig(model, hidden), device=device, eval_samples=10))
+    times = []
+    for repeat in range(repeats):
+        started = time.perf_counter()
+        batches = held_out_set(TaskConfig(), 100_000, seed=repeat)
+        evaluate_batches(trainer.model, batches, "random", trainer.device)
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def speed(device: str, quick: bool) -> dict:
+    print("tutorial loop: training ...", flush=True)
+    tut_train = tutorial.train_speed(1000 if quick else 3000)
+    print("tutorial loop: evaluation ...", flush=True)
+    tut_eval = tutorial.eval_speed(2000 if quick else 5000)
+    result = {"tutorial_train_per_s": tut_train["examples_per_s"], "tutorial_eval_examples": tut_eval["examples"],
+              "tutorial_eval_per_s": tut_eval["examples_per_s"],
+              "tutorial_eval_100k_s": 100_000 / tut_eval["examples_per_s"], "train": {}, "eval": {}}
+    for batch in (256, 1024, 4096):
+        print(f"seqtui rnn H=50 training, batch {batch} ...", flush=True)
+        result["train"][batch] = seqtui_train_speed(batch, 3.0 if quick else 8.0, device)
+    for model, hidden in (("rnn", 50), ("lstm", 64)):
+        print(f"seqtui 100k evaluation, {model} H={hidden} ...", flush=True)
+        result["eval"][f"{model}{hidden}"] = seqtui_eval_seconds(model, hidden, device)
+    return result
+
+
+def quality(device: str, only_models: list[str] | None) -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="seqtui-bench-") as root:
+        for label, flags in QUALITY_MODELS:
+            if only_models and not any(m in label for m in only_models):
+                continue
+            for negatives, seconds, target in QUALITY_TASKS:
+                run_dir = Path(root) / f"{label.split()[0]}-{len(rows)}-{negatives}"
+                command = ["train", "--negatives", negatives, "--run-dir", str(run_dir), "--quiet",
+                           "--device", device, *flags]
+                print(f"seqtui {' '.join(command)}  (default budget {seconds:.0f} s) ...", flush=True)
+                started = time.perf_counter()
+                _seqtui(*command)
+                wall = time.perf_counter() - started
+                report = json.loads(_seqtui("eval", str(run_dir), "--samples", "100000", "--json",
+                                            "--device", device))
+                status = json.loads((run_dir / "status.json").read_text())
+                config = json.loads((run_dir / "config.json").read_text())
+                by_length = {int(k): v for k, v in report["accuracy_by_length"].items()}
+                rows.append({
+                    "model": label, "negatives": negatives, "budget_s": seconds,
+                    "trained_s": status["elapsed"], "wall_s": wall, "examples": status["examples"],
+                    "hidden": config["model"]["hidden"], "batch_size": config["batch_size"], "lr": config["lr"],
+                    "worst": min(by_length.values()), "accuracy": report["accuracy"],
+                    "by_length": by_length, "target": target, "meets": min(by_length.values()) >= target,
+                })
+                print(f"  worst length {rows[-1]['worst']:.4f}, mean {report['accuracy']:.4f}", flush=True)
+    return rows
+
+
+def _seqtui(*args: str) -> str:
+    result = subprocess.run([sys.executable, "-m", "seqtui", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"seqtui {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def markdown(info: dict, speed_result: dict | None, quality_rows: list[dict] | None) -> str:
+    lines = ["# seqtui benchmark results", "",
+             f"Measured {info['date']} on {info['cpu']} ({info['cores']} cores"
+             + (f", GPU {info['gpu']}" if info["gpu"] else ", no GPU")
+             + f"), torch {info['torch']} ({info['torch_threads']} threads), Python {info['python']}.",
+             "Regenerate with `python bench/bench.py` (see its docstring for parts).", ""]
+    if speed_result:
+        s = speed_result
+        t_train, t_eval = s["tutorial_train_per_s"], s["tutorial_eval_per_s"]
+        lines += ["## Speed against the tutorial's loop (same process, same run)", "",
+                  "The tutorial: batch 1, a Python loop over time steps, Elman ReLU H=50, Adam 1e-3 "
+                  "(`bench/tutorial.py`). seqtui: the same model and equations through `Trainer`, "
+                  "batched by length, torch's fused `nn.RNN`.", "",
+                  "| what | examples/s | vs tutorial, this run | vs baselines.md reference |",
+                  "| --- | ---: | ---: | ---: |",
+                  f"| tutorial training loop | {t_train:,.0f} | 1x | {t_train / TUTORIAL_REFERENCE['train']:.2f}x |"]
+        for batch, rate in s["train"].items():
+            lines.append(f"| seqtui training, rnn H=50, batch {batch} | {rate:,.0f} | **{rate / t_train:,.0f}x** "
+                         f"| {rate / TUTORIAL_REFERENCE['train']:,.0f}x |")
+        lines += ["", "| 100,000-example accuracy-by-length evaluation | seconds | vs tutorial, this run "
+                  "| vs baselines.md reference (49 s) |", "| --- | ---: | ---: | ---: |",
+                  f"| tutorial, one example at a time (extrapolated from {s.get('tutorial_eval_examples', 5000):,}) "
+                  f"| {s['tutorial_eval_100k_s']:.1f} | 1x | |"]
+        for name, seconds in s["eval"].items():
+            lines.append(f"| seqtui, {name} | {seconds:.3f} | **{s['tutorial_eval_100k_s'] / seconds:,.0f}x** "
+                         f"| {100_000 / TUTORIAL_REFERENCE['eval'] / seconds:,.0f}x |")
+        lines.append("")
+    if quality_rows:
+        lengths = sorted(quality_rows[0]["by_length"])
+        lines += ["## Time to quality with the defaults a user gets", "",
+                  "Each row is `seqtui train [model flags] --negatives X` with no budget flag (the default "
+                  "budget: 60 s of training for random negatives, 180 s for hard), then "
+                  "`seqtui eval RUN --samples 100000` on fresh examples of the same kind "
+                  "(10,000 per length). Target: >= 0.99 at every length 2..20.", "",
+                  "| model | negatives | budget | examples seen | " + " | ".join(str(n) for n in lengths)
+                  + " | worst | meets |",
+                  "| --- | --- | ---: | ---: | " + " | ".join("---:" for _ in lengths) + " | ---: | --- |"]
+        for r in quality_rows:
+            cells = " | ".join(f"{r['by_length'][n]:.4f}" for n in lengths)
+            lines.append(f"| {r['model']} (H={r['hidden']}, batch {r['batch_size']}, lr {r['lr']:g}) | "
+                         f"{r['negatives']} | {r['budget_s']:.0f} s | {r['examples']:,} | {cells} | "
+                         f"{r['worst']:.4f} | {'yes' if r['meets'] else 'no'} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=("speed", "quality"))
+    parser.add_argument("--models", nargs="*", help="quality: only models whose label contains one of these")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--quick", action="store_true", help="shorter speed measurements")
+    parser.add_argument("--out", type=Path, default=HERE / "results.md")
+    args = parser.parse_args()
+    info = machine()
+    speed_result = None if args.only == "quality" else speed(args.device, args.quick)
+    quality_rows = None if args.only == "speed" else quality(args.device, args.models)
+    text = markdown(info, speed_result, quality_rows)
+    args.out.write_text(text)
+    args.out.with_suffix(".json").write_text(
+        json.dumps({"machine": info, "speed": speed_result, "quality": quality_rows}, indent=2) + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

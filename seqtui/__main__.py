@@ -1,0 +1,3 @@
+from seqtui.cli import entry
+
+entry()
