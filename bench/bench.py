@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import tutorial  # noqa: E402
 
-from seqtui.evaluation import held_out_set, evaluate_batches  # noqa: E402
+from seqtui.evaluation import evaluate  # noqa: E402
 from seqtui.models import ModelConfig  # noqa: E402
 from seqtui.tasks import TaskConfig  # noqa: E402
 from seqtui.training import Budget, Trainer, TrainConfig  # noqa: E402
@@ -86,8 +86,7 @@ def seqtui_eval_seconds(model: str, hidden: int, device: str, repeats: int = 3) 
     times = []
     for repeat in range(repeats):
         started = time.perf_counter()
-        batches = held_out_set(TaskConfig(), 100_000, seed=repeat)
-        evaluate_batches(trainer.model, batches, "random", trainer.device)
+        evaluate(trainer.model, TaskConfig(), 100_000, seed=repeat, device=trainer.device)
         if trainer.device.type == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - started)
@@ -118,7 +117,7 @@ def quality(device: str, only_models: list[str] | None) -> list[dict]:
             if only_models and not any(m in label for m in only_models):
                 continue
             for negatives, seconds, target in QUALITY_TASKS:
-                run_dir = Path(root) / f"{label.split()[0]}-{len(rows)}-{negatives}"
+                run_dir = Path(root) / f"{len(rows)}-{negatives}"
                 command = ["train", "--negatives", negatives, "--run-dir", str(run_dir), "--quiet",
                            "--device", device, *flags]
                 print(f"seqtui {' '.join(command)}  (default budget {seconds:.0f} s) ...", flush=True)

@@ -42,8 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     from seqtui.models import INITS, MODELS
     from seqtui.training import SCHEDULES
 
-    parser = _Parser(prog="seqtui", description="Train, watch and probe recurrent networks on digit-memory tasks.")
+    parser = _Parser(prog="seqtui", description="Train, watch and probe recurrent networks on digit-memory tasks. "
+                     "With no command: the terminal app.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--root", type=Path, help="with no command: the runs root the app shows")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     train = sub.add_parser("train", help="train a model in a run directory (headless)",
@@ -97,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--root", type=Path)
     runs.add_argument("--json", action="store_true")
 
+    open_run = sub.add_parser("open", help="open the app attached to a run (running or finished)")
+    open_run.add_argument("run", type=Path)
+    open_run.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
+
     for name, text in (("pause", "pause a training run"), ("resume", "resume a paused run"),
                        ("stop", "stop a training run (it saves a checkpoint)")):
         control = sub.add_parser(name, help=text)
@@ -112,10 +118,9 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"seqtui {__version__}")
         return 0
-    if args.command is None:
-        parser.print_help()
-        return 0
     try:
+        if args.command in (None, "open"):
+            return run_app(args)
         from seqtui import commands
 
         return getattr(commands, f"cmd_{args.command}")(args)
@@ -128,6 +133,20 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `seqtui sample -n 1000 | head`
         sys.stderr.close()
         return 0
+
+
+def run_app(args: argparse.Namespace) -> int:
+    from seqtui.runs import Run, default_root
+
+    run = Run.open(args.run).path if args.command == "open" else None
+    root = args.root or (run.parent if run is not None else default_root())
+    from seqtui.app import make_app
+
+    app = make_app(root, run)
+    app.run()
+    if app.return_code:
+        return app.return_code
+    return 0
 
 
 def entry() -> None:

@@ -38,25 +38,24 @@ def cmd_train(args: Namespace) -> int:
                 "(a budget, --device and intervals may be given)"
             )
         run = Run.open(args.resume)
-        trainer = runner.resume_run(run, extra, device=args.device)
+        trainer = runner.resume_run(run, extra, **_watching(args))
     else:
         config = preset_config(_settings(args), extra)
-        _apply_intervals(config, args)
+        for name, value in _watching(args).items():
+            if value is not None:
+                setattr(config, name, value)
         config.validate()
         path = args.run_dir or new_run_path(args.root or default_root(), config)
         run = Run.create(path, config)
         trainer = runner.start_run(run, config)
-    if args.resume is not None:
-        _apply_intervals(trainer.config, args)
-        trainer.config.validate()
     display = TrainingDisplay(run, trainer, console, quiet=args.quiet)
     with display:
         outcome = runner.train(run, trainer, on_event=display.update, checkpoint_every=args.checkpoint_every)
     display.summary(outcome)
     if outcome.state == "failed":
         return 1
-    if outcome.state == "stopped" and "SIG" in outcome.message:
-        return 130
+    if outcome.stop_signal is not None:
+        return 128 + outcome.stop_signal  # the shell's convention for "ended by signal N"
     return 0
 
 
@@ -79,13 +78,9 @@ def _settings(args: Namespace) -> dict:
     }
 
 
-def _apply_intervals(config, args: Namespace) -> None:
-    if args.eval_samples is not None:
-        config.eval_samples = args.eval_samples
-    if args.eval_every is not None:
-        config.eval_every = args.eval_every
-    if args.device is not None:
-        config.device = args.device
+def _watching(args: Namespace) -> dict:
+    """Settings that may differ between a run and its resumption."""
+    return {"device": args.device, "eval_samples": args.eval_samples, "eval_every": args.eval_every}
 
 
 # -- eval -------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import torch
 
@@ -73,6 +74,15 @@ def wilson_interval(correct: int, count: int, z: float = 1.959964) -> tuple[floa
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
+def _pattern_lengths(task: TaskConfig, samples: int, max_pattern: int | None) -> range:
+    lengths = range(task.n_min, (max_pattern or task.n_max) + 1)
+    if samples < len(lengths):
+        raise SeqtuiError(
+            f"--samples {samples} is too few for {len(lengths)} lengths: ask for at least one example per length"
+        )
+    return lengths
+
+
 def held_out_set(
     task: TaskConfig,
     samples: int,
@@ -81,19 +91,21 @@ def held_out_set(
     max_pattern: int | None = None,
 ) -> list[Batch]:
     """A fixed test set, the same for the same arguments: `samples` split evenly over lengths."""
-    max_pattern = max_pattern or task.n_max
-    pattern_lengths = range(task.n_min, max_pattern + 1)
-    if samples < len(pattern_lengths):
-        raise SeqtuiError(
-            f"--samples {samples} is too few for {len(pattern_lengths)} lengths: "
-            "ask for at least one example per length"
-        )
+    lengths = _pattern_lengths(task, samples, max_pattern)
     generator = torch.Generator().manual_seed(seed)
-    per_length = samples // len(pattern_lengths)
-    return [make_batch(task, n, per_length, generator, negatives) for n in pattern_lengths]
+    return [make_batch(task, n, samples // len(lengths), generator, negatives) for n in lengths]
 
 
 @torch.inference_mode()
+def _count_correct(model: SequenceClassifier, batch: Batch, device: torch.device | str) -> int:
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    for start in range(0, len(batch), EVAL_CHUNK):
+        digits = batch.digits[start : start + EVAL_CHUNK].to(device, non_blocking=True)
+        labels = batch.labels[start : start + EVAL_CHUNK].to(device, non_blocking=True)
+        correct += (model.classify(digits).argmax(dim=1) == labels).sum()
+    return int(correct)
+
+
 def evaluate_batches(
     model: SequenceClassifier, batches: list[Batch], negatives: str, device: torch.device | str
 ) -> Evaluation:
@@ -101,14 +113,42 @@ def evaluate_batches(
     model.eval()
     result = Evaluation(negatives)
     for batch in batches:
-        correct = torch.zeros((), dtype=torch.int64, device=device)
-        for start in range(0, len(batch), EVAL_CHUNK):
-            digits = batch.digits[start : start + EVAL_CHUNK].to(device, non_blocking=True)
-            labels = batch.labels[start : start + EVAL_CHUNK].to(device, non_blocking=True)
-            correct += (model.classify(digits).argmax(dim=1) == labels).sum()
-        result.by_length.append(LengthResult(batch.length, len(batch), int(correct)))
+        result.by_length.append(LengthResult(batch.length, len(batch), _count_correct(model, batch, device)))
     model.train(was_training)
     return result
+
+
+def evaluate_stream(
+    model: SequenceClassifier,
+    task: TaskConfig,
+    samples: int = 100_000,
+    negatives: str | None = None,
+    max_pattern: int | None = None,
+    seed: int = 12345,
+    device: torch.device | str = "cpu",
+) -> Iterator[tuple[int, int, Evaluation]]:
+    """Accuracy by length on fresh examples, generated and scored a chunk at a time.
+
+    Yields (examples done, examples in all, the lengths finished so far) after every chunk, so
+    a caller can show progress and stop early; the last item holds the whole evaluation.
+    """
+    negatives = negatives or task.negatives
+    lengths = _pattern_lengths(task, samples, max_pattern)
+    per_length = samples // len(lengths)
+    total, done = per_length * len(lengths), 0
+    generator = torch.Generator().manual_seed(seed)
+    result = Evaluation(negatives)
+    model.eval()
+    for n in lengths:
+        correct = 0
+        for start in range(0, per_length, EVAL_CHUNK):
+            batch = make_batch(task, n, min(EVAL_CHUNK, per_length - start), generator, negatives)
+            correct += _count_correct(model, batch, device)
+            done += len(batch)
+            if done < total:
+                yield done, total, result
+        result.by_length.append(LengthResult(2 * n, per_length, correct))
+    yield done, total, result
 
 
 def evaluate(
@@ -121,6 +161,5 @@ def evaluate(
     device: torch.device | str = "cpu",
 ) -> Evaluation:
     """Accuracy by length on `samples` fresh examples (split evenly over pattern lengths)."""
-    negatives = negatives or task.negatives
-    batches = held_out_set(task, samples, seed, negatives, max_pattern)
-    return evaluate_batches(model, batches, negatives, device)
+    *_, (_, _, result) = evaluate_stream(model, task, samples, negatives, max_pattern, seed, device)
+    return result

@@ -1,7 +1,7 @@
 """Training inside a run directory: a Trainer's events become metrics, checkpoints and status.
 
 This is what `seqtui train` runs, in the foreground of a shell or detached under the app. It
-obeys the run's control file (pause, resume, stop) and SIGINT/SIGTERM (stop), and always leaves
+obeys the run's control file (pause, resume, stop) and SIGINT/SIGTERM/SIGHUP (stop), and always leaves
 a checkpoint it can resume from: at the start, every `checkpoint_every` seconds, and at the end.
 """
 
@@ -28,22 +28,27 @@ class Outcome:
     state: str  # finished, stopped or failed
     message: str
     step: int
+    stop_signal: int | None = None  # the signal that stopped it, if one did
 
 
 class _StopSignal:
-    """Turns SIGINT/SIGTERM into a flag checked between steps, so a stop saves a checkpoint."""
+    """Turns SIGINT/SIGTERM/SIGHUP into a flag checked between steps, so a stop saves a checkpoint.
+
+    SIGHUP too: a shell whose SSH connection drops leaves a stopped, resumable run.
+    """
 
     def __init__(self):
         self.raised: str | None = None
+        self.number: int | None = None
         self._previous: dict[int, object] = {}
 
     def __enter__(self):
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame):
-        self.raised = signal.Signals(signum).name
+        self.raised, self.number = signal.Signals(signum).name, signum
 
     def __exit__(self, *exc):
         for sig, handler in self._previous.items():
@@ -58,12 +63,20 @@ def start_run(run: Run, config: TrainConfig) -> Trainer:
     return trainer
 
 
-def resume_run(run: Run, extra: Budget, device: str | None = None) -> Trainer:
+# what may change when a run resumes: where it trains and how it is watched, not what it learns
+RESUMABLE_SETTINGS = ("device", "eval_samples", "eval_every")
+
+
+def resume_run(run: Run, extra: Budget, **settings) -> Trainer:
     """A trainer in the state of the run's checkpoint, its budget extended by `extra`."""
     checkpoint = load_checkpoint(run.checkpoint_path)
     config = run.config()
-    if device is not None:
-        config.device = device
+    for name, value in settings.items():
+        if name not in RESUMABLE_SETTINGS:
+            raise SeqtuiError(f"{name} cannot change when a run resumes")
+        if value is not None:
+            setattr(config, name, value)
+    config.validate()
     counters = checkpoint.counters
     position = (int(counters["step"]), int(counters["examples"]), float(counters["elapsed"]))
     if extra.is_set():
@@ -127,6 +140,7 @@ def train(
                 if stop.raised or run.wanted() == "stopped":
                     why = f"stopped by {stop.raised}" if stop.raised else "stopped on request"
                     outcome = _stop(run, trainer, why)
+                    outcome.stop_signal = stop.number
                     break
         except BaseException as error:  # a crash: keep the last good checkpoint, say what broke
             events.close()

@@ -6,6 +6,7 @@
       checkpoint.safetensors   the latest checkpoint (replaced atomically)
       status.json              state, pid, host, heartbeat, step, examples, message
       control.json             what another process wants: {"want": "running"|"paused"|"stopped"}
+      train.log                output of a trainer started in the background, if one was
 
 Readers tolerate a partly written last line of metrics.jsonl. status.json and control.json are
 replaced atomically, never written in place.
@@ -29,6 +30,7 @@ METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.safetensors"
 STATUS = "status.json"
 CONTROL = "control.json"
+LOG = "train.log"  # the output of a trainer started in the background (by the app)
 
 ACTIVE_STATES = ("starting", "running", "paused")
 WANTS = ("running", "paused", "stopped")
@@ -86,7 +88,7 @@ class Run:
     @classmethod
     def create(cls, path: Path, config: TrainConfig) -> "Run":
         path = Path(path)
-        if path.exists() and any(path.iterdir()):
+        if path.exists() and any(p.name != LOG for p in path.iterdir()):
             raise SeqtuiError(f"{path} already exists and is not empty: pick another --run-dir or --resume it")
         path.mkdir(parents=True, exist_ok=True)
         run = cls(path)
@@ -177,6 +179,7 @@ class MetricsReader:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.offset = 0
+        self.restarts = 0  # times the log was found shorter than what was read: rewritten
 
     def read_new(self) -> list[dict]:
         try:
@@ -185,6 +188,7 @@ class MetricsReader:
             return []
         if size < self.offset:  # the log was truncated (a resume): start again
             self.offset = 0
+            self.restarts += 1
         with open(self.path, "rb") as handle:
             handle.seek(self.offset)
             data = handle.read()

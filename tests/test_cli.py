@@ -129,3 +129,16 @@ def test_a_corrupt_checkpoint_is_reported_and_left_alone(trained_run, tmp_path):
         assert_one_line_error(seqtui_command(*args), "not a readable checkpoint")
     assert checkpoint.read_bytes() == before
     assert (broken / "metrics.jsonl").read_text() == (trained_run / "metrics.jsonl").read_text()
+
+
+def test_resume_from_the_command_line_extends_the_budget(trained_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_run, copy)
+    result = seqtui_command("train", "--resume", str(copy), "--steps", "20", "--eval-samples", "300")
+    assert result.returncode == 0, result.stderr
+    status = json.loads((copy / "status.json").read_text())
+    config = json.loads((copy / "config.json").read_text())
+    assert status["state"] == "finished" and status["step"] == 420
+    assert config["budget"]["steps"] == 420 and config["eval_samples"] == 300 and config["lr"] == 0.01

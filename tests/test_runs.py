@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -86,14 +87,23 @@ def test_a_stopped_run_resumes_on_the_same_trajectory(tmp_path):
         assert torch.equal(resumed.model.state_dict()[key], value), key
 
 
-def _start_trainer(run_dir: Path, steps: int = 100_000, extra=()) -> subprocess.Popen:
+@contextmanager
+def trainer_process(run_dir: Path, past_step: int, extra=()):
+    """A `seqtui train` child process, once it has logged more than `past_step` steps."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-c", "from seqtui.cli import entry; entry()", "train", "--model", "rnn",
-         "--hidden", "16", "--n-max", "3", "--batch-size", "32", "--steps", str(steps), "--eval-samples", "300",
+         "--hidden", "16", "--n-max", "3", "--batch-size", "32", "--steps", "100000", "--eval-samples", "300",
          "--eval-every", "3600", "--run-dir", str(run_dir), "--quiet", *extra],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    try:
+        _wait_for(lambda: (run_dir / "status.json").exists() and Run(run_dir).status().get("step", 0) > past_step,
+                  what="training to start")
+        yield process
+    finally:
+        process.kill()
+        process.wait(timeout=30)
 
 
 def _wait_for(condition, timeout=60.0, what="condition"):
@@ -112,10 +122,7 @@ def _cpu_seconds(pid: int) -> float:
 
 def test_another_process_pauses_resumes_and_stops_a_trainer(tmp_path):
     run_dir = tmp_path / "run"
-    process = _start_trainer(run_dir)
-    try:
-        _wait_for(lambda: (run_dir / "status.json").exists() and Run(run_dir).status().get("step", 0) > 20,
-                  what="training to start")
+    with trainer_process(run_dir, past_step=20) as process:
         run = Run.open(run_dir)
         run.request("paused")
         _wait_for(lambda: run.status()["state"] == "paused", what="pause")
@@ -128,8 +135,6 @@ def test_another_process_pauses_resumes_and_stops_a_trainer(tmp_path):
         _wait_for(lambda: run.status()["state"] == "running" and run.status()["step"] > paused_at, what="resume")
         run.request("stopped")
         assert process.wait(timeout=30) == 0
-    finally:
-        process.kill()
     status = run.status()
     assert status["state"] == "stopped" and "resume with" in status["message"]
     checkpoint = load_checkpoint(run.checkpoint_path)
@@ -138,16 +143,12 @@ def test_another_process_pauses_resumes_and_stops_a_trainer(tmp_path):
     assert events == ["start", "pause", "resume", "stop"]
 
 
-def test_sigint_stops_cleanly_with_a_checkpoint(tmp_path):
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGHUP, 129)])
+def test_a_signal_stops_cleanly_with_a_checkpoint(tmp_path, sig, code):
     run_dir = tmp_path / "run"
-    process = _start_trainer(run_dir)
-    try:
-        _wait_for(lambda: (run_dir / "status.json").exists() and Run(run_dir).status().get("step", 0) > 10,
-                  what="training to start")
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 130
-    finally:
-        process.kill()
+    with trainer_process(run_dir, past_step=10) as process:
+        process.send_signal(sig)
+        assert process.wait(timeout=30) == code
     run = Run.open(run_dir)
     assert run.status()["state"] == "stopped"
     assert load_checkpoint(run.checkpoint_path).step == run.status()["step"] > 10
@@ -155,14 +156,9 @@ def test_sigint_stops_cleanly_with_a_checkpoint(tmp_path):
 
 def test_a_trainer_killed_with_sigkill_leaves_a_run_that_loads_and_resumes(tmp_path):
     run_dir = tmp_path / "run"
-    process = _start_trainer(run_dir, extra=("--checkpoint-every", "0.2"))
-    try:
-        _wait_for(lambda: (run_dir / "status.json").exists() and Run(run_dir).status().get("step", 0) > 50,
-                  what="training to start")
+    with trainer_process(run_dir, past_step=50, extra=("--checkpoint-every", "0.2")) as process:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-    finally:
-        process.kill()
     run = Run.open(run_dir)
     assert run.status()["state"] == "interrupted"
     checkpoint = load_checkpoint(run.checkpoint_path)
@@ -179,16 +175,10 @@ def test_a_trainer_killed_with_sigkill_leaves_a_run_that_loads_and_resumes(tmp_p
 
 def test_a_second_trainer_on_a_live_run_is_refused(tmp_path):
     run_dir = tmp_path / "run"
-    process = _start_trainer(run_dir)
-    try:
-        _wait_for(lambda: (run_dir / "status.json").exists() and Run(run_dir).status().get("step", 0) > 0,
-                  what="training to start")
+    with trainer_process(run_dir, past_step=0):
         run = Run.open(run_dir)
         with pytest.raises(SeqtuiError, match="already being trained"):
             runner.train(run, Trainer(run.config()))
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
 
 
 def test_metrics_reader_tolerates_a_partly_written_line(tmp_path):
