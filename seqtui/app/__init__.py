@@ -1,0 +1,5 @@
+"""The Textual application. Only seqtui.cli imports this package."""
+
+from seqtui.app.app import SeqtuiApp, make_app
+
+__all__ = ["SeqtuiApp", "make_app"]

@@ -1,0 +1,128 @@
+"""The app's cost: training speed with the app attached, and the app's memory on long runs.
+
+    python bench/app_bench.py            # ~1.5 minutes on 2 cores; appends to bench/results.md
+
+1. Training examples/s of a detached `seqtui train` (rnn, the tutorial's model) with no viewer,
+   then with the app attached to it and redrawing, measured by the trainer itself (its metrics
+   log), alternating so that drift on a shared machine hits both alike.
+2. The app's Python heap after following a run of 10,000 steps and of 1,000,000+ steps
+   (metrics logs of the size such runs write), to show the viewer's memory stays flat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from seqtui.app import make_app  # noqa: E402
+from seqtui.launch import start_training  # noqa: E402
+from seqtui.models import ModelConfig  # noqa: E402
+from seqtui.runs import Run  # noqa: E402
+from seqtui.training import Budget, TrainConfig  # noqa: E402
+
+SECONDS = 12.0
+
+
+def trainer_speed(run: Run, since_step: int) -> float:
+    rates = [r["examples_per_s"] for r in run.read_metrics() if r["kind"] == "train" and r["step"] > since_step]
+    return statistics.median(rates) if rates else float("nan")
+
+
+def measure_speed(root: Path) -> dict:
+    config = TrainConfig(model=ModelConfig("rnn", 50), lr=2e-3, budget=Budget(seconds=10_000), eval_every=5.0)
+    run = start_training(root / "speed", config)
+    headless, attached = [], []
+    try:
+        time.sleep(3.0)  # start-up out of the way
+        for _ in range(2):
+            step = run.status()["step"]
+            time.sleep(SECONDS)
+            headless.append(trainer_speed(run, step))
+            step = run.status()["step"]
+            asyncio.run(_attached(root, run.path, SECONDS))
+            attached.append(trainer_speed(run, step))
+    finally:
+        run.request("stopped")
+    return {"headless": statistics.mean(headless), "attached": statistics.mean(attached)}
+
+
+async def _attached(root: Path, run: Path, seconds: float) -> None:
+    app = make_app(root, run)
+    async with app.run_test(size=(100, 30)) as pilot:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            await pilot.pause(0.1)
+
+
+def synthetic_log(path: Path, steps: int, every: int) -> None:
+    """What a run of `steps` steps writes, logging every `every` steps, with evals every 20 lines."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as out:
+        for i, step in enumerate(range(every, steps + 1, every)):
+            out.write(json.dumps({"kind": "train", "step": step, "examples": step * 256, "elapsed": step / 100,
+                                  "loss": 1 / (1 + step), "accuracy": 0.99, "examples_per_s": 25600.0,
+                                  "grad_norm": 0.1, "lr": 1e-3, "progress": step / steps}) + "\n")
+            if i % 20 == 0:
+                out.write(json.dumps({"kind": "eval", "step": step, "examples": step * 256, "accuracy": 0.99,
+                                      "worst": 0.98, "accuracy_by_length": {str(2 * n): 0.99 for n in range(1, 11)}})
+                          + "\n")
+
+
+def measure_memory(root: Path) -> dict:
+    config = TrainConfig(model=ModelConfig("rnn", 50), budget=Budget(steps=1), device="cpu")
+    result = {}
+    for steps in (10_000, 1_000_000):
+        run = Run.create(root / f"memory-{steps}", config)
+        synthetic_log(run.file("metrics.jsonl"), steps, every=50)  # 50 steps per half second
+        result[steps] = asyncio.run(_heap_after_following(root, run.path))
+    return result
+
+
+async def _heap_after_following(root: Path, run: Path) -> float:
+    tracemalloc.start()
+    app = make_app(root, run)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(1.0)
+        current, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return current / 2**20
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        speed = measure_speed(Path(tmp) / "runs")
+        memory = measure_memory(Path(tmp) / "runs")
+    lines = [
+        "", "## The app's cost (bench/app_bench.py)", "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: a detached `seqtui train` (rnn H=50, batch 256) "
+        f"measured by its own metrics, {SECONDS:.0f} s windows alternating without and with the app attached "
+        "(100x30, redrawing).", "",
+        "| training examples/s | value |", "| --- | ---: |",
+        f"| headless | {speed['headless']:,.0f} |",
+        f"| app attached | {speed['attached']:,.0f} |",
+        f"| ratio (goal >= 95%) | **{speed['attached'] / speed['headless']:.1%}** |", "",
+        "| app heap after following a run (Python allocations, tracemalloc) | MiB |", "| --- | ---: |",
+        f"| 10,000 steps (200 metric lines) | {memory[10_000]:.1f} |",
+        f"| 1,000,000 steps (20,000 metric lines) | {memory[1_000_000]:.1f} |", "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    results = ROOT / "bench" / "results.md"
+    if "--write" in sys.argv:
+        existing = results.read_text() if results.exists() else ""
+        marker = "\n## The app's cost"
+        existing = existing.split(marker)[0].rstrip("\n") + "\n"
+        results.write_text(existing + text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Regenerate screenshots/ from the real app over really trained runs.
+
+    python scripts/screenshots.py            # trains two runs (~1.5 minutes on 2 cores), then draws
+
+Each screen is saved as an SVG at 100x30; README.md shows them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from seqtui.app import make_app  # noqa: E402
+
+OUT = ROOT / "screenshots"
+
+
+def train(root: Path, name: str, *flags: str) -> Path:
+    run = root / name
+    subprocess.run([sys.executable, "-m", "seqtui", "train", "--run-dir", str(run), "--eval-every", "2",
+                    "--quiet", *flags], check=True)
+    return run
+
+
+async def draw(root: Path, lstm: Path, rnn: Path) -> None:
+    app = make_app(root, lstm)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.5)
+        app.save_screenshot("train.svg", path=str(OUT))
+        await pilot.press("f4")
+        while app.screen.model is None:
+            await pilot.pause(0.05)
+        await pilot.press(*"3 1 4 1 5 9 2 6 3 1 4 1 5 9 2 7", "enter")
+        await pilot.pause(0.3)
+        app.save_screenshot("probe.svg", path=str(OUT))
+        app.compare.add(rnn)
+        await pilot.press("f5")
+        app.screen.query_one("#eval-max-len").value = "30"
+        await pilot.press("e")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.3)
+        app.save_screenshot("evaluate.svg", path=str(OUT))
+        await pilot.press("f2")
+        await pilot.pause(0.3)
+        app.save_screenshot("runs.svg", path=str(OUT))
+
+
+def main() -> None:
+    OUT.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)  # the app shows the runs root as given: a short relative path
+        root = Path("runs")
+        lstm = train(root, "lstm-match-random")
+        rnn = train(root, "rnn-match-random", "--model", "rnn", "--time", "30")
+        asyncio.run(draw(root, lstm, rnn))
+    print(f"wrote {', '.join(p.name for p in sorted(OUT.glob('*.svg')))} to {OUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""The seqtui terminal application: runs, train, probe and evaluate screens over run directories.
+
+The app never trains in its own process. It starts `seqtui train` detached (seqtui.launch) and
+follows runs through their directories (seqtui.runs), so it may quit, lose its terminal or be
+started again at any time without touching a run.
+"""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.worker import Worker, WorkerState
+
+from seqtui.app.screens.dialogs import QuitDialog
+from seqtui.app.screens.evaluate import EvaluateScreen
+from seqtui.app.screens.probe import ProbeScreen
+from seqtui.app.screens.runs import RunsScreen
+from seqtui.app.screens.train import TrainScreen
+from seqtui.runs import Run
+
+MIN_SIZE = (80, 24)
+
+
+class SeqtuiApp(App):
+    CSS_PATH = "seqtui.tcss"
+    TITLE = "seqtui"
+    MODES = {"runs": RunsScreen, "train": TrainScreen, "probe": ProbeScreen, "evaluate": EvaluateScreen}
+    BINDINGS = [
+        Binding("f2", "switch_mode('runs')", "Runs", show=False),  # shown in the nav bar
+        Binding("f3", "switch_mode('train')", "Train", show=False),  # shown in the nav bar
+        Binding("f4", "switch_mode('probe')", "Probe", show=False),  # shown in the nav bar
+        Binding("f5", "switch_mode('evaluate')", "Evaluate", show=False),  # shown in the nav bar
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    current: reactive[Run | None] = reactive(None, always_update=True)
+
+    def __init__(self, root: Path, run: Path | None = None):
+        super().__init__()
+        self.root = Path(root)
+        self.initial_run = run
+        self.compare: set[Path] = set()  # runs marked for comparison in the runs list
+
+    def on_mount(self) -> None:
+        gc.freeze()  # torch's many long-lived objects make full collections stall the UI
+        if self.initial_run is not None:
+            self.current = Run.open(self.initial_run)
+            self.switch_mode("train")
+        else:
+            self.switch_mode("runs")
+
+    def open_run(self, run: Run, mode: str = "train") -> None:
+        self.current = run
+        self.switch_mode(mode)
+
+    @property
+    def too_small(self) -> bool:
+        return self.size.width < MIN_SIZE[0] or self.size.height < MIN_SIZE[1]
+
+    async def action_quit(self) -> None:
+        run = self.current
+        if run is None or not run.is_active():
+            self.exit()
+            return
+
+        def chosen(choice: str | None) -> None:
+            if choice == "stop":
+                run.request("stopped")
+                self.exit(message=f"asked {run.name} to stop; it saves a checkpoint first")
+            elif choice == "leave":
+                self.exit(message=f"{run.name} keeps training; reattach with: seqtui open {run.path}")
+
+        self.push_screen(QuitDialog(run.name), chosen)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """One place that reports background failures (a damaged checkpoint, a bad run)."""
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.notify(str(event.worker.error), title="failed", severity="error", timeout=8)
+
+
+def make_app(root: Path, run: Path | None = None) -> SeqtuiApp:
+    """The one way to build the app: the CLI, the tests and the screenshot script use it."""
+    return SeqtuiApp(root, run)

@@ -1,0 +1,165 @@
+"""The evaluate screen: accuracy by length for one run or several, in a cancellable worker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
+from textual.worker import get_current_worker
+
+from seqtui.app.messages import EvaluationDone, EvaluationProgress
+from seqtui.app.screens.base import SeqtuiScreen
+from seqtui.app.widgets.chart import Chart, Line
+from seqtui.checkpoint import load_checkpoint
+from seqtui.errors import SeqtuiError
+from seqtui.evaluation import Evaluation, evaluate_stream
+from seqtui.runs import Run
+
+COLOURS = ["cyan", "orange", "green", "magenta", "yellow", "blue", "red"]
+
+
+class EvaluateScreen(SeqtuiScreen):
+    MODE = "evaluate"
+    AUTO_FOCUS = ""  # letter keys drive the screen until a field is clicked or tabbed into
+    BINDINGS = [
+        Binding("e", "evaluate", "Evaluate"),
+        Binding("escape", "cancel", "Cancel"),
+        Binding("q", "app.quit", "Quit", show=False),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.results: list[tuple[str, int, Evaluation]] = []
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_frame()
+        with Vertical(id="eval-body"):
+            yield Static("", id="eval-runs", classes="status-line")
+            with Horizontal(id="eval-controls"):
+                yield Label("examples")
+                yield Input("20000", id="eval-samples")
+                yield Label("max length")
+                yield Input("", id="eval-max-len", placeholder="default")
+                yield Select([("random negatives", "random"), ("hard negatives", "hard")], value="random",
+                             allow_blank=False, id="eval-negatives")
+            yield Static("", id="eval-error")
+            yield ProgressBar(id="eval-progress", show_eta=False)
+            with Horizontal(id="eval-results"):
+                yield Chart("accuracy by length", id="eval-chart")
+                yield DataTable(id="eval-table", cursor_type="none", zebra_stripes=True)
+        yield from self.compose_footer()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        runs = self.runs()
+        names = ", ".join(run.name for run in runs) or "none: open a run (F2), mark others with space to compare"
+        self.query_one("#eval-runs", Static).update(f"[b]runs[/]: {names}   [dim]e: evaluate, esc: cancel[/]")
+
+    def runs(self) -> list[Run]:
+        paths = []
+        if self.app.current is not None:
+            paths.append(self.app.current.path)
+        paths += sorted(p for p in self.app.compare if p not in paths)
+        return [Run(p) for p in paths if Path(p).is_dir()]
+
+    def settings(self) -> tuple[int, int | None, str]:
+        try:
+            samples = int(self.query_one("#eval-samples", Input).value)
+            if samples < 10:
+                raise ValueError
+        except ValueError:
+            raise SeqtuiError("examples: a whole number of at least 10") from None
+        text = self.query_one("#eval-max-len", Input).value.strip()
+        max_len = None
+        if text:
+            if not text.isdigit() or int(text) % 2 or int(text) < 2:
+                raise SeqtuiError("max length: an even sequence length such as 30")
+            max_len = int(text)
+        return samples, max_len, str(self.query_one("#eval-negatives", Select).value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.set_focus(None)
+        self.action_evaluate()
+
+    def action_evaluate(self) -> None:
+        error = self.query_one("#eval-error", Static)
+        try:
+            samples, max_len, negatives = self.settings()
+        except SeqtuiError as problem:
+            error.update(f"[red]{problem}[/]")
+            return
+        runs = self.runs()
+        if not runs:
+            error.update("[red]no run to evaluate: open one from the runs list (F2)[/]")
+            return
+        error.update("")
+        self.query_one("#eval-progress", ProgressBar).update(total=None, progress=0)
+        self.evaluate(runs, samples, max_len, negatives)
+
+    @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
+    def evaluate(self, runs: list[Run], samples: int, max_len: int | None, negatives: str) -> None:
+        worker = get_current_worker()
+        plans = []
+        for run in runs:
+            checkpoint = load_checkpoint(run.checkpoint_path)
+            task = checkpoint.config.task
+            max_pattern = max(task.n_min, (max_len // 2) if max_len else task.n_max)
+            plans.append((run, checkpoint, task, max_pattern))
+        results = []
+        for index, (run, checkpoint, task, max_pattern) in enumerate(plans):
+            model = checkpoint.build_model("cpu")
+            for done, total, evaluation in evaluate_stream(model, task, samples, negatives, max_pattern):
+                if worker.is_cancelled:
+                    return
+                self.post_message(EvaluationProgress(index * total + done, len(plans) * total))
+            results.append((run.name, task.n_max, evaluation))
+        self.post_message(EvaluationDone(results))
+
+    def action_cancel(self) -> None:
+        cancelled = [w for w in self.workers if w.group == "evaluate" and w.is_running]
+        for worker in cancelled:
+            worker.cancel()
+        if cancelled:
+            self.query_one("#eval-error", Static).update("evaluation cancelled")
+            self.query_one("#eval-progress", ProgressBar).update(total=100, progress=0)
+
+    def on_evaluation_progress(self, message: EvaluationProgress) -> None:
+        self.query_one("#eval-progress", ProgressBar).update(total=message.total, progress=message.done)
+
+    def on_evaluation_done(self, message: EvaluationDone) -> None:
+        self.results = message.results
+        lines, trained = [], set()
+        for index, (name, n_max, evaluation) in enumerate(self.results):
+            xs = [r.length for r in evaluation.by_length]
+            ys = [r.accuracy for r in evaluation.by_length]
+            lines.append(Line(xs, ys, name[:24], COLOURS[index % len(COLOURS)], "braille"))
+            trained.add(2 * n_max)
+        chart = self.query_one("#eval-chart", Chart)
+        lengths = sorted({r.length for _, _, e in self.results for r in e.by_length})
+        chart.plot(lines, title="accuracy by length (grey line: end of training range)", y_range=(0.4, 1.0),
+                   x_label="sequence length", vertical=sorted(trained),
+                   x_ticks=lengths[:: max(1, len(lengths) // 8)])
+        table = self.query_one("#eval-table", DataTable)
+        table.clear(columns=True)
+        table.add_column("len")
+        for name, _, _ in self.results:
+            table.add_column(name[:16])
+        for length in lengths:
+            cells = [str(length)]
+            for _, n_max, evaluation in self.results:
+                row = next((r for r in evaluation.by_length if r.length == length), None)
+                if row is None:
+                    cells.append("")
+                    continue
+                low, high = row.interval
+                mark = "*" if length > 2 * n_max else ""
+                cells.append(f"{row.accuracy:.3f} ±{(high - low) / 2:.3f}{mark}")
+            table.add_row(*cells)
+        count = self.results[0][2].by_length[0].count if self.results else 0
+        self.query_one("#eval-error", Static).update(
+            f"{count:,} examples per length; ± is half the 95% interval; * beyond the training range"
+        )

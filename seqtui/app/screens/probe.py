@@ -1,0 +1,215 @@
+"""The probe screen: type a sequence, see the verdict, p(match) step by step and the hidden state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from rich.style import Style
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, Static
+
+from seqtui.app.messages import ModelLoaded
+from seqtui.app.screens.base import SeqtuiScreen
+from seqtui.app.widgets.heatmap import SEQUENTIAL, Heatmap, colour_of
+from seqtui.checkpoint import Checkpoint, load_checkpoint
+from seqtui.errors import SeqtuiError
+from seqtui.models import SequenceClassifier
+from seqtui.tasks import is_positive, make_batch, parse_sequence
+
+RELOAD_SECONDS = 2.0
+
+
+class ProbeScreen(SeqtuiScreen):
+    MODE = "probe"
+    BINDINGS = [
+        Binding("r", "example('positive')", "Positive"),
+        Binding("n", "example('random')", "Negative"),
+        Binding("h", "example('hard')", "Hard negative"),
+        Binding("c", "change_digit", "Change a digit"),
+        Binding("x", "toggle_cell", "Cell state"),
+        Binding("slash,i", "edit", "Edit"),
+        Binding("q", "app.quit", "Quit", show=False),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.model: SequenceClassifier | None = None
+        self.checkpoint: Checkpoint | None = None
+        self.loaded_from: tuple[Path, float] | None = None
+        self.digits: list[int] | None = None
+        self.show_cell = False
+        self.generator = torch.Generator().manual_seed(0)
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_frame()
+        with Vertical(id="probe-body"):
+            yield Static("no run attached: open one from the runs list (F2)", id="probe-model", classes="status-line")
+            with Horizontal(id="probe-input-row"):
+                yield Input(placeholder="a sequence: 1 4 2 1 4 2, 1,4,2,1,4,2 or 142142", id="sequence")
+                yield Button("positive (r)", id="positive")
+                yield Button("negative (n)", id="random")
+                yield Button("hard (h)", id="hard")
+                yield Button("change (c)", id="change")
+            yield Static("", id="probe-error")
+            yield Static("", id="verdict")
+            yield Static("", id="strip")
+            yield Heatmap(id="hidden-map")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        self.timer = self.set_interval(RELOAD_SECONDS, self.check_checkpoint)
+        self.watch(self.app, "current", lambda run: self.check_checkpoint())
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self.check_checkpoint()
+        self.timer.resume()
+        self.query_one("#sequence", Input).focus()
+
+    def on_screen_suspend(self) -> None:
+        self.timer.pause()
+
+    # -- the model, kept in step with the run's latest checkpoint ------------------------------
+    def check_checkpoint(self) -> None:
+        run = self.app.current
+        if run is None:
+            return
+        path = run.checkpoint_path
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if self.loaded_from != (path, mtime):
+            self.loaded_from = (path, mtime)
+            self.load(path, mtime)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self, path: Path, mtime: float) -> None:
+        checkpoint = load_checkpoint(path)
+        self.post_message(ModelLoaded(checkpoint.build_model("cpu"), checkpoint, mtime))
+
+    def on_model_loaded(self, message: ModelLoaded) -> None:
+        self.model, self.checkpoint = message.model, message.checkpoint
+        config = self.checkpoint.config
+        self.query_one("#probe-model", Static).update(
+            f"[b]{self.app.current.name}[/]  {config.model.model}{config.model.hidden}  "
+            f"{config.task.task}/{config.task.negatives}  lengths {2 * config.task.n_min}-{2 * config.task.n_max}"
+            f"  checkpoint at step {self.checkpoint.step:,}"
+        )
+        if self.digits is not None:
+            self.analyse(self.digits)
+
+    # -- input ----------------------------------------------------------------------------------
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        error = self.query_one("#probe-error", Static)
+        try:
+            digits = parse_sequence(event.value)
+        except SeqtuiError as problem:
+            error.update(f"[red]{problem}[/]")
+            return
+        error.update("")
+        self.analyse(digits)
+        self.set_focus(None)  # letter keys now drive the examples; / edits again
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "change":
+            self.action_change_digit()
+        else:
+            self.action_example(event.button.id)
+
+    def action_edit(self) -> None:
+        self.query_one("#sequence", Input).focus()
+
+    def action_example(self, kind: str) -> None:
+        if self.checkpoint is None:
+            self.notify("no model yet: open a run with a checkpoint", severity="warning")
+            return
+        task = self.checkpoint.config.task
+        n = int(torch.randint(task.n_min, task.n_max + 1, (1,), generator=self.generator))
+        negatives = "random" if kind == "positive" else kind
+        while True:
+            batch = make_batch(task, n, 8, self.generator, negatives)
+            wanted = 1 if kind == "positive" else 0
+            rows = (batch.labels == wanted).nonzero()
+            if len(rows):
+                break
+        self.show_digits(batch.digits[int(rows[0])].tolist())
+
+    def action_change_digit(self) -> None:
+        if not self.digits:
+            return
+        digits = list(self.digits)
+        position = int(torch.randint(0, len(digits), (1,), generator=self.generator))
+        digits[position] = (digits[position] + int(torch.randint(1, 10, (1,), generator=self.generator))) % 10
+        self.show_digits(digits)
+        self.notify(f"changed step {position + 1} to {digits[position]}")
+
+    def action_toggle_cell(self) -> None:
+        if self.checkpoint is None or self.checkpoint.config.model.model != "lstm":
+            self.notify("only an LSTM has a cell state", severity="warning")
+            return
+        self.show_cell = not self.show_cell
+        if self.digits is not None:
+            self.analyse(self.digits)
+
+    def show_digits(self, digits: list[int]) -> None:
+        self.query_one("#sequence", Input).value = " ".join(map(str, digits))
+        self.query_one("#probe-error", Static).update("")
+        self.analyse(digits)
+
+    # -- the analysis -----------------------------------------------------------------------------
+    def analyse(self, digits: list[int]) -> None:
+        self.digits = digits
+        if self.model is None or self.checkpoint is None:
+            self.query_one("#verdict", Static).update("[dim]waiting for the model to load[/]")
+            return
+        task = self.checkpoint.config.task
+        with torch.inference_mode():
+            unrolled = self.model.unroll(torch.tensor([digits]))
+        p_steps = torch.softmax(unrolled.logits[0], dim=1)[:, 1].tolist()
+        p_match = p_steps[-1]
+        verdict = p_match > 0.5
+        truth = is_positive(digits, task.task)
+        right = "[green]right[/]" if verdict == truth else "[red]wrong[/]"
+        n = len(digits) // 2
+        in_range = task.n_min <= n <= task.n_max
+        self.query_one("#verdict", Static).update(
+            f"verdict [b]{'match' if verdict else 'no match'}[/]   p(match) {p_match:.4f}   "
+            f"truly {'match' if truth else 'no match'}   {right}"
+            + ("" if in_range else f"   [yellow]length {len(digits)} is outside the trained "
+               f"{2 * task.n_min}-{2 * task.n_max}[/]")
+        )
+        self.query_one("#strip", Static).update(self._strip(digits, p_steps))
+        states = unrolled.cell if (self.show_cell and unrolled.cell is not None) else unrolled.hidden
+        rows = [state[0].tolist() for state in states]
+        available = max(10, self.size.width - 12)
+        units = len(rows[0])
+        shown = min(units, available)
+        what = "cell state" if states is unrolled.cell else "hidden state"
+        self.query_one("#hidden-map", Heatmap).show(
+            [row[:shown] for row in rows], labels=[str(d) for d in digits],
+            diverging=self.checkpoint.config.model.model != "rnn",
+            title=f"{what}, steps x units" + (f" (units 1-{shown} of {units})" if shown < units else "")
+            + ("   x: hidden/cell" if unrolled.cell is not None else ""),
+        )
+
+    @staticmethod
+    def _strip(digits: list[int], p_steps: list[float]) -> Text:
+        """Digits over p(match) after each step: a coloured cell and its value in percent."""
+        n = len(digits) // 2
+        text = Text("step     ", style="dim")
+        for i, digit in enumerate(digits):
+            text.append(("|" if i == n else " ") + f"{digit:>2}")
+        text.append("\np(match) ", style="dim")
+        for i, p in enumerate(p_steps):
+            text.append("|" if i == n else " ")
+            text.append("██", Style(color=f"color({colour_of(p, 0.0, 1.0, SEQUENTIAL)})"))
+        text.append("\n         ", style="dim")
+        for i, p in enumerate(p_steps):
+            text.append(("|" if i == n else " ") + f"{min(int(p * 100), 99):>2}", style="dim")
+        return text

@@ -1,0 +1,131 @@
+"""The runs list: every run under the runs root, with what it is and how far it got."""
+
+from __future__ import annotations
+
+import shutil
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Static
+
+from seqtui.app.screens.base import SeqtuiScreen
+from seqtui.app.screens.dialogs import ConfirmDialog
+from seqtui.runs import Run, RunSummary, list_runs
+
+REFRESH_SECONDS = 1.0
+
+
+class RunsScreen(SeqtuiScreen):
+    MODE = "runs"
+    BINDINGS = [
+        Binding("enter", "open('train')", "Open"),
+        Binding("p", "open('probe')", "Probe"),
+        Binding("e", "open('evaluate')", "Evaluate"),
+        Binding("space", "mark", "Compare"),
+        Binding("n", "new_run", "New run"),
+        Binding("s", "stop", "Stop"),
+        Binding("d", "delete", "Delete"),
+        Binding("q", "app.quit", "Quit", show=False),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.summaries: list[RunSummary] = []
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_frame()
+        yield Static("", id="runs-title", classes="status-line")
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("", "run", "state", "model", "task", "examples", "worst-length acc")
+        self.timer = self.set_interval(REFRESH_SECONDS, self.refresh_runs)
+        self.refresh_runs()
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self.refresh_runs()
+        self.timer.resume()
+
+    def on_screen_suspend(self) -> None:
+        self.timer.pause()
+
+    def refresh_runs(self) -> None:
+        summaries = list_runs(self.app.root)
+        rows = [self._row(s) for s in summaries]
+        table = self.query_one(DataTable)
+        if rows == [self._row(s) for s in self.summaries] and table.row_count == len(rows):
+            return
+        selected = self.selected()
+        self.summaries = summaries
+        table.clear()
+        for summary, row in zip(summaries, rows):
+            table.add_row(*row, key=str(summary.run.path))
+        if selected is not None:
+            for index, summary in enumerate(summaries):
+                if summary.run.path == selected.path:
+                    table.move_cursor(row=index)
+        count = len(summaries)
+        self.query_one("#runs-title", Static).update(
+            f"[b]{count} run{'s' if count != 1 else ''}[/] under {self.app.root}"
+            + ("" if count else ": press n to start one")
+            + (f"   {len(self.app.compare)} marked for comparison" if self.app.compare else "")
+        )
+
+    def _row(self, s: RunSummary) -> tuple:
+        best = "-" if s.best_worst is None else f"{s.best_worst:.4f}"
+        mark = "●" if s.run.path in self.app.compare else " "
+        return (mark, s.run.name, s.state, s.model, f"{s.task}/{s.negatives}", f"{s.examples:,}", best)
+
+    def selected(self) -> Run | None:
+        table = self.query_one(DataTable)
+        if not self.summaries or table.cursor_row is None or table.cursor_row >= len(self.summaries):
+            return None
+        return self.summaries[table.cursor_row].run
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.action_open("train")
+
+    def action_open(self, mode: str) -> None:
+        run = self.selected()
+        if run is not None:
+            self.app.open_run(run, mode)
+
+    def action_mark(self) -> None:
+        run = self.selected()
+        if run is None:
+            return
+        self.app.compare ^= {run.path}
+        self.summaries = []  # redraw the marks
+        self.refresh_runs()
+
+    def action_new_run(self) -> None:
+        self.app.switch_mode("train")
+        self.app.screen.action_new_run()
+
+    def action_stop(self) -> None:
+        run = self.selected()
+        if run is not None and run.is_active():
+            run.request("stopped")
+            self.notify(f"stopping {run.name}")
+
+    def action_delete(self) -> None:
+        run = self.selected()
+        if run is None:
+            return
+        if run.is_active():
+            self.notify(f"{run.name} is training: stop it first (s)", severity="warning")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                shutil.rmtree(run.path)
+                self.app.compare.discard(run.path)
+                if self.app.current and self.app.current.path == run.path:
+                    self.app.current = None
+                self.notify(f"deleted {run.name}")
+                self.refresh_runs()
+
+        self.app.push_screen(ConfirmDialog(f"Delete {run.name} and everything in it?"), answered)

@@ -1,0 +1,221 @@
+"""The train screen: start a run, watch it learn, pause, resume and stop it."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from seqtui.app.messages import RunStarted
+from seqtui.app.screens.base import SeqtuiScreen
+from seqtui.app.screens.dialogs import NewRunDialog
+from seqtui.app.widgets.chart import Chart, Line
+from seqtui.app.widgets.heatmap import Heatmap
+from seqtui.history import RunFollower, smooth
+from seqtui.launch import resume_training, start_training
+from seqtui.runs import Run, new_run_path
+from seqtui.training import TrainConfig
+
+SMOOTHING = [0.0, 0.6, 0.9, 0.97]
+
+
+def human(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class TrainScreen(SeqtuiScreen):
+    MODE = "train"
+    BINDINGS = [
+        Binding("n", "new_run", "New run"),
+        Binding("space", "pause_resume", "Pause/resume"),
+        Binding("s", "stop", "Stop"),
+        Binding("c", "continue_run", "Continue"),
+        Binding("plus,equals_sign", "smoothing(1)", "Smooth+", show=False),
+        Binding("minus", "smoothing(-1)", "Smooth-", show=False),
+        Binding("m", "smoothing(1)", "Smoothing"),
+        Binding("l", "log_scale", "Log loss"),
+        Binding("q", "app.quit", "Quit", show=False),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.follower: RunFollower | None = None
+        self.smoothing = 2
+        self.log_loss = True
+        self.dirty = True
+        self.status: dict = {}
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_frame()
+        with Vertical(id="train-body"):
+            yield Static("no run attached: press n to start one (default preset), or F2 to open a run",
+                         id="train-status", classes="status-line")
+            yield Static("", id="train-values")
+            with Horizontal(id="charts"):
+                yield Chart("loss", id="loss-chart")
+                yield Chart("accuracy", id="acc-chart")
+            yield Heatmap(id="length-map")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        self.timer = self.set_interval(self.POLL_SECONDS, self.poll)
+        self.watch(self.app, "current", self.attach)
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self.attach(self.app.current)
+        self.timer.resume()
+
+    def on_screen_suspend(self) -> None:
+        self.timer.pause()
+
+    # -- following a run ------------------------------------------------------------------------
+    def attach(self, run: Run | None) -> None:
+        if run is None or (self.follower and self.follower.run.path == run.path):
+            return
+        self.follower = RunFollower(run)
+        self.config = run.config()
+        self.dirty = True
+        self.poll()
+
+    def poll(self) -> None:
+        if self.follower is None:
+            return
+        status = self.follower.run.status()
+        changed = self.follower.poll()
+        if changed or status != self.status or self.dirty:
+            self.status = status
+            self.redraw()
+
+    def redraw(self) -> None:
+        self.dirty = False
+        follower = self.follower
+        history = follower.history
+        status = self.status
+        config = self.config
+        last = history.last_train or {}
+        rate = last.get("examples_per_s")
+        progress = last.get("progress")
+        elapsed = status.get("elapsed") or last.get("elapsed")
+        eta = None
+        if progress and elapsed and 0 < progress < 1 and status.get("state") == "running":
+            eta = elapsed * (1 - progress) / progress
+        best = history.best_worst if history.best_worst is not None else status.get("best_worst")
+        parts = [
+            f"[b]{follower.run.name}[/]", status.get("state", "new"),
+            f"{config.model.model}{config.model.hidden} {status.get('device', config.device)}",
+            f"step {status.get('step', 0):,}", f"{rate or 0:,.0f} ex/s", human(elapsed),
+        ]
+        if eta is not None:
+            parts.append(f"eta {human(eta)}")
+        parts.append(f"best {'-' if best is None else f'{best:.4f}'}")
+        self.query_one("#train-status", Static).update(
+            "  ".join(parts) + (f"\n[dim]{status['message']}[/]" if status.get("message") else "")
+        )
+        loss, acc = history.loss, history.accuracy
+        weight = SMOOTHING[self.smoothing]
+
+        def numbers(series) -> str:
+            if series.last is None:
+                return "-"
+            return f"{series.last:.4f} (best {series.best:.4f})"
+
+        self.query_one("#train-values", Static).update(
+            f"loss {numbers(loss)}   accuracy {numbers(acc)}"
+            f"   at {last.get('examples', 0):,} examples   smoothing {weight:g}"
+        )
+        self._plot(self.query_one("#loss-chart", Chart), "loss", loss.points(), weight, self.log_loss)
+        self._plot(self.query_one("#acc-chart", Chart), "train accuracy", acc.points(), weight, False)
+        self._draw_lengths(history.evaluations)
+
+    def _plot(self, chart: Chart, title: str, points, weight: float, log_y: bool) -> None:
+        xs, ys = points
+        lines = [Line(xs, ys, None, "gray")]
+        if weight:
+            lines.append(Line(xs, smooth(ys, weight), "smoothed" if weight else None, "cyan"))
+        chart.plot(lines, title=title + (" (log)" if log_y else ""), log_y=log_y, x_label="examples")
+
+    def _draw_lengths(self, evaluations: list[dict]) -> None:
+        heatmap = self.query_one("#length-map", Heatmap)
+        if not evaluations:
+            heatmap.show([], title="held-out accuracy by length: waiting for the first evaluation")
+            return
+        width = max(10, self.size.width - 30)
+        recent = evaluations[-width:]
+        lengths = sorted({int(k) for e in recent for k in e["accuracy_by_length"]})
+        rows = [[e["accuracy_by_length"].get(str(n), 0.5) for e in recent] for n in lengths]
+        latest = recent[-1]
+        worst_length = min(latest["accuracy_by_length"], key=lambda k: latest["accuracy_by_length"][k])
+        heatmap.show(
+            rows, labels=[str(n) for n in lengths], low=0.5, high=1.0,
+            title=f"held-out accuracy by length, over time: latest mean {latest['accuracy']:.4f}, "
+            f"worst {latest['worst']:.4f} (length {worst_length})",
+        )
+
+    # -- actions --------------------------------------------------------------------------------
+    def action_new_run(self) -> None:
+        def chosen(config: TrainConfig | None) -> None:
+            if config is not None:
+                self.launch(config)
+
+        self.app.push_screen(NewRunDialog(), chosen)
+
+    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
+    def launch(self, config: TrainConfig) -> None:
+        run = start_training(new_run_path(self.app.root, config), config)
+        self.post_message(RunStarted(run))
+
+    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
+    def action_continue_run(self) -> None:
+        if self.follower is None:
+            return
+        run = resume_training(self.follower.run, ["--time", "60"] if self._budget_spent() else [])
+        self.post_message(RunStarted(run))
+
+    def _budget_spent(self) -> bool:
+        config = self.follower.run.config()
+        status = self.follower.run.status()
+        return config.budget.reached(int(status.get("step", 0)), int(status.get("examples", 0)),
+                                     float(status.get("elapsed", 0.0)))
+
+    def on_run_started(self, message: RunStarted) -> None:
+        self.notify(f"{message.run.name} is training in the background")
+        self.app.open_run(message.run)
+
+    def action_pause_resume(self) -> None:
+        run = self.follower.run if self.follower else None
+        if run is None:
+            return
+        state = run.status()["state"]
+        if state == "running":
+            run.request("paused")
+            self.notify("pausing: the trainer saves a checkpoint and sleeps")
+        elif state == "paused":
+            run.request("running")
+            self.notify("resuming")
+        else:
+            self.notify(f"{run.name} is {state}: press c to continue training it", severity="warning")
+
+    def action_stop(self) -> None:
+        run = self.follower.run if self.follower else None
+        if run is not None and run.is_active():
+            run.request("stopped")
+            self.notify(f"stopping {run.name}")
+
+    def action_smoothing(self, step: int) -> None:
+        self.smoothing = (self.smoothing + step) % len(SMOOTHING)
+        self.dirty = True
+        self.poll()
+
+    def action_log_scale(self) -> None:
+        self.log_loss = not self.log_loss
+        self.dirty = True
+        self.poll()
+

@@ -1,0 +1,87 @@
+"""A line chart drawn by plotext at the widget's own size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import plotext as plt
+from rich.text import Text
+from textual.widget import Widget
+
+
+@dataclass
+class Line:
+    xs: list[float]
+    ys: list[float]
+    label: str | None = None
+    color: str = "cyan"
+    marker: str = "braille"
+
+
+class Chart(Widget):
+    """Call `plot()` with lines; the chart is rebuilt only when its data or size changes."""
+
+    DEFAULT_CSS = """
+    Chart { height: 1fr; width: 1fr; min-height: 6; }
+    """
+
+    def __init__(self, title: str = "", *, id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=classes)
+        self.title = title
+        self.lines: list[Line] = []
+        self.log_y = False
+        self.y_range: tuple[float, float] | None = None
+        self.x_label = ""
+        self.empty_message = "waiting for data"
+        self.vertical: list[float] = []
+        self.x_ticks: list[float] | None = None
+        self._cache: tuple[tuple, Text] | None = None
+        self._version = 0
+
+    def plot(self, lines: list[Line], *, title: str | None = None, log_y: bool = False,
+             y_range: tuple[float, float] | None = None, x_label: str = "",
+             vertical: list[float] | None = None, x_ticks: list[float] | None = None) -> None:
+        self.lines = [line for line in lines if line.xs]
+        if title is not None:
+            self.title = title
+        self.log_y, self.y_range, self.x_label = log_y, y_range, x_label
+        self.vertical = vertical or []
+        self.x_ticks = x_ticks
+        self._version += 1
+        self.refresh()
+
+    def render(self) -> Text:
+        width, height = self.size.width, self.size.height
+        key = (self._version, width, height)
+        if self._cache and self._cache[0] == key:
+            return self._cache[1]
+        text = self._build(width, height)
+        self._cache = (key, text)
+        return text
+
+    def _build(self, width: int, height: int) -> Text:
+        if width < 10 or height < 4:
+            return Text("")
+        if not self.lines:
+            return Text(f"{self.title}\n{self.empty_message}", style="dim")
+        plt.clf()
+        plt.limitsize(False, False)
+        plt.plotsize(width - 1, height)  # plotext draws one column past its width
+        plt.theme("clear")  # no background: reads on light and dark terminals alike
+        for line in self.lines:
+            ys = line.ys
+            if self.log_y:
+                ys = [max(y, 1e-6) for y in ys]
+            plt.plot(line.xs, ys, label=line.label, color=line.color, marker=line.marker)
+        for x in self.vertical:
+            plt.vline(x, "gray")
+        if self.x_ticks:
+            plt.xticks(self.x_ticks)
+        if self.log_y:
+            plt.yscale("log")
+        if self.y_range:
+            plt.ylim(*self.y_range)
+        plt.title(self.title)
+        if self.x_label:
+            plt.xlabel(self.x_label)
+        return Text.from_ansi(plt.build(), no_wrap=True)

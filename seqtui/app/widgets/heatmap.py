@@ -1,0 +1,84 @@
+"""A heatmap of half-block characters: two data rows per terminal line, every row shown.
+
+plotext's matrix plots drop rows when there are more rows than lines; here the upper half of a
+cell is one row (foreground colour) and the lower half the next (background colour).
+"""
+
+from __future__ import annotations
+
+from rich.style import Style
+from rich.text import Text
+from textual.widget import Widget
+
+# 256-colour palettes (SSH sessions rarely forward truecolor)
+SEQUENTIAL = [17, 18, 19, 20, 26, 32, 38, 44, 43, 42, 41, 77, 113, 149, 185, 221, 220, 214, 208, 202]
+DIVERGING = [21, 27, 33, 39, 75, 111, 147, 183, 244, 217, 210, 209, 203, 197, 196]
+
+
+def colour_of(value: float, low: float, high: float, palette: list[int]) -> int:
+    if high <= low:
+        return palette[len(palette) // 2]
+    position = (value - low) / (high - low)
+    index = int(round(min(max(position, 0.0), 1.0) * (len(palette) - 1)))
+    return palette[index]
+
+
+class Heatmap(Widget):
+    """`show(rows, ...)`: rows of values, each row a line-half; labels for every other row."""
+
+    DEFAULT_CSS = """
+    Heatmap { height: auto; width: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=classes)
+        self.rows: list[list[float]] = []
+        self.labels: list[str] = []
+        self.low, self.high = 0.0, 1.0
+        self.palette = SEQUENTIAL
+        self.title = ""
+        self.legend_format = "{:.2f}"
+
+    def show(self, rows: list[list[float]], *, labels: list[str] | None = None, low: float | None = None,
+             high: float | None = None, diverging: bool = False, title: str = "",
+             legend_format: str = "{:.2f}") -> None:
+        self.rows = rows
+        self.labels = labels or [""] * len(rows)
+        values = [v for row in rows for v in row]
+        if diverging:
+            bound = max((abs(v) for v in values), default=1.0) or 1.0
+            self.low, self.high = (-bound if low is None else low), (bound if high is None else high)
+        else:
+            self.low = min(values, default=0.0) if low is None else low
+            self.high = max(values, default=1.0) if high is None else high
+        self.palette = DIVERGING if diverging else SEQUENTIAL
+        self.title, self.legend_format = title, legend_format
+        self.refresh(layout=True)
+
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return (len(self.rows) + 1) // 2 + 2
+
+    def render(self) -> Text:
+        text = Text(no_wrap=True, overflow="crop")
+        if self.title:
+            text.append(self.title + "\n", style="bold")
+        label_width = max((len(label) for label in self.labels), default=0)
+        for top in range(0, len(self.rows), 2):
+            upper = self.rows[top]
+            lower = self.rows[top + 1] if top + 1 < len(self.rows) else None
+            pair = self.labels[top] + ("/" + self.labels[top + 1] if lower is not None and self.labels[top + 1] else "")
+            text.append(pair.rjust(label_width * 2 + 1) + " ", style="dim")
+            for i, value in enumerate(upper):
+                fg = colour_of(value, self.low, self.high, self.palette)
+                if lower is None:
+                    text.append("▀", Style(color=f"color({fg})"))
+                else:
+                    bg = colour_of(lower[i], self.low, self.high, self.palette)
+                    text.append("▀", Style(color=f"color({fg})", bgcolor=f"color({bg})"))
+            text.append("\n")
+        text.append(" " * (label_width * 2 + 2))
+        text.append(self.legend_format.format(self.low) + " ", style="dim")
+        for colour in self.palette:
+            text.append("█", Style(color=f"color({colour})"))
+        text.append(" " + self.legend_format.format(self.high), style="dim")
+        return text

@@ -1,0 +1,119 @@
+"""A run's metrics history in bounded memory, for viewers that follow a run for hours.
+
+A `Series` keeps at most `capacity` points: when full, neighbouring points are merged in pairs
+(means of x and y) and each new point then stands for twice as many raw ones. A run of millions
+of steps therefore costs a viewer the same memory and the same chart-drawing time as a short one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from seqtui.runs import MetricsReader, Run
+
+CAPACITY = 512
+
+
+@dataclass
+class Series:
+    capacity: int = CAPACITY
+    xs: list[float] = field(default_factory=list)
+    ys: list[float] = field(default_factory=list)
+    stride: int = 1  # raw points per stored point
+    _sum_x: float = 0.0
+    _sum_y: float = 0.0
+    _pending: int = 0
+    last: float | None = None  # the latest raw value, never averaged away
+    best: float | None = None
+    raw_count: int = 0
+
+    def add(self, x: float, y: float, higher_is_better: bool = True) -> None:
+        self.raw_count += 1
+        self.last = y
+        if self.best is None or (y > self.best if higher_is_better else y < self.best):
+            self.best = y
+        self._sum_x += x
+        self._sum_y += y
+        self._pending += 1
+        if self._pending < self.stride:
+            return
+        self.xs.append(self._sum_x / self._pending)
+        self.ys.append(self._sum_y / self._pending)
+        self._sum_x = self._sum_y = 0.0
+        self._pending = 0
+        if len(self.xs) >= self.capacity:
+            self.xs = [(a + b) / 2 for a, b in zip(self.xs[::2], self.xs[1::2])]
+            self.ys = [(a + b) / 2 for a, b in zip(self.ys[::2], self.ys[1::2])]
+            self.stride *= 2
+
+    def points(self) -> tuple[list[float], list[float]]:
+        """Stored points plus the partly filled bucket, so the chart reaches the newest data."""
+        if self._pending:
+            return self.xs + [self._sum_x / self._pending], self.ys + [self._sum_y / self._pending]
+        return list(self.xs), list(self.ys)
+
+    def __len__(self) -> int:
+        return len(self.xs) + (1 if self._pending else 0)
+
+
+def smooth(values: list[float], weight: float) -> list[float]:
+    """Debiased exponential moving average (as TensorBoard draws it); weight 0 changes nothing."""
+    out, level, mass = [], 0.0, 0.0
+    for value in values:
+        level = weight * level + (1 - weight) * value
+        mass = weight * mass + (1 - weight)
+        out.append(level / mass)
+    return out
+
+
+@dataclass
+class RunHistory:
+    """Everything a viewer draws about a run, fed incrementally from its metrics log."""
+
+    loss: Series = field(default_factory=Series)
+    accuracy: Series = field(default_factory=Series)
+    speed: Series = field(default_factory=Series)
+    evaluations: list[dict] = field(default_factory=list)  # bounded like a Series, by halving
+    eval_capacity: int = 128
+    events: list[dict] = field(default_factory=list)
+    last_train: dict | None = None
+    best_worst: float | None = None
+
+    def add(self, record: dict) -> None:
+        kind = record.get("kind")
+        if kind == "train":
+            x = float(record.get("examples", 0))
+            self.loss.add(x, float(record["loss"]), higher_is_better=False)
+            self.accuracy.add(x, float(record["accuracy"]))
+            self.speed.add(x, float(record.get("examples_per_s", 0.0)))
+            self.last_train = record
+        elif kind == "eval":
+            self.evaluations.append(
+                {k: record[k] for k in ("step", "examples", "accuracy", "worst", "accuracy_by_length") if k in record}
+            )
+            worst = record.get("worst")
+            if worst is not None and (self.best_worst is None or worst > self.best_worst):
+                self.best_worst = worst
+            if len(self.evaluations) > self.eval_capacity:
+                # keep the newest whole, thin the older half
+                self.evaluations = self.evaluations[:-1:2] + self.evaluations[-1:]
+        elif kind == "event":
+            self.events = (self.events + [record])[-50:]
+
+
+class RunFollower:
+    """Follows a run directory like `tail -f`: call `poll()` and redraw when it returns True."""
+
+    def __init__(self, run: Run):
+        self.run = run
+        self.reader = MetricsReader(run.file("metrics.jsonl"))
+        self.history = RunHistory()
+
+    def poll(self) -> bool:
+        restarts = self.reader.restarts
+        records = self.reader.read_new()
+        if self.reader.restarts != restarts:
+            self.history = RunHistory()  # the log was rewritten (a resume): start over
+        for record in records:
+            self.history.add(record)
+        return bool(records)

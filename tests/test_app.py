@@ -1,0 +1,204 @@
+"""The terminal app driven by Textual's pilot, over real run directories and real trainers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import small_config
+from seqtui import runner
+from seqtui.app import make_app
+from seqtui.app.screens.dialogs import NewRunDialog, QuitDialog
+from seqtui.app.widgets.chart import Chart
+from seqtui.app.widgets.heatmap import Heatmap
+from seqtui.launch import start_training
+from seqtui.models import ModelConfig
+from seqtui.runs import Run
+from seqtui.tasks import TaskConfig
+from seqtui.training import Budget
+from textual.widgets import DataTable, Input, Static
+
+
+async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+@pytest.fixture
+def trained_run(tmp_path) -> Run:
+    """A finished run, trained in this process: an LSTM that knows short patterns."""
+    config = small_config(model=ModelConfig("lstm", 16), lr=1e-2, batch_size=64, budget=Budget(steps=150),
+                          task=TaskConfig(n_min=1, n_max=3))
+    run = Run.create(tmp_path / "runs" / "lstm-small", config)
+    runner.train(run, runner.start_run(run, config))
+    return run
+
+
+def long_config():
+    return small_config(budget=Budget(steps=1_000_000), eval_every=1.0)
+
+
+def test_new_run_from_the_app_trains_in_its_own_process_and_fills_the_charts(tmp_path):
+    async def scenario():
+        app = make_app(tmp_path / "runs")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f3", "n")
+            await wait_for(pilot, lambda: isinstance(app.screen, NewRunDialog), what="the dialog")
+            dialog = app.screen
+            for field, value in (("n_max", "3"), ("hidden", "16"), ("budget", "300 steps"), ("lr", "x")):
+                dialog.query_one(f"#f-{field}", Input).value = value
+            await pilot.pause()
+            assert "not a valid learning rate" in str(dialog.query_one("#e-lr").render())
+            await pilot.press("ctrl+s")
+            assert isinstance(app.screen, NewRunDialog)  # refused: the value is still wrong
+            dialog.query_one("#f-lr", Input).value = "0.01"
+            await pilot.pause()
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: app.current is not None, what="the run to start")
+            run = app.current
+            status = run.raw_status()
+            assert status["pid"] and status["pid"] != __import__("os").getpid()  # a separate process
+            await wait_for(pilot, lambda: run.status()["state"] == "finished", what="the run to finish")
+            await wait_for(pilot, lambda: "finished" in text_of(app, "#train-status"), what="the status line")
+            screen = app.screen
+            assert screen.query_one("#loss-chart", Chart).lines
+            assert screen.query_one("#acc-chart", Chart).lines
+            await wait_for(pilot, lambda: len(screen.query_one("#length-map", Heatmap).rows) == 3,
+                           what="held-out accuracy by length")
+            assert "step 300" in text_of(app, "#train-status")
+
+    asyncio.run(scenario())
+
+
+def test_pause_resume_and_stop_reach_the_trainer(tmp_path):
+    run = start_training(tmp_path / "runs" / "long", long_config())
+    try:
+        async def scenario():
+            app = make_app(tmp_path / "runs", run.path)
+            async with app.run_test(size=(100, 30)) as pilot:
+                await wait_for(pilot, lambda: run.status()["state"] == "running", what="training")
+                await pilot.press("space")
+                await wait_for(pilot, lambda: run.status()["state"] == "paused", what="pause")
+                await wait_for(pilot, lambda: "paused" in text_of(app, "#train-status"), what="paused shown")
+                await pilot.press("space")
+                await wait_for(pilot, lambda: run.status()["state"] == "running", what="resume")
+                await pilot.press("s")
+                await wait_for(pilot, lambda: run.status()["state"] == "stopped", what="stop")
+
+        asyncio.run(scenario())
+    finally:
+        if run.is_active():
+            run.request("stopped")
+
+
+@pytest.mark.parametrize("choice, state", [("l", "running"), ("s", "stopped")])
+def test_quitting_while_a_run_trains_asks_whether_to_leave_or_stop_it(tmp_path, choice, state):
+    run = start_training(tmp_path / "runs" / "long", long_config())
+    try:
+        async def scenario():
+            app = make_app(tmp_path / "runs", run.path)
+            async with app.run_test(size=(100, 30)) as pilot:
+                await pilot.press("ctrl+q")
+                await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+                await pilot.press(choice)
+                await wait_for(pilot, lambda: not app.is_running, what="the app to exit")
+
+        asyncio.run(scenario())
+        deadline = time.monotonic() + 30
+        while run.status()["state"] != state and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run.status()["state"] == state
+    finally:
+        if run.is_active():
+            run.request("stopped")
+
+
+def test_reattaching_to_a_finished_run_shows_its_history(trained_run):
+    async def scenario():
+        app = make_app(trained_run.path.parent, trained_run.path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: "finished" in text_of(app, "#train-status"), what="the run")
+            assert app.screen.query_one("#loss-chart", Chart).lines
+            await pilot.press("f2")
+            table = app.screen.query_one(DataTable)
+            await wait_for(pilot, lambda: table.row_count == 1, what="the runs list")
+            assert "finished" in str(table.get_row_at(0))
+
+    asyncio.run(scenario())
+
+
+def test_probe_answers_valid_input_and_explains_invalid_input(trained_run):
+    async def scenario():
+        app = make_app(trained_run.path.parent, trained_run.path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f4")
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.model is not None, what="the model")
+            await pilot.press(*"3 1 3 1", "enter")
+            verdict = text_of(app, "#verdict")
+            assert "truly match" in verdict and "p(match) 0." in verdict
+            assert ("right" in verdict) == ("verdict match" in verdict)  # judged against the truth
+            heatmap = screen.query_one("#hidden-map", Heatmap)
+            assert len(heatmap.rows) == 4 and len(heatmap.rows[0]) == 16  # steps x units
+            await pilot.press("slash", *"12a", "enter")
+            assert "not a digit" in text_of(app, "#probe-error")
+            assert "truly match" in text_of(app, "#verdict")  # the last good answer stays
+            await pilot.press("ctrl+a", "ctrl+k", *"123", "enter")
+            assert "odd length" in text_of(app, "#probe-error")
+            screen.set_focus(None)
+            for key, truth in (("r", "truly match"), ("h", "truly no match"), ("n", "truly no match")):
+                await pilot.press(key)
+                assert truth in text_of(app, "#verdict"), key
+            before = screen.digits
+            await pilot.press("c")
+            assert sum(a != b for a, b in zip(before, screen.digits)) == 1
+            await pilot.press("x")  # the LSTM's cell state, one key away
+            assert "cell state" in screen.query_one("#hidden-map", Heatmap).title
+
+    asyncio.run(scenario())
+
+
+def test_evaluation_completes_and_can_be_cancelled(trained_run):
+    async def scenario():
+        app = make_app(trained_run.path.parent, trained_run.path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f5")
+            screen = app.screen
+            screen.query_one("#eval-max-len", Input).value = "10"
+            screen.query_one("#eval-samples", Input).value = "2000"
+            await pilot.press("e")
+            table = screen.query_one("#eval-table", DataTable)
+            await wait_for(pilot, lambda: table.row_count == 5, what="the results")
+            assert screen.query_one("#eval-chart", Chart).lines
+            assert "beyond the training range" in text_of(app, "#eval-error")
+            screen.query_one("#eval-samples", Input).value = "20000000"
+            await pilot.press("e")
+            await pilot.pause(0.3)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: "cancelled" in text_of(app, "#eval-error"), what="the cancel")
+            await app.workers.wait_for_complete()
+            assert table.row_count == 5  # the finished evaluation's table stays
+
+    asyncio.run(scenario())
+
+
+def test_a_terminal_below_the_minimum_says_so(tmp_path):
+    async def scenario():
+        app = make_app(tmp_path / "runs")
+        async with app.run_test(size=(60, 20)) as pilot:
+            await pilot.pause()
+            assert "terminal too small" in text_of(app, "#too-small")
+            assert app.screen.has_class("-too-small")
+
+    asyncio.run(scenario())

@@ -1,0 +1,102 @@
+"""Pictures of each screen at 100x30 and 80x24, from fixed data (pytest-textual-snapshot).
+
+Regenerate after an intended change with: python -m pytest tests/test_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from seqtui.app import make_app
+from seqtui.checkpoint import save_checkpoint
+from seqtui.models import ModelConfig
+from seqtui.runs import Run
+from seqtui.tasks import TaskConfig
+from seqtui.training import Budget, Trainer, TrainConfig
+
+SIZES = [(100, 30), (80, 24)]
+
+
+def synthetic_run(root: Path) -> Run:
+    """A finished run with made-up, fixed metrics and a seeded (untrained) LSTM checkpoint."""
+    config = TrainConfig(task=TaskConfig(n_min=1, n_max=5), model=ModelConfig("lstm", 24),
+                         budget=Budget(steps=2000), eval_samples=100, device="cpu")
+    run = Run.create(root / "lstm-match-random", config)
+    trainer = Trainer(config)
+    trainer.step, trainer.examples, trainer.elapsed = 2000, 512_000, 42.0
+    save_checkpoint(trainer, run.checkpoint_path)
+    records = [{"kind": "event", "event": "start", "step": 0, "examples": 0, "elapsed": 0.0}]
+    for i in range(1, 201):
+        step = i * 10
+        loss = 0.7 * math.exp(-step / 500) + 0.02 + 0.01 * math.sin(i)
+        records.append({"kind": "train", "step": step, "examples": step * 256, "elapsed": step / 50,
+                        "loss": loss, "accuracy": 1 - loss / 1.4, "examples_per_s": 12_800.0,
+                        "grad_norm": 0.5, "lr": 5e-3, "progress": step / 2000})
+        if i % 20 == 0:
+            by_length = {str(2 * n): min(1.0, 0.5 + step / 2000 - 0.04 * n) for n in range(1, 6)}
+            records.append({"kind": "eval", "step": step, "examples": step * 256, "elapsed": step / 50,
+                            "accuracy": sum(by_length.values()) / 5, "worst": min(by_length.values()),
+                            "accuracy_by_length": by_length})
+    records.append({"kind": "event", "event": "finish", "step": 2000, "examples": 512_000, "elapsed": 42.0})
+    (run.path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (run.path / "status.json").write_text(json.dumps({
+        "state": "finished", "pid": None, "host": "test", "device": "cpu", "step": 2000, "examples": 512_000,
+        "elapsed": 42.0, "best_worst": 0.8, "message": "budget reached at step 2000", "heartbeat": 0.0}))
+    return run
+
+
+@pytest.fixture
+def runs_root(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    synthetic_run(Path("runs"))
+    return Path("runs")
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_runs_screen(snap_compare, runs_root, size):
+    assert snap_compare(make_app(runs_root), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_train_screen(snap_compare, runs_root, size):
+    assert snap_compare(make_app(runs_root, runs_root / "lstm-match-random"), terminal_size=size)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_new_run_dialog(snap_compare, runs_root, size):
+    assert snap_compare(make_app(runs_root), terminal_size=size, press=["f3", "n"])
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_probe_screen(snap_compare, runs_root, size):
+    async def probe(pilot):
+        await pilot.press("f4")
+        screen = pilot.app.screen
+        while screen.model is None:
+            await pilot.pause(0.05)
+        await pilot.press(*"3 1 4 1 5 3 1 4 1 5", "enter")
+        await pilot.pause()
+
+    assert snap_compare(make_app(runs_root, runs_root / "lstm-match-random"), terminal_size=size, run_before=probe)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_evaluate_screen(snap_compare, runs_root, size):
+    async def evaluate(pilot):
+        await pilot.press("f5")
+        pilot.app.screen.query_one("#eval-samples").value = "700"
+        pilot.app.screen.query_one("#eval-max-len").value = "14"
+        await pilot.press("e")
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+
+    assert snap_compare(make_app(runs_root, runs_root / "lstm-match-random"), terminal_size=size, run_before=evaluate)
+
+
+def test_too_small(snap_compare, runs_root):
+    assert snap_compare(make_app(runs_root), terminal_size=(70, 20))
+
