@@ -251,7 +251,7 @@ def list_runs(root: Path | None = None) -> list[RunSummary]:
 
 
 def new_run_path(root: Path, config: TrainConfig) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now().strftime("%m%d-%H%M%S")
     base = f"{config.model.model}-{config.task.task}-{config.task.negatives}-{stamp}"
     path, suffix = Path(root) / base, 1
     while path.exists():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from textual import work
@@ -140,7 +141,9 @@ class EvaluateScreen(SeqtuiScreen):
             trained.add(2 * n_max)
         chart = self.query_one("#eval-chart", Chart)
         lengths = sorted({r.length for _, _, e in self.results for r in e.by_length})
-        chart.plot(lines, title="accuracy by length (grey line: end of training range)", y_range=(0.4, 1.0),
+        lowest = min((y for line in lines for y in line.ys), default=0.5)
+        low = max(0.0, math.floor((lowest - 0.01) * 100) / 100)  # the top of the scale is what matters
+        chart.plot(lines, title="accuracy by length (grey line: end of training range)", y_range=(low, 1.0),
                    x_label="sequence length", vertical=sorted(trained),
                    x_ticks=lengths[:: max(1, len(lengths) // 8)])
         table = self.query_one("#eval-table", DataTable)

@@ -24,6 +24,17 @@ from seqtui.tasks import is_positive, make_batch, parse_sequence
 RELOAD_SECONDS = 2.0
 
 
+class SequenceInput(Input):
+    """An input that takes only what a sequence is written with, so letters reach the screen's keys."""
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return character is not None and (character.isdigit() or character in " ,")
+
+    async def _on_key(self, event) -> None:
+        if event.is_printable and not self.check_consume_key(event.key, event.character):
+            event.prevent_default()  # not typed into the field: the screen's bindings have it
+
+
 class ProbeScreen(SeqtuiScreen):
     MODE = "probe"
     BINDINGS = [
@@ -50,7 +61,8 @@ class ProbeScreen(SeqtuiScreen):
         with Vertical(id="probe-body"):
             yield Static("no run attached: open one from the runs list (F2)", id="probe-model", classes="status-line")
             with Horizontal(id="probe-input-row"):
-                yield Input(placeholder="a sequence: 1 4 2 1 4 2, 1,4,2,1,4,2 or 142142", id="sequence")
+                yield SequenceInput(placeholder="type a sequence: 1 4 2 1 4 2, 1,4,2,1,4,2 or 142142",
+                                    id="sequence")
                 yield Button("positive (r)", id="positive")
                 yield Button("negative (n)", id="random")
                 yield Button("hard (h)", id="hard")
@@ -114,7 +126,6 @@ class ProbeScreen(SeqtuiScreen):
             return
         error.update("")
         self.analyse(digits)
-        self.set_focus(None)  # letter keys now drive the examples; / edits again
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "change":

@@ -15,6 +15,13 @@ from seqtui.runs import Run, RunSummary, list_runs
 REFRESH_SECONDS = 1.0
 
 
+def compact(count: int) -> str:
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if count >= size:
+            return f"{count / size:.3g}{unit}"
+    return str(count)
+
+
 class RunsScreen(SeqtuiScreen):
     MODE = "runs"
     BINDINGS = [
@@ -31,6 +38,7 @@ class RunsScreen(SeqtuiScreen):
     def __init__(self):
         super().__init__()
         self.summaries: list[RunSummary] = []
+        self.rows: list[tuple] = []
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
@@ -39,9 +47,13 @@ class RunsScreen(SeqtuiScreen):
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("", "run", "state", "model", "task", "examples", "worst-length acc")
+        self.columns_for = 0
+        self.show_task = True
         self.timer = self.set_interval(REFRESH_SECONDS, self.refresh_runs)
+        self.refresh_runs()
+
+    def on_resize(self, event) -> None:
+        super().on_resize(event)
         self.refresh_runs()
 
     def on_screen_resume(self) -> None:
@@ -54,12 +66,22 @@ class RunsScreen(SeqtuiScreen):
 
     def refresh_runs(self) -> None:
         summaries = list_runs(self.app.root)
-        rows = [self._row(s) for s in summaries]
         table = self.query_one(DataTable)
-        if rows == [self._row(s) for s in self.summaries] and table.row_count == len(rows):
+        width = self.size.width
+        rows = [self._row(s) for s in summaries]
+        if rows == self.rows and width == self.columns_for:
             return
         selected = self.selected()
-        self.summaries = summaries
+        self.summaries, self.rows = summaries, rows
+        if width != self.columns_for:  # the run column takes what the others leave
+            self.columns_for = width
+            self.show_task = width >= 96  # narrower: the default run names already say the task
+            self.rows = rows = [self._row(s) for s in summaries]
+            table.clear(columns=True)
+            table.add_column("run", width=max(12, width - (58 if self.show_task else 43)))
+            for name in ("state", "model", "task", "examples", "best"):
+                if name != "task" or self.show_task:
+                    table.add_column(name)
         table.clear()
         for summary, row in zip(summaries, rows):
             table.add_row(*row, key=str(summary.run.path))
@@ -71,13 +93,14 @@ class RunsScreen(SeqtuiScreen):
         self.query_one("#runs-title", Static).update(
             f"[b]{count} run{'s' if count != 1 else ''}[/] under {self.app.root}"
             + ("" if count else ": press n to start one")
-            + (f"   {len(self.app.compare)} marked for comparison" if self.app.compare else "")
+            + (f"   ● {len(self.app.compare)} marked for comparison (F5)" if self.app.compare else "")
         )
 
     def _row(self, s: RunSummary) -> tuple:
         best = "-" if s.best_worst is None else f"{s.best_worst:.4f}"
-        mark = "●" if s.run.path in self.app.compare else " "
-        return (mark, s.run.name, s.state, s.model, f"{s.task}/{s.negatives}", f"{s.examples:,}", best)
+        mark = "● " if s.run.path in self.app.compare else ""
+        task = (f"{s.task}/{s.negatives}",) if self.show_task else ()
+        return (mark + s.run.name, s.state, s.model, *task, compact(s.examples), best)
 
     def selected(self) -> Run | None:
         table = self.query_one(DataTable)
@@ -98,7 +121,6 @@ class RunsScreen(SeqtuiScreen):
         if run is None:
             return
         self.app.compare ^= {run.path}
-        self.summaries = []  # redraw the marks
         self.refresh_runs()
 
     def action_new_run(self) -> None:

@@ -102,6 +102,8 @@ class TrainScreen(SeqtuiScreen):
         config = self.config
         last = history.last_train or {}
         rate = last.get("examples_per_s")
+        if status.get("state") not in ("running", "paused") and status.get("elapsed"):
+            rate = status.get("examples", 0) / status["elapsed"]  # a finished run: its average
         progress = last.get("progress")
         elapsed = status.get("elapsed") or last.get("elapsed")
         eta = None
@@ -150,7 +152,8 @@ class TrainScreen(SeqtuiScreen):
         width = max(10, self.size.width - 30)
         recent = evaluations[-width:]
         lengths = sorted({int(k) for e in recent for k in e["accuracy_by_length"]})
-        rows = [[e["accuracy_by_length"].get(str(n), 0.5) for e in recent] for n in lengths]
+        widen = max(1, min(4, 40 // len(recent)))  # a few evaluations still make a readable map
+        rows = [[e["accuracy_by_length"].get(str(n), 0.5) for e in recent for _ in range(widen)] for n in lengths]
         latest = recent[-1]
         worst_length = min(latest["accuracy_by_length"], key=lambda k: latest["accuracy_by_length"][k])
         heatmap.show(
