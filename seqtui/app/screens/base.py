@@ -22,7 +22,7 @@ def nav_text(current: str) -> str:
 
 
 class SeqtuiScreen(Screen):
-    POLL_SECONDS = 0.25
+    POLL_SECONDS = 0.5  # the trainer writes a metrics line every half second
 
     MODE = ""
 

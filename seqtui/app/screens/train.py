@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,6 +21,7 @@ from seqtui.runs import Run, new_run_path
 from seqtui.training import TrainConfig
 
 SMOOTHING = [0.0, 0.6, 0.9, 0.97]
+CHART_SECONDS = 1.0  # the trainer writes a metrics line every half second
 
 
 def human(seconds: float | None) -> str:
@@ -50,6 +53,8 @@ class TrainScreen(SeqtuiScreen):
         self.smoothing = 2
         self.log_loss = True
         self.dirty = True
+        self.pending = False  # metrics arrived that the charts do not show yet
+        self.drawn_at = 0.0
         self.status: dict = {}
 
     def compose(self) -> ComposeResult:
@@ -86,16 +91,27 @@ class TrainScreen(SeqtuiScreen):
         self.poll()
 
     def poll(self) -> None:
+        """Read what the trainer wrote; redraw charts at most once a second, and only on news."""
         if self.follower is None:
             return
         status = self.follower.run.status()
-        changed = self.follower.poll()
-        if changed or status != self.status or self.dirty:
+        self.pending |= self.follower.poll() or status.get("step") != self.status.get("step")
+        now = time.monotonic()
+        if self.dirty or (self.pending and now - self.drawn_at >= CHART_SECONDS):
             self.status = status
+            self.pending = False
+            self.drawn_at = now
             self.redraw()
+        elif status.get("state") != self.status.get("state"):  # paused, stopped: say so at once
+            self.status = status
+            self.draw_status()
 
     def redraw(self) -> None:
         self.dirty = False
+        self.draw_status()
+        self.draw_charts()
+
+    def draw_status(self) -> None:
         follower = self.follower
         history = follower.history
         status = self.status
@@ -121,6 +137,10 @@ class TrainScreen(SeqtuiScreen):
         self.query_one("#train-status", Static).update(
             "  ".join(parts) + (f"\n[dim]{status['message']}[/]" if status.get("message") else "")
         )
+
+    def draw_charts(self) -> None:
+        history = self.follower.history
+        last = history.last_train or {}
         loss, acc = history.loss, history.accuracy
         weight = SMOOTHING[self.smoothing]
 
