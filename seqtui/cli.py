@@ -6,6 +6,7 @@ Every user error ends as one line on stderr and a non-zero exit, never a traceba
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--resume", type=Path, metavar="RUN", help="continue RUN; a budget given extends it")
     train.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
     train.add_argument("--quiet", action="store_true", help="no progress display")
+    train.add_argument("--nice", type=int, default=0,
+                       help="lower the trainer's CPU priority by this much (the app uses 5, so it stays responsive)")
 
     evaluate = sub.add_parser("eval", help="accuracy by length of a run's latest checkpoint")
     evaluate.add_argument("run", type=Path)
@@ -121,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in (None, "open"):
             return run_app(args)
+        if getattr(args, "nice", 0):
+            os.nice(args.nice)  # before torch starts its threads, which inherit it
         from seqtui import commands
 
         return getattr(commands, f"cmd_{args.command}")(args)

@@ -16,6 +16,10 @@ from seqtui.errors import SeqtuiError
 from seqtui.runs import LOG, Run
 from seqtui.training import TrainConfig
 
+# A trainer started from the app yields the CPU to it when both want it: on a small machine
+# the UI then answers keys promptly, and when the UI is idle the trainer still gets every core.
+NICE = 5
+
 
 
 def train_arguments(config: TrainConfig) -> list[str]:
@@ -45,7 +49,7 @@ def spawn(args: list[str], log: Path) -> subprocess.Popen:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "seqtui", *args, "--quiet"],
+            [sys.executable, "-m", "seqtui", *args, "--quiet", "--nice", str(NICE)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -8,13 +8,17 @@ started again at any time without touching a run.
 from __future__ import annotations
 
 import gc
+from functools import partial
 from pathlib import Path
+from typing import Iterable
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from seqtui.app.screens.base import MODES
 from seqtui.app.screens.dialogs import QuitDialog
 from seqtui.app.screens.evaluate import EvaluateScreen
 from seqtui.app.screens.probe import ProbeScreen
@@ -75,6 +79,19 @@ class SeqtuiApp(App):
                 self.exit(message=f"{run.name} keeps training; reattach with: seqtui open {run.path}")
 
         self.push_screen(QuitDialog(run.name), chosen)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Every key binding of the screens, so the command palette lists every action."""
+        yield from super().get_system_commands(screen)
+        for key, mode, label in MODES:
+            yield SystemCommand(f"Go to {label}", f"the {label.lower()} screen ({key.upper()})",
+                                partial(self.switch_mode, mode))
+        for binding in screen.BINDINGS:
+            if isinstance(binding, Binding) and binding.description and not binding.action.startswith("app."):
+                key = binding.key.split(",")[0]
+                where = getattr(screen, "MODE", "") or "this"
+                yield SystemCommand(binding.description, f"{where} screen, key {key}",
+                                    partial(screen.run_action, binding.action))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """One place that reports background failures (a damaged checkpoint, a bad run)."""
