@@ -229,3 +229,20 @@ def test_every_screen_action_is_in_the_command_palette(trained_run):
             await wait_for(pilot, lambda: type(app.screen).__name__ == "ProbeScreen", what="the palette")
 
     asyncio.run(scenario())
+
+
+def test_train_screen_reads_values_at_any_point_of_the_history(trained_run):
+    async def scenario():
+        app = make_app(trained_run.path.parent, trained_run.path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: "finished" in text_of(app, "#train-status"), what="the run")
+            assert "best" in text_of(app, "#train-values")
+            await pilot.press("left", "left")
+            reading = text_of(app, "#train-values")
+            assert reading.startswith(" at ") and "loss 0." in reading and "smoothed" in reading
+            assert app.screen.query_one("#loss-chart", Chart).vertical  # the point is marked
+            await pilot.press("end")
+            assert "best" in text_of(app, "#train-values")
+            assert not app.screen.query_one("#loss-chart", Chart).vertical
+
+    asyncio.run(scenario())

@@ -44,6 +44,9 @@ class TrainScreen(SeqtuiScreen):
         Binding("minus", "smoothing(-1)", "Smooth-", show=False),
         Binding("m", "smoothing(1)", "Smoothing"),
         Binding("l", "log_scale", "Log loss"),
+        Binding("left", "cursor(-1)", "Earlier", show=False),
+        Binding("right", "cursor(1)", "Later", show=False),
+        Binding("end", "cursor(0)", "Latest", show=False),
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
@@ -55,6 +58,7 @@ class TrainScreen(SeqtuiScreen):
         self.dirty = True
         self.pending = False  # metrics arrived that the charts do not show yet
         self.drawn_at = 0.0
+        self.cursor: float | None = None  # fraction of the history to read values at; None: latest
         self.status: dict = {}
 
     def compose(self) -> ComposeResult:
@@ -143,26 +147,37 @@ class TrainScreen(SeqtuiScreen):
         last = history.last_train or {}
         loss, acc = history.loss, history.accuracy
         weight = SMOOTHING[self.smoothing]
+        loss_points, acc_points = loss.points(), acc.points()
+        loss_smooth = smooth(loss_points[1], weight)
+        acc_smooth = smooth(acc_points[1], weight)
+        values = self.query_one("#train-values", Static)
+        marker: list[float] = []
+        if self.cursor is None or not loss_points[0]:
+            def numbers(series) -> str:
+                return "-" if series.last is None else f"{series.last:.4f} (best {series.best:.4f})"
 
-        def numbers(series) -> str:
-            if series.last is None:
-                return "-"
-            return f"{series.last:.4f} (best {series.best:.4f})"
-
-        self.query_one("#train-values", Static).update(
-            f"loss {numbers(loss)}   accuracy {numbers(acc)}"
-            f"   at {last.get('examples', 0):,} examples   smoothing {weight:g}"
-        )
-        self._plot(self.query_one("#loss-chart", Chart), "loss", loss.points(), weight, self.log_loss)
-        self._plot(self.query_one("#acc-chart", Chart), "train accuracy", acc.points(), weight, False)
+            values.update(f"loss {numbers(loss)}   accuracy {numbers(acc)}"
+                          f"   at {last.get('examples', 0):,} examples   smoothing {weight:g}")
+        else:  # reading values at a point of the history (left/right move, end returns)
+            i = min(int(self.cursor * len(loss_points[0])), len(loss_points[0]) - 1)
+            marker = [loss_points[0][i]]
+            values.update(
+                f"[reverse] at {loss_points[0][i]:,.0f} examples [/]  loss {loss_points[1][i]:.4f} "
+                f"(smoothed {loss_smooth[i]:.4f})   accuracy {acc_points[1][i]:.4f} "
+                f"(smoothed {acc_smooth[i]:.4f})   [dim]end: latest[/]"
+            )
+        self._plot(self.query_one("#loss-chart", Chart), "loss", loss_points, loss_smooth, self.log_loss, marker)
+        self._plot(self.query_one("#acc-chart", Chart), "train accuracy", acc_points, acc_smooth, False, marker)
         self._draw_lengths(history.evaluations)
 
-    def _plot(self, chart: Chart, title: str, points, weight: float, log_y: bool) -> None:
+    def _plot(self, chart: Chart, title: str, points, smoothed: list[float], log_y: bool,
+              marker: list[float]) -> None:
         xs, ys = points
         lines = [Line(xs, ys, None, "gray")]
-        if weight:
-            lines.append(Line(xs, smooth(ys, weight), "smoothed" if weight else None, "cyan"))
-        chart.plot(lines, title=title + (" (log)" if log_y else ""), log_y=log_y, x_label="examples")
+        if SMOOTHING[self.smoothing]:
+            lines.append(Line(xs, smoothed, "smoothed", "cyan"))
+        chart.plot(lines, title=title + (" (log)" if log_y else ""), log_y=log_y, x_label="examples",
+                   vertical=marker)
 
     def _draw_lengths(self, evaluations: list[dict]) -> None:
         heatmap = self.query_one("#length-map", Heatmap)
@@ -234,6 +249,15 @@ class TrainScreen(SeqtuiScreen):
 
     def action_smoothing(self, step: int) -> None:
         self.smoothing = (self.smoothing + step) % len(SMOOTHING)
+        self.dirty = True
+        self.poll()
+
+    def action_cursor(self, move: int) -> None:
+        if move == 0:
+            self.cursor = None
+        else:
+            start = 1.0 if self.cursor is None else self.cursor
+            self.cursor = min(1.0, max(0.0, start + move / 40))
         self.dirty = True
         self.poll()
 
