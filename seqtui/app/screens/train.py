@@ -163,8 +163,8 @@ class TrainScreen(SeqtuiScreen):
             marker = [loss_points[0][i]]
             values.update(
                 f"[reverse] at {loss_points[0][i]:,.0f} examples [/]  loss {loss_points[1][i]:.4f} "
-                f"(smoothed {loss_smooth[i]:.4f})   accuracy {acc_points[1][i]:.4f} "
-                f"(smoothed {acc_smooth[i]:.4f})   [dim]end: latest[/]"
+                f"(smoothed {loss_smooth[i]:.4f})  accuracy {acc_points[1][i]:.4f} "
+                f"({acc_smooth[i]:.4f})  [dim]end: now[/]"
             )
         self._plot(self.query_one("#loss-chart", Chart), "loss", loss_points, loss_smooth, self.log_loss, marker)
         self._plot(self.query_one("#acc-chart", Chart), "train accuracy", acc_points, acc_smooth, False, marker)
