@@ -92,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--device", default="cpu")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    gradients = sub.add_parser("gradients", help="gradient flow through time: |dL/dh_t| for every step t")
+    gradients.add_argument("run", type=Path)
+    gradients.add_argument("--samples", type=_positive_int, default=256, help="probe examples per length")
+    gradients.add_argument("--device", default="cpu")
+    gradients.add_argument("--json", action="store_true", help="print one JSON object")
+
     sample = sub.add_parser("sample", help="print example sequences with their labels")
     _task_arguments(sample, defaults=True)
     sample.add_argument("-n", "--count", type=_positive_int, default=10)

@@ -172,6 +172,35 @@ def cmd_predict(args: Namespace) -> int:
     return 0
 
 
+# -- gradients --------------------------------------------------------------------------------
+def cmd_gradients(args: Namespace) -> int:
+    from seqtui.gradients import measure
+
+    run, checkpoint, model, device = _load_run_model(args.run, args.device)
+    flow = measure(model, checkpoint.config.task, args.samples, device=device)
+    history = [(r["step"], r["gradient_ratio_by_length"]) for r in run.read_metrics()
+               if r.get("kind") == "eval" and "gradient_ratio_by_length" in r]
+    if args.json:
+        print(json.dumps({"run": str(run.path), "step": checkpoint.step, **flow.to_record(),
+                          "during_training": [{"step": step, "ratio_by_length": ratios} for step, ratios in history]}))
+        return 0
+    table = Table(title=f"{run.name}: |dL/dh_t| at step {checkpoint.step:,} ({args.samples} probe examples a length)",
+                  title_justify="left")
+    for name in ("length", "|dL/dh_1|", "|dL/dh_T|", "first/last", "per step"):
+        table.add_column(name, justify="right")
+    for length, norms in flow.by_length.items():
+        table.add_row(str(length), f"{norms[0]:.3g}", f"{norms[-1]:.3g}", f"{flow.ratio(length):.3g}",
+                      f"x{flow.per_step(length):.3f}")
+    console.print(table)
+    if history:
+        first_step, first = history[0]
+        last_step, last = history[-1]
+        longest = max(first, key=int)
+        console.print(f"during training, first/last at length {longest}: {float(first[longest]):.3g} at step "
+                      f"{first_step:,} -> {float(last[longest]):.3g} at step {last_step:,}")
+    return 0
+
+
 # -- sample -----------------------------------------------------------------------------------
 def cmd_sample(args: Namespace) -> int:
     task = TaskConfig(args.task, args.negatives, args.n_min, args.n_max).validate()

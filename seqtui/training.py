@@ -18,11 +18,14 @@ import torch.nn.functional as F
 
 from seqtui.errors import SeqtuiError
 from seqtui.evaluation import Evaluation, evaluate_batches, held_out_set
+from seqtui.gradients import GradientFlow
+from seqtui.gradients import measure as measure_gradients
 from seqtui.models import ModelConfig, build_model
 from seqtui.tasks import TaskConfig, draw_pattern_length, make_batch
 
 SCHEDULES = ("cosine", "constant")
 HELD_OUT_SEED_OFFSET = 1_000_003  # the held-out set never shares a stream with training data
+GRADIENT_SAMPLES = 128  # probe batch per length for the gradient flow measured with each evaluation
 
 
 @dataclass
@@ -158,19 +161,27 @@ class Progress:
 
 @dataclass
 class HeldOut:
+    """A held-out evaluation, with the gradient flow through time measured at the same moment."""
+
     step: int
     examples: int
     elapsed: float
     evaluation: Evaluation
+    gradients: GradientFlow | None = None
 
     def to_record(self) -> dict:
-        return {
+        record = {
             "kind": "eval",
             "step": self.step,
             "examples": self.examples,
             "elapsed": self.elapsed,
             **self.evaluation.to_dict(),
         }
+        if self.gradients is not None:
+            flow = self.gradients.to_record()
+            record["gradient_norms_by_length"] = flow["by_length"]
+            record["gradient_ratio_by_length"] = flow["ratio_by_length"]
+        return record
 
 
 @dataclass
@@ -288,11 +299,12 @@ class Trainer:
 
     def _held_out_event(self) -> HeldOut:
         evaluation = self.evaluate()
+        gradients = measure_gradients(self.model, self.config.task, GRADIENT_SAMPLES, device=self.device)
         self.model.train()
         worst = evaluation.worst
         if self.best_worst is None or worst > self.best_worst:
             self.best_worst = worst
-        return HeldOut(self.step, self.examples, self.elapsed, evaluation)
+        return HeldOut(self.step, self.examples, self.elapsed, evaluation, gradients)
 
     # -- state for checkpoints ------------------------------------------------------------
     def counters(self) -> dict:

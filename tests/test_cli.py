@@ -36,6 +36,8 @@ def test_train_writes_the_documented_run_layout(trained_run):
     train = [r for r in records if r["kind"] == "train"]
     assert train and {"loss", "accuracy", "examples_per_s", "grad_norm"} <= train[-1].keys()
     assert records[-2]["kind"] == "eval" and set(records[-2]["accuracy_by_length"]) == {"2", "4", "6"}
+    assert set(records[-2]["gradient_ratio_by_length"]) == {"2", "4", "6"}  # gradient flow, measured alongside
+    assert len(records[-2]["gradient_norms_by_length"]["6"]) == 6
     status = json.loads((trained_run / "status.json").read_text())
     assert status["state"] == "finished" and status["step"] == 400
 
@@ -67,6 +69,18 @@ def test_predict_reads_all_three_forms_and_stdin(trained_run):
     assert [r["in_range"] for r in rows] == [True, True, True, False]
     piped = seqtui_command("predict", str(trained_run), stdin="1 4 2 1 4 2\n\n6,0,5,1\n")
     assert piped.returncode == 0 and "no match" in piped.stdout and piped.stdout.count("right") == 2
+
+
+def test_gradients_reports_dl_dh_for_every_step(trained_run):
+    result = seqtui_command("gradients", str(trained_run), "--samples", "32", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [len(report["by_length"][k]) for k in ("2", "4", "6")] == [2, 4, 6]
+    ratio = report["ratio_by_length"]["6"]
+    assert ratio == pytest.approx(report["by_length"]["6"][0] / report["by_length"]["6"][-1])
+    assert report["during_training"] and report["during_training"][-1]["step"] == 400
+    table = seqtui_command("gradients", str(trained_run), "--samples", "32")
+    assert table.returncode == 0 and "first/last" in table.stdout
 
 
 def test_sample_json_lines(tmp_path):
