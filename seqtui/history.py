@@ -89,7 +89,8 @@ class RunHistory:
             self.last_train = record
         elif kind == "eval":
             self.evaluations.append(
-                {k: record[k] for k in ("step", "examples", "accuracy", "worst", "accuracy_by_length") if k in record}
+                {k: record[k] for k in ("step", "examples", "accuracy", "worst", "accuracy_by_length",
+                                        "gradient_norms_by_length", "gradient_ratio_by_length") if k in record}
             )
             worst = record.get("worst")
             if worst is not None and (self.best_worst is None or worst > self.best_worst):

@@ -246,3 +246,19 @@ def test_train_screen_reads_values_at_any_point_of_the_history(trained_run):
             assert not app.screen.query_one("#loss-chart", Chart).vertical
 
     asyncio.run(scenario())
+
+
+def test_gradients_screen_shows_the_flow_and_its_history(trained_run):
+    async def scenario():
+        app = make_app(trained_run.path.parent, trained_run.path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f6")
+            await wait_for(pilot, lambda: "gradient flow at step 150" in text_of(app, "#gradients-status"),
+                           what="the measurement")
+            ratios = text_of(app, "#gradients-ratios")
+            assert all(f"{n}: " in ratios for n in (2, 4, 6))
+            flow = app.screen.query_one("#flow-chart", Chart)
+            assert flow.log_y and [len(line.xs) for line in flow.lines] == [6, 4, 2]
+            assert app.screen.query_one("#ratio-chart", Chart).lines
+
+    asyncio.run(scenario())

@@ -38,9 +38,12 @@ def synthetic_run(root: Path) -> Run:
                         "grad_norm": 0.5, "lr": 5e-3, "progress": step / 2000})
         if i % 20 == 0:
             by_length = {str(2 * n): min(1.0, 0.5 + step / 2000 - 0.04 * n) for n in range(1, 6)}
+            decay = 0.3 + 0.6 * step / 2000  # per step back: the flow improves as training goes
+            norms = {str(2 * n): [decay ** (2 * n - t) for t in range(1, 2 * n + 1)] for n in range(1, 6)}
             records.append({"kind": "eval", "step": step, "examples": step * 256, "elapsed": step / 50,
                             "accuracy": sum(by_length.values()) / 5, "worst": min(by_length.values()),
-                            "accuracy_by_length": by_length})
+                            "accuracy_by_length": by_length, "gradient_norms_by_length": norms,
+                            "gradient_ratio_by_length": {k: v[0] / v[-1] for k, v in norms.items()}})
     records.append({"kind": "event", "event": "finish", "step": 2000, "examples": 512_000, "elapsed": 42.0})
     (run.path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     (run.path / "status.json").write_text(json.dumps({
@@ -100,3 +103,8 @@ def test_evaluate_screen(snap_compare, runs_root, size):
 def test_too_small(snap_compare, runs_root):
     assert snap_compare(make_app(runs_root), terminal_size=(70, 20))
 
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_gradients_screen(snap_compare, runs_root, size):
+    assert snap_compare(make_app(runs_root, runs_root / "lstm-match-random"), terminal_size=size, press=["f6"])

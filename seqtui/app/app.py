@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerState
 from seqtui.app.screens.base import MODES
 from seqtui.app.screens.dialogs import QuitDialog
 from seqtui.app.screens.evaluate import EvaluateScreen
+from seqtui.app.screens.gradients import GradientsScreen
 from seqtui.app.screens.probe import ProbeScreen
 from seqtui.app.screens.runs import RunsScreen
 from seqtui.app.screens.train import TrainScreen
@@ -32,12 +33,14 @@ MIN_SIZE = (80, 24)
 class SeqtuiApp(App):
     CSS_PATH = "seqtui.tcss"
     TITLE = "seqtui"
-    MODES = {"runs": RunsScreen, "train": TrainScreen, "probe": ProbeScreen, "evaluate": EvaluateScreen}
+    MODES = {"runs": RunsScreen, "train": TrainScreen, "probe": ProbeScreen, "evaluate": EvaluateScreen,
+             "gradients": GradientsScreen}
     BINDINGS = [
         Binding("f2", "switch_mode('runs')", "Runs", show=False),  # shown in the nav bar
         Binding("f3", "switch_mode('train')", "Train", show=False),  # shown in the nav bar
         Binding("f4", "switch_mode('probe')", "Probe", show=False),  # shown in the nav bar
         Binding("f5", "switch_mode('evaluate')", "Evaluate", show=False),  # shown in the nav bar
+        Binding("f6", "switch_mode('gradients')", "Gradients", show=False),  # shown in the nav bar
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 

@@ -7,7 +7,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 TOO_SMALL = "terminal too small: seqtui needs at least 80 x 24 (this one is {w} x {h})"
-MODES = [("f2", "runs", "Runs"), ("f3", "train", "Train"), ("f4", "probe", "Probe"), ("f5", "evaluate", "Evaluate")]
+MODES = [("f2", "runs", "Runs"), ("f3", "train", "Train"), ("f4", "probe", "Probe"), ("f5", "evaluate", "Evaluate"),
+         ("f6", "gradients", "Gradients")]
 
 
 def nav_text(current: str) -> str:

@@ -1,0 +1,88 @@
+"""The gradients screen: how much of the last step's gradient reaches each earlier step."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from seqtui.app.screens.base import SeqtuiScreen
+from seqtui.app.widgets.chart import Chart, Line
+from seqtui.history import RunFollower
+from seqtui.runs import Run
+
+COLOURS = ["cyan", "orange", "green", "magenta"]
+
+
+class GradientsScreen(SeqtuiScreen):
+    MODE = "gradients"
+    BINDINGS = [Binding("q", "app.quit", "Quit", show=False)]
+
+    def __init__(self):
+        super().__init__()
+        self.follower: RunFollower | None = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_frame()
+        with Vertical(id="gradients-body"):
+            yield Static("no run attached: open one from the runs list (F2)", id="gradients-status",
+                         classes="status-line")
+            yield Static("", id="gradients-ratios")
+            with Horizontal(id="gradient-charts"):
+                yield Chart("|dL/dh_t| against t", id="flow-chart")
+                yield Chart("first/last over training", id="ratio-chart")
+        yield from self.compose_footer()
+
+    def on_mount(self) -> None:
+        self.timer = self.set_interval(1.0, self.poll)
+        self.watch(self.app, "current", self.attach)
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        self.attach(self.app.current)
+        self.timer.resume()
+
+    def on_screen_suspend(self) -> None:
+        self.timer.pause()
+
+    def attach(self, run: Run | None) -> None:
+        if run is None or (self.follower and self.follower.run.path == run.path):
+            return
+        self.follower = RunFollower(run)
+        self.poll(force=True)
+
+    def poll(self, force: bool = False) -> None:
+        if self.follower is None:
+            return
+        if self.follower.poll() or force:
+            self.redraw()
+
+    def redraw(self) -> None:
+        measured = [e for e in self.follower.history.evaluations if "gradient_norms_by_length" in e]
+        status = self.query_one("#gradients-status", Static)
+        if not measured:
+            status.update(f"[b]{self.follower.run.name}[/]: no gradient measurement yet "
+                          "(one comes with every held-out evaluation)")
+            return
+        latest = measured[-1]
+        norms = latest["gradient_norms_by_length"]
+        lengths = sorted(norms, key=int)
+        status.update(f"[b]{self.follower.run.name}[/]  gradient flow at step {latest['step']:,} "
+                      f"({len(measured)} measurements)")
+        ratios = latest["gradient_ratio_by_length"]
+        self.query_one("#gradients-ratios", Static).update(
+            "|dL/dh_1| / |dL/dh_T| by length: " + "  ".join(f"{n}: {ratios[n]:.2g}" for n in lengths)
+        )
+        shown = lengths[-1:] + lengths[len(lengths) // 2 : len(lengths) // 2 + 1] + lengths[:1]
+        shown = list(dict.fromkeys(shown))  # the longest, a middle and the shortest length
+        lines = [Line(list(range(1, len(norms[n]) + 1)), norms[n], f"length {n}", COLOURS[i % len(COLOURS)])
+                 for i, n in enumerate(shown)]
+        self.query_one("#flow-chart", Chart).plot(lines, title="|dL/dh_t| against step t (log)",
+                                                  log_y=True, x_label="step t")
+        longest = lengths[-1]
+        xs = [e["examples"] for e in measured]
+        ys = [e["gradient_ratio_by_length"][longest] for e in measured]
+        self.query_one("#ratio-chart", Chart).plot(
+            [Line(xs, ys, f"length {longest}", "cyan")], title=f"first/last at length {longest} (log)",
+            log_y=True, x_label="examples")
