@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     gradients.add_argument("--device", default="cpu")
     gradients.add_argument("--json", action="store_true", help="print one JSON object")
 
+    export = sub.add_parser("export", help="write a run's metrics and evaluations as CSV")
+    export.add_argument("run", type=Path)
+    export.add_argument("--out", type=Path, help="directory for train.csv and evals.csv (default RUN/export)")
+
     sample = sub.add_parser("sample", help="print example sequences with their labels")
     _task_arguments(sample, defaults=True)
     sample.add_argument("-n", "--count", type=_positive_int, default=10)

@@ -201,6 +201,15 @@ def cmd_gradients(args: Namespace) -> int:
     return 0
 
 
+# -- export -----------------------------------------------------------------------------------
+def cmd_export(args: Namespace) -> int:
+    from seqtui.export import export_csv
+
+    for path in export_csv(Run.open(args.run), args.out):
+        console.print(f"wrote {path}")
+    return 0
+
+
 # -- sample -----------------------------------------------------------------------------------
 def cmd_sample(args: Namespace) -> int:
     task = TaskConfig(args.task, args.negatives, args.n_min, args.n_max).validate()

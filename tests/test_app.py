@@ -262,3 +262,19 @@ def test_gradients_screen_shows_the_flow_and_its_history(trained_run):
             assert app.screen.query_one("#ratio-chart", Chart).lines
 
     asyncio.run(scenario())
+
+
+def test_export_and_screenshot_keys(trained_run):
+    async def scenario():
+        app = make_app(trained_run.path.parent, trained_run.path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: "finished" in text_of(app, "#train-status"), what="the run")
+            await pilot.press("x")
+            rows = (trained_run.path / "export" / "train.csv").read_text().splitlines()
+            assert rows[0].startswith("step,examples") and len(rows) > 1
+            assert "accuracy_6" in (trained_run.path / "export" / "evals.csv").read_text()
+            await pilot.press("f12")
+            shots = list((trained_run.path.parent / "screenshots").glob("*.svg"))
+            assert len(shots) == 1 and "<svg" in shots[0].read_text()[:200]
+
+    asyncio.run(scenario())

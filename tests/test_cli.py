@@ -83,6 +83,17 @@ def test_gradients_reports_dl_dh_for_every_step(trained_run):
     assert table.returncode == 0 and "first/last" in table.stdout
 
 
+def test_export_writes_csv(trained_run, tmp_path):
+    import csv
+
+    result = seqtui_command("export", str(trained_run), "--out", str(tmp_path / "csv"))
+    assert result.returncode == 0, result.stderr
+    train = list(csv.DictReader(open(tmp_path / "csv" / "train.csv")))
+    evals = list(csv.DictReader(open(tmp_path / "csv" / "evals.csv")))
+    assert train and int(train[-1]["step"]) == 400 and float(train[-1]["loss"]) > 0
+    assert int(evals[-1]["step"]) == 400 and {"accuracy_2", "accuracy_6", "gradient_ratio_6"} <= evals[-1].keys()
+
+
 def test_sample_json_lines(tmp_path):
     result = seqtui_command("sample", "--task", "palindrome", "--negatives", "hard", "-n", "50", "--seed", "3", "--json")
     assert result.returncode == 0

@@ -42,6 +42,7 @@ class SeqtuiApp(App):
         Binding("f5", "switch_mode('evaluate')", "Evaluate", show=False),  # shown in the nav bar
         Binding("f6", "switch_mode('gradients')", "Gradients", show=False),  # shown in the nav bar
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f12", "save_screen", "Save an SVG screenshot", show=False),
     ]
 
     current: reactive[Run | None] = reactive(None, always_update=True)
@@ -67,6 +68,12 @@ class SeqtuiApp(App):
     @property
     def too_small(self) -> bool:
         return self.size.width < MIN_SIZE[0] or self.size.height < MIN_SIZE[1]
+
+    def action_save_screen(self) -> None:
+        folder = self.root / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = self.save_screenshot(path=str(folder))
+        self.notify(f"saved {path}")
 
     async def action_quit(self) -> None:
         run = self.current

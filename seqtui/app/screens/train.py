@@ -15,6 +15,7 @@ from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.screens.dialogs import NewRunDialog
 from seqtui.app.widgets.chart import Chart, Line
 from seqtui.app.widgets.heatmap import Heatmap
+from seqtui.export import export_csv
 from seqtui.history import RunFollower, smooth
 from seqtui.launch import resume_training, start_training
 from seqtui.runs import Run, new_run_path
@@ -44,6 +45,7 @@ class TrainScreen(SeqtuiScreen):
         Binding("minus", "smoothing(-1)", "Smooth-", show=False),
         Binding("m", "smoothing(1)", "Smoothing"),
         Binding("l", "log_scale", "Log loss"),
+        Binding("x", "export", "Export CSV"),
         Binding("left", "cursor(-1)", "Earlier", show=False),
         Binding("right", "cursor(1)", "Later", show=False),
         Binding("end", "cursor(0)", "Latest", show=False),
@@ -260,6 +262,12 @@ class TrainScreen(SeqtuiScreen):
             self.cursor = min(1.0, max(0.0, start + move / 40))
         self.dirty = True
         self.poll()
+
+    def action_export(self) -> None:
+        if self.follower is None:
+            return
+        paths = export_csv(self.follower.run)
+        self.notify(f"wrote {', '.join(str(p) for p in paths)}", timeout=6)
 
     def action_log_scale(self) -> None:
         self.log_loss = not self.log_loss
