@@ -98,6 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     gradients.add_argument("--device", default="cpu")
     gradients.add_argument("--json", action="store_true", help="print one JSON object")
 
+    compare = sub.add_parser("compare", help="train several models on the same task, seed, data and budget; report")
+    _task_arguments(compare, defaults=False)
+    compare.add_argument("--models", default="rnn,rnn-identity,lstm,gru",
+                         help="comma-separated, from rnn, rnn-identity, lstm, gru (default: all four)")
+    compare.add_argument("--steps", type=int, help="budget per model: optimiser steps")
+    compare.add_argument("--samples", type=int, help="budget per model: training examples")
+    compare.add_argument("--time", type=float, help="budget per model: seconds (default: the preset's)")
+    compare.add_argument("--seed", type=int)
+    compare.add_argument("--eval-samples", type=_positive_int, default=20_000, help="examples per evaluation")
+    compare.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
+    compare.add_argument("--nice", type=int, default=0, help="lower the CPU priority by this much")
+
     export = sub.add_parser("export", help="write a run's metrics and evaluations as CSV")
     export.add_argument("run", type=Path)
     export.add_argument("--out", type=Path, help="directory for train.csv and evals.csv (default RUN/export)")

@@ -201,6 +201,21 @@ def cmd_gradients(args: Namespace) -> int:
     return 0
 
 
+# -- compare ----------------------------------------------------------------------------------
+def cmd_compare(args: Namespace) -> int:
+    from seqtui.compare import compare
+
+    settings = {"--task": args.task, "--negatives": args.negatives, "--n-min": args.n_min,
+                "--n-max": args.n_max, "--seed": args.seed}
+    names = [name.strip() for name in args.models.split(",") if name.strip()]
+    budget = Budget(steps=args.steps, samples=args.samples, seconds=args.time)
+    md, table = compare(args.root or default_root(), {k: v for k, v in settings.items() if v is not None},
+                        budget, names, args.eval_samples, report=console.print)
+    console.print(md.read_text())
+    console.print(f"wrote {md} and {table}")
+    return 0
+
+
 # -- export -----------------------------------------------------------------------------------
 def cmd_export(args: Namespace) -> int:
     from seqtui.export import export_csv

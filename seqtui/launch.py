@@ -46,10 +46,11 @@ def train_arguments(config: TrainConfig) -> list[str]:
 
 
 def spawn(args: list[str], log: Path) -> subprocess.Popen:
+    """`seqtui ARGS --nice N` in its own session, its output appended to `log`."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "seqtui", *args, "--quiet", "--nice", str(NICE)],
+            [sys.executable, "-m", "seqtui", *args, "--nice", str(NICE)],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -65,7 +66,7 @@ def start_training(run_dir: Path, config: TrainConfig, timeout: float = 30.0) ->
     if run_dir.exists() and any(run_dir.iterdir()):
         raise SeqtuiError(f"{run_dir} already exists and is not empty: pick another name")
     run_dir.mkdir(parents=True, exist_ok=True)
-    process = spawn(["train", *train_arguments(config), "--run-dir", str(run_dir)], run_dir / LOG)
+    process = spawn(["train", *train_arguments(config), "--run-dir", str(run_dir), "--quiet"], run_dir / LOG)
     return _wait_until_training(run_dir, process, timeout)
 
 
@@ -73,7 +74,7 @@ def resume_training(run: Run, extra_args: list[str] | None = None, timeout: floa
     """Continue a stopped or interrupted run in a detached trainer."""
     if run.is_active():
         raise SeqtuiError(f"run {run.name} is already training")
-    process = spawn(["train", "--resume", str(run.path), *(extra_args or [])], run.file(LOG))
+    process = spawn(["train", "--resume", str(run.path), *(extra_args or []), "--quiet"], run.file(LOG))
     return _wait_until_training(run.path, process, timeout)
 
 

@@ -278,3 +278,18 @@ def test_export_and_screenshot_keys(trained_run):
             assert len(shots) == 1 and "<svg" in shots[0].read_text()[:200]
 
     asyncio.run(scenario())
+
+
+def test_compare_key_starts_the_comparison_in_the_background(tmp_path, monkeypatch):
+    started = []
+    monkeypatch.setattr("seqtui.app.screens.runs.spawn", lambda args, log: started.append((args, log)))
+
+    async def scenario():
+        app = make_app(tmp_path / "runs")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("C")
+            await pilot.pause()
+
+    asyncio.run(scenario())
+    (args, log), = started
+    assert args == ["compare", "--root", str(tmp_path / "runs")] and log.parent == tmp_path / "runs"

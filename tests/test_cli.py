@@ -94,6 +94,14 @@ def test_export_writes_csv(trained_run, tmp_path):
     assert int(evals[-1]["step"]) == 400 and {"accuracy_2", "accuracy_6", "gradient_ratio_6"} <= evals[-1].keys()
 
 
+def test_compare_from_the_command_line(tmp_path):
+    result = seqtui_command("compare", "--root", str(tmp_path), "--steps", "5", "--n-max", "2",
+                            "--models", "rnn,lstm", "--eval-samples", "200", "--nice", "1")
+    assert result.returncode == 0, result.stderr
+    assert len(list(tmp_path.glob("cmp-*-report.md"))) == 1 and len(list(tmp_path.glob("cmp-*-report.csv"))) == 1
+    assert sorted(p.name.rsplit("-", 1)[-1] for p in tmp_path.glob("cmp-*") if p.is_dir()) == ["lstm", "rnn"]
+
+
 def test_sample_json_lines(tmp_path):
     result = seqtui_command("sample", "--task", "palindrome", "--negatives", "hard", "-n", "50", "--seed", "3", "--json")
     assert result.returncode == 0

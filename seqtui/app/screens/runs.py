@@ -10,6 +10,7 @@ from textual.widgets import DataTable, Static
 
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.screens.dialogs import ConfirmDialog
+from seqtui.launch import spawn
 from seqtui.runs import Run, RunSummary, list_runs
 
 REFRESH_SECONDS = 1.0
@@ -28,7 +29,8 @@ class RunsScreen(SeqtuiScreen):
         Binding("enter", "open('train')", "Open"),
         Binding("p", "open('probe')", "Probe"),
         Binding("e", "open('evaluate')", "Evaluate"),
-        Binding("space", "mark", "Compare"),
+        Binding("space", "mark", "Mark"),
+        Binding("C", "compare_models", "Compare models"),
         Binding("n", "new_run", "New run"),
         Binding("s", "stop", "Stop"),
         Binding("d", "delete", "Delete"),
@@ -122,6 +124,16 @@ class RunsScreen(SeqtuiScreen):
             return
         self.app.compare ^= {run.path}
         self.refresh_runs()
+
+    def action_compare_models(self) -> None:
+        """rnn, rnn with identity init, lstm and gru on the default task and budget, one after another."""
+        from datetime import datetime
+
+        log = self.app.root / f"compare-{datetime.now():%m%d-%H%M%S}.log"
+        spawn(["compare", "--root", str(self.app.root)], log)
+        self.notify(f"comparing rnn, rnn-identity, lstm and gru in the background (about 5 minutes); "
+                    f"the runs appear here as they start, the report in {self.app.root} (log: {log.name})",
+                    timeout=10)
 
     def action_new_run(self) -> None:
         self.app.switch_mode("train")

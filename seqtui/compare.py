@@ -1,0 +1,135 @@
+"""Train a set of models on the same task, seed, data and budget, and report what they reach.
+
+Each model becomes an ordinary run in the runs root (`cmp-<stamp>-<model>`); the report is written
+beside them as Markdown and CSV (`cmp-<stamp>-report.md`, `.csv`). With the same seed and batch
+size every model sees the same batches in the same order.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from seqtui import runner
+from seqtui.checkpoint import load_checkpoint
+from seqtui.errors import SeqtuiError
+from seqtui.evaluation import evaluate
+from seqtui.gradients import measure
+from seqtui.presets import preset_config
+from seqtui.runs import Run
+from seqtui.training import Budget
+
+# name -> command-line settings: the tutorial's rnn, its identity-initialised, clipped variant, lstm, gru
+SPECS: dict[str, dict] = {
+    "rnn": {"--model": "rnn"},
+    "rnn-identity": {"--model": "rnn", "--init": "identity", "--clip": 1.0},
+    "lstm": {"--model": "lstm"},
+    "gru": {"--model": "gru"},
+}
+BEYOND = 5  # pattern lengths past the training range that the report also tests
+
+
+@dataclass
+class Row:
+    name: str
+    run: Run
+    examples: int
+    seconds: float
+    random: dict[int, float]
+    hard: dict[int, float]
+    gradient_ratio: float
+    to_95: float | None
+    to_99: float | None
+    n_max: int
+
+    def worst(self, by_length: dict[int, float]) -> float:
+        return min(v for n, v in by_length.items() if n <= 2 * self.n_max)
+
+
+def compare(root: Path, settings: dict, budget: Budget, names: list[str], samples: int = 20_000,
+            report: Callable[[str], None] = print) -> tuple[Path, Path]:
+    unknown = [n for n in names if n not in SPECS]
+    if unknown:
+        raise SeqtuiError(f"unknown model {unknown[0]!r} to compare: choose from {', '.join(SPECS)}")
+    stamp = datetime.now().strftime("%m%d-%H%M%S")
+    rows = []
+    for name in names:
+        config = preset_config({**settings, **SPECS[name]}, budget)
+        config.validate()
+        run = Run.create(Path(root) / f"cmp-{stamp}-{name}", config)
+        report(f"training {name} in {run.path} ...")
+        outcome = runner.train(run, runner.start_run(run, config))
+        if outcome.state != "finished":
+            raise SeqtuiError(f"{name} did not finish ({outcome.state}): {outcome.message}")
+        rows.append(_measure(name, run, samples))
+    return _write(Path(root), stamp, rows)
+
+
+def _measure(name: str, run: Run, samples: int) -> Row:
+    checkpoint = load_checkpoint(run.checkpoint_path)
+    task = checkpoint.config.task
+    model = checkpoint.build_model("cpu")
+    longest = task.n_max + BEYOND
+    random = evaluate(model, task, samples, "random", longest).accuracy_by_length()
+    hard = evaluate(model, task, samples, "hard", longest).accuracy_by_length()
+    ratio = measure(model, task, 256, lengths=[2 * task.n_max]).ratio(2 * task.n_max)
+    evals = [r for r in run.read_metrics() if r.get("kind") == "eval"]
+
+    def first_time(threshold: float) -> float | None:
+        return next((r["elapsed"] for r in evals if r["worst"] >= threshold), None)
+
+    status = run.status()
+    return Row(name, run, int(status["examples"]), float(status["elapsed"]), random, hard, ratio,
+               first_time(0.95), first_time(0.99), task.n_max)
+
+
+def _write(root: Path, stamp: str, rows: list[Row]) -> tuple[Path, Path]:
+    lengths = sorted(rows[0].random)
+    md_path, csv_path = root / f"cmp-{stamp}-report.md", root / f"cmp-{stamp}-report.csv"
+    seconds = rows[0].run.config().budget
+
+    def when(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f} s"
+
+    lines = [f"# Comparison {stamp}", "",
+             f"Same task, seed, data and budget ({_budget_text(seconds)}); accuracy on fresh examples, "
+             f"lengths past {2 * rows[0].n_max} are beyond the training range.", "",
+             "| model | examples/s | worst length, random | worst length, hard | gradient first/last "
+             f"at length {2 * rows[0].n_max} | time to 95% | time to 99% |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append(f"| {r.name} | {r.examples / max(r.seconds, 1e-9):,.0f} | {r.worst(r.random):.4f} | "
+                     f"{r.worst(r.hard):.4f} | {r.gradient_ratio:.2g} | {when(r.to_95)} | {when(r.to_99)} |")
+    for title, attribute in (("random negatives", "random"), ("hard negatives", "hard")):
+        lines += ["", f"Accuracy by length, {title}:", "",
+                  "| model | " + " | ".join(str(n) for n in lengths) + " |",
+                  "| --- | " + " | ".join("---:" for _ in lengths) + " |"]
+        for r in rows:
+            values = getattr(r, attribute)
+            lines.append(f"| {r.name} | " + " | ".join(f"{values[n]:.3f}" for n in lengths) + " |")
+    lines += ["", "Time to 95% / 99%: training time until the held-out set first reached it at every "
+              "trained length (measured at each held-out evaluation). Gradient first/last: "
+              "|dL/dh_1| / |dL/dh_T| of the trained model on a fixed probe batch."]
+    md_path.write_text("\n".join(lines) + "\n")
+    with open(csv_path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["model", "run", "examples", "seconds", "gradient_ratio", "time_to_95", "time_to_99"]
+                        + [f"random_{n}" for n in lengths] + [f"hard_{n}" for n in lengths])
+        for r in rows:
+            writer.writerow([r.name, r.run.name, r.examples, r.seconds, r.gradient_ratio, r.to_95 or "",
+                             r.to_99 or ""] + [r.random[n] for n in lengths] + [r.hard[n] for n in lengths])
+    return md_path, csv_path
+
+
+def _budget_text(budget: Budget) -> str:
+    parts = []
+    if budget.seconds:
+        parts.append(f"{budget.seconds:g} s")
+    if budget.steps:
+        parts.append(f"{budget.steps:,} steps")
+    if budget.samples:
+        parts.append(f"{budget.samples:,} examples")
+    return ", ".join(parts) or "no limit"
