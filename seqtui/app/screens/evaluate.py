@@ -55,7 +55,6 @@ class EvaluateScreen(SeqtuiScreen):
         yield from self.compose_footer()
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
         runs = self.runs()
         names = ", ".join(run.name for run in runs) or "none: open a run (F2), mark others with space to compare"
         self.query_one("#eval-runs", Static).update(f"[b]runs[/]: {names}   [dim]e: evaluate, esc: cancel[/]")

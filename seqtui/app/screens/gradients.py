@@ -7,21 +7,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from seqtui.app.screens.base import SeqtuiScreen
+from seqtui.app.screens.base import RunFollowingScreen
 from seqtui.app.widgets.chart import Chart, Line
-from seqtui.history import RunFollower
-from seqtui.runs import Run
 
 COLOURS = ["cyan", "orange", "green", "magenta"]
 
 
-class GradientsScreen(SeqtuiScreen):
+class GradientsScreen(RunFollowingScreen):
     MODE = "gradients"
+    POLL_SECONDS = 1.0
     BINDINGS = [Binding("q", "app.quit", "Quit", show=False)]
-
-    def __init__(self):
-        super().__init__()
-        self.follower: RunFollower | None = None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
@@ -34,28 +29,9 @@ class GradientsScreen(SeqtuiScreen):
                 yield Chart("first/last over training", id="ratio-chart")
         yield from self.compose_footer()
 
-    def on_mount(self) -> None:
-        self.timer = self.set_interval(1.0, self.poll)
-        self.watch(self.app, "current", self.attach)
-
-    def on_screen_resume(self) -> None:
-        super().on_screen_resume()
-        self.attach(self.app.current)
-        self.timer.resume()
-
-    def on_screen_suspend(self) -> None:
-        self.timer.pause()
-
-    def attach(self, run: Run | None) -> None:
-        if run is None or (self.follower and self.follower.run.path == run.path):
-            return
-        self.follower = RunFollower(run)
-        self.poll(force=True)
-
-    def poll(self, force: bool = False) -> None:
-        if self.follower is None:
-            return
-        if self.follower.poll() or force:
+    def tick(self) -> None:
+        if self.follower is not None and (self.follower.poll() or self.dirty):
+            self.dirty = False
             self.redraw()
 
     def redraw(self) -> None:

@@ -37,6 +37,7 @@ class SequenceInput(Input):
 
 class ProbeScreen(SeqtuiScreen):
     MODE = "probe"
+    POLL_SECONDS = RELOAD_SECONDS
     BINDINGS = [
         Binding("r", "example('positive')", "Positive"),
         Binding("n", "example('random')", "Negative"),
@@ -74,20 +75,15 @@ class ProbeScreen(SeqtuiScreen):
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
-        self.timer = self.set_interval(RELOAD_SECONDS, self.check_checkpoint)
-        self.watch(self.app, "current", lambda run: self.check_checkpoint())
+        self.watch(self.app, "current", lambda run: self.tick())
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
-        self.check_checkpoint()
-        self.timer.resume()
+        self.tick()
         self.query_one("#sequence", Input).focus()
 
-    def on_screen_suspend(self) -> None:
-        self.timer.pause()
-
     # -- the model, kept in step with the run's latest checkpoint ------------------------------
-    def check_checkpoint(self) -> None:
+    def tick(self) -> None:
+        """Load the run's checkpoint when it is newer than the model shown."""
         run = self.app.current
         if run is None:
             return

@@ -25,6 +25,7 @@ def compact(count: int) -> str:
 
 class RunsScreen(SeqtuiScreen):
     MODE = "runs"
+    POLL_SECONDS = REFRESH_SECONDS
     BINDINGS = [
         Binding("enter", "open('train')", "Open"),
         Binding("p", "open('probe')", "Probe"),
@@ -51,20 +52,16 @@ class RunsScreen(SeqtuiScreen):
     def on_mount(self) -> None:
         self.columns_for = 0
         self.show_task = True
-        self.timer = self.set_interval(REFRESH_SECONDS, self.refresh_runs)
         self.refresh_runs()
 
     def on_resize(self, event) -> None:
-        super().on_resize(event)
         self.refresh_runs()
 
     def on_screen_resume(self) -> None:
-        super().on_screen_resume()
         self.refresh_runs()
-        self.timer.resume()
 
-    def on_screen_suspend(self) -> None:
-        self.timer.pause()
+    def tick(self) -> None:
+        self.refresh_runs()
 
     def refresh_runs(self) -> None:
         summaries = list_runs(self.app.root)

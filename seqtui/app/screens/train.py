@@ -11,12 +11,12 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from seqtui.app.messages import RunStarted
-from seqtui.app.screens.base import SeqtuiScreen
+from seqtui.app.screens.base import RunFollowingScreen
 from seqtui.app.screens.dialogs import NewRunDialog
 from seqtui.app.widgets.chart import Chart, Line
 from seqtui.app.widgets.heatmap import Heatmap
 from seqtui.export import export_csv
-from seqtui.history import RunFollower, smooth
+from seqtui.history import smooth
 from seqtui.launch import resume_training, start_training
 from seqtui.runs import Run, new_run_path
 from seqtui.training import TrainConfig
@@ -34,7 +34,7 @@ def human(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-class TrainScreen(SeqtuiScreen):
+class TrainScreen(RunFollowingScreen):
     MODE = "train"
     BINDINGS = [
         Binding("n", "new_run", "New run"),
@@ -54,10 +54,8 @@ class TrainScreen(SeqtuiScreen):
 
     def __init__(self):
         super().__init__()
-        self.follower: RunFollower | None = None
         self.smoothing = 2
         self.log_loss = True
-        self.dirty = True
         self.pending = False  # metrics arrived that the charts do not show yet
         self.drawn_at = 0.0
         self.cursor: float | None = None  # fraction of the history to read values at; None: latest
@@ -75,28 +73,11 @@ class TrainScreen(SeqtuiScreen):
             yield Heatmap(id="length-map")
         yield from self.compose_footer()
 
-    def on_mount(self) -> None:
-        self.timer = self.set_interval(self.POLL_SECONDS, self.poll)
-        self.watch(self.app, "current", self.attach)
-
-    def on_screen_resume(self) -> None:
-        super().on_screen_resume()
-        self.attach(self.app.current)
-        self.timer.resume()
-
-    def on_screen_suspend(self) -> None:
-        self.timer.pause()
-
     # -- following a run ------------------------------------------------------------------------
-    def attach(self, run: Run | None) -> None:
-        if run is None or (self.follower and self.follower.run.path == run.path):
-            return
-        self.follower = RunFollower(run)
+    def attached(self, run: Run) -> None:
         self.config = run.config()
-        self.dirty = True
-        self.poll()
 
-    def poll(self) -> None:
+    def tick(self) -> None:
         """Read what the trainer wrote; redraw charts at most once a second, and only on news."""
         if self.follower is None:
             return
@@ -252,7 +233,7 @@ class TrainScreen(SeqtuiScreen):
     def action_smoothing(self, step: int) -> None:
         self.smoothing = (self.smoothing + step) % len(SMOOTHING)
         self.dirty = True
-        self.poll()
+        self.tick()
 
     def action_cursor(self, move: int) -> None:
         if move == 0:
@@ -261,7 +242,7 @@ class TrainScreen(SeqtuiScreen):
             start = 1.0 if self.cursor is None else self.cursor
             self.cursor = min(1.0, max(0.0, start + move / 40))
         self.dirty = True
-        self.poll()
+        self.tick()
 
     def action_export(self) -> None:
         if self.follower is None:
@@ -272,5 +253,5 @@ class TrainScreen(SeqtuiScreen):
     def action_log_scale(self) -> None:
         self.log_loss = not self.log_loss
         self.dirty = True
-        self.poll()
+        self.tick()
 
