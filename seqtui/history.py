@@ -25,10 +25,8 @@ class Series:
     _pending: int = 0
     last: float | None = None  # the latest raw value, never averaged away
     best: float | None = None
-    raw_count: int = 0
 
     def add(self, x: float, y: float, higher_is_better: bool = True) -> None:
-        self.raw_count += 1
         self.last = y
         if self.best is None or (y > self.best if higher_is_better else y < self.best):
             self.best = y
@@ -72,10 +70,8 @@ class RunHistory:
 
     loss: Series = field(default_factory=Series)
     accuracy: Series = field(default_factory=Series)
-    speed: Series = field(default_factory=Series)
     evaluations: list[dict] = field(default_factory=list)  # bounded like a Series, by halving
     eval_capacity: int = 128
-    events: list[dict] = field(default_factory=list)
     last_train: dict | None = None
     best_worst: float | None = None
 
@@ -85,7 +81,6 @@ class RunHistory:
             x = float(record.get("examples", 0))
             self.loss.add(x, float(record["loss"]), higher_is_better=False)
             self.accuracy.add(x, float(record["accuracy"]))
-            self.speed.add(x, float(record.get("examples_per_s", 0.0)))
             self.last_train = record
         elif kind == "eval":
             self.evaluations.append(
@@ -98,8 +93,6 @@ class RunHistory:
             if len(self.evaluations) > self.eval_capacity:
                 # keep the newest whole, thin the older half
                 self.evaluations = self.evaluations[:-1:2] + self.evaluations[-1:]
-        elif kind == "event":
-            self.events = (self.events + [record])[-50:]
 
 
 class RunFollower:
