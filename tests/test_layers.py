@@ -2,7 +2,8 @@ import subprocess
 import sys
 
 PLAIN = ["seqtui.tasks", "seqtui.models", "seqtui.training", "seqtui.evaluation", "seqtui.checkpoint",
-         "seqtui.runs", "seqtui.runner", "seqtui.presets", "seqtui.history", "seqtui.launch", "seqtui.gradients", "seqtui.export", "seqtui.compare"]
+         "seqtui.runs", "seqtui.runner", "seqtui.presets", "seqtui.history", "seqtui.launch", "seqtui.gradients", "seqtui.export",
+         "seqtui.compare", "seqtui.projection"]
 
 
 def test_plain_modules_never_import_textual():
