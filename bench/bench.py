@@ -155,7 +155,7 @@ def markdown(info: dict, speed_result: dict | None, quality_rows: list[dict] | N
              "Regenerate with `python bench/bench.py` (see its docstring for parts).", ""]
     if speed_result:
         s = speed_result
-        t_train, t_eval = s["tutorial_train_per_s"], s["tutorial_eval_per_s"]
+        t_train = s["tutorial_train_per_s"]
         lines += ["## Speed against the tutorial's loop (same process, same run)", "",
                   "The tutorial: batch 1, a Python loop over time steps, Elman ReLU H=50, Adam 1e-3 "
                   "(`bench/tutorial.py`). seqtui: the same model and equations through `Trainer`, "

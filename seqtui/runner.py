@@ -17,7 +17,7 @@ from typing import Callable
 from seqtui.checkpoint import load_checkpoint, restore_trainer, save_checkpoint
 from seqtui.errors import SeqtuiError
 from seqtui.runs import Run
-from seqtui.training import Budget, Event, Finished, HeldOut, Progress, Trainer, TrainConfig
+from seqtui.training import Budget, Event, Finished, HeldOut, Trainer, TrainConfig
 
 PAUSE_POLL = 0.2  # seconds between looks at the control file while paused
 PAUSED_HEARTBEAT = 5.0

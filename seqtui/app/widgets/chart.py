@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import plotext as plt
 from rich.text import Text
 from textual.widget import Widget
+
+
+SMOOTHING = [0.0, 0.6, 0.9, 0.97]  # the weights `m` cycles through on screens with training curves
+COLOURS = ["cyan", "orange", "green", "magenta", "yellow", "blue", "red"]  # plotext's names, in order
+RICH_COLOURS = ["cyan", "dark_orange", "green", "magenta", "yellow", "blue", "red"]  # the same for rich
 
 
 @dataclass
@@ -16,6 +22,17 @@ class Line:
     label: str | None = None
     color: str = "cyan"
     marker: str = "braille"
+    scatter: bool = False  # points, not a line: thinned by taking every k-th point, never averaged
+
+
+@dataclass
+class Note:
+    """A text placed at a data point."""
+
+    x: float
+    y: float
+    text: str
+    color: str = "white"
 
 
 def thin(xs: list[float], ys: list[float], most: int) -> tuple[list[float], list[float]]:
@@ -29,6 +46,26 @@ def thin(xs: list[float], ys: list[float], most: int) -> tuple[list[float], list
         out_x.append(sum(xs[start:end]) / (end - start))
         out_y.append(sum(ys[start:end]) / (end - start))
     return out_x, out_y
+
+
+def nice_ticks(low: float, high: float, most: int) -> list[float]:
+    """At most `most` round values (1, 2 or 5 times a power of ten apart) inside [low, high]."""
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low or most < 2:
+        return []
+    raw = (high - low) / most
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    first = math.ceil(low / step) * step
+    return [first + i * step for i in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def tick_label(value: float) -> str:
+    """Short tick text: 1.2M, 400k, 35, 0.5."""
+    size = abs(value)
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if size >= scale:
+            return f"{value / scale:.4g}{unit}"
+    return f"{value:.4g}"
 
 
 class Chart(Widget):
@@ -48,13 +85,16 @@ class Chart(Widget):
         self.empty_message = "waiting for data"
         self.vertical: list[float] = []
         self.x_ticks: list[float] | None = None
+        self.notes: list[Note] = []
         self._cache: tuple[tuple, Text] | None = None
         self._version = 0
 
     def plot(self, lines: list[Line], *, title: str | None = None, log_y: bool = False,
              y_range: tuple[float, float] | None = None, x_label: str = "",
-             vertical: list[float] | None = None, x_ticks: list[float] | None = None) -> None:
+             vertical: list[float] | None = None, x_ticks: list[float] | None = None,
+             notes: list[Note] | None = None) -> None:
         self.lines = [line for line in lines if line.xs]
+        self.notes = notes or []
         if title is not None:
             self.title = title
         self.log_y, self.y_range, self.x_label = log_y, y_range, x_label
@@ -82,14 +122,25 @@ class Chart(Widget):
         plt.plotsize(width - 1, height)  # plotext draws one column past its width
         plt.theme("clear")  # no background: reads on light and dark terminals alike
         for line in self.lines:
+            if line.scatter:
+                stride = max(1, len(line.xs) // (4 * width))
+                plt.scatter(line.xs[::stride], line.ys[::stride], label=line.label, color=line.color,
+                            marker=line.marker)
+                continue
             xs, ys = thin(line.xs, line.ys, 2 * width)  # braille: two points a column is all that shows
             if self.log_y:
                 ys = [max(y, 1e-6) for y in ys]
             plt.plot(xs, ys, label=line.label, color=line.color, marker=line.marker)
+        for note in self.notes:
+            plt.text(note.text, note.x, note.y, color=note.color)
         for x in self.vertical:
             plt.vline(x, "gray")
-        if self.x_ticks:
-            plt.xticks(self.x_ticks)
+        ticks = self.x_ticks
+        if ticks is None:  # round values, shortly written, instead of plotext's 814186.7
+            xs = [x for line in self.lines for x in line.xs]
+            ticks = nice_ticks(min(xs), max(xs), max(2, min(8, width // 10)))
+        if ticks:
+            plt.xticks(ticks, [tick_label(t) for t in ticks])
         if self.log_y:
             plt.yscale("log")
         if self.y_range:

@@ -6,9 +6,13 @@ cell is one row (foreground colour) and the lower half the next (background colo
 
 from __future__ import annotations
 
+import math
+
 from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
+
+from seqtui.app.widgets.chart import nice_ticks, tick_label
 
 # 256-colour palettes (SSH sessions rarely forward truecolor)
 SEQUENTIAL = [17, 18, 19, 20, 26, 32, 38, 44, 43, 42, 41, 77, 113, 149, 185, 221, 220, 214, 208, 202]
@@ -23,8 +27,16 @@ def colour_of(value: float, low: float, high: float, palette: list[int]) -> int:
     return palette[index]
 
 
+def missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 class Heatmap(Widget):
-    """`show(rows, ...)`: rows of values, each row a line-half; labels for every other row."""
+    """`show(rows, ...)`: rows of values, each row a line-half; labels for every other row.
+
+    A value of None is no data (drawn blank). With `x_range`, columns are read as evenly spaced
+    values from x_range[0] to x_range[1] and an axis of round values is drawn below the map.
+    """
 
     DEFAULT_CSS = """
     Heatmap { height: auto; width: 1fr; }
@@ -38,13 +50,15 @@ class Heatmap(Widget):
         self.palette = SEQUENTIAL
         self.title = ""
         self.legend_format = "{:.2f}"
+        self.x_range: tuple[float, float] | None = None
 
-    def show(self, rows: list[list[float]], *, labels: list[str] | None = None, low: float | None = None,
+    def show(self, rows: list[list[float | None]], *, labels: list[str] | None = None, low: float | None = None,
              high: float | None = None, diverging: bool = False, title: str = "",
-             legend_format: str = "{:.2f}") -> None:
+             legend_format: str = "{:.2f}", x_range: tuple[float, float] | None = None) -> None:
         self.rows = rows
         self.labels = labels or [""] * len(rows)
-        values = [v for row in rows for v in row]
+        self.x_range = x_range
+        values = [v for row in rows for v in row if not missing(v)]
         if diverging:
             bound = max((abs(v) for v in values), default=1.0) or 1.0
             self.low, self.high = (-bound if low is None else low), (bound if high is None else high)
@@ -56,7 +70,7 @@ class Heatmap(Widget):
         self.refresh(layout=True)
 
     def get_content_height(self, container, viewport, width: int) -> int:
-        return (len(self.rows) + 1) // 2 + 2
+        return (len(self.rows) + 1) // 2 + 2 + (1 if self.x_range else 0)
 
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="crop")
@@ -69,16 +83,40 @@ class Heatmap(Widget):
             pair = self.labels[top] + ("/" + self.labels[top + 1] if lower is not None and self.labels[top + 1] else "")
             text.append(pair.rjust(label_width * 2 + 1) + " ", style="dim")
             for i, value in enumerate(upper):
-                fg = colour_of(value, self.low, self.high, self.palette)
-                if lower is None:
-                    text.append("▀", Style(color=f"color({fg})"))
+                below = None if lower is None else lower[i]
+                if missing(value) and missing(below):
+                    text.append(" ")
+                elif missing(value):
+                    text.append("▄", Style(color=f"color({self._colour(below)})"))
+                elif missing(below):
+                    text.append("▀", Style(color=f"color({self._colour(value)})"))
                 else:
-                    bg = colour_of(lower[i], self.low, self.high, self.palette)
-                    text.append("▀", Style(color=f"color({fg})", bgcolor=f"color({bg})"))
+                    text.append("▀", Style(color=f"color({self._colour(value)})",
+                                           bgcolor=f"color({self._colour(below)})"))
             text.append("\n")
+        if self.x_range and self.rows:
+            text.append(self._axis(label_width * 2 + 2, len(self.rows[0])) + "\n", style="dim")
         text.append(" " * (label_width * 2 + 2))
         text.append(self.legend_format.format(self.low) + " ", style="dim")
         for colour in self.palette:
             text.append("█", Style(color=f"color({colour})"))
         text.append(" " + self.legend_format.format(self.high), style="dim")
         return text
+
+    def _colour(self, value: float) -> int:
+        return colour_of(value, self.low, self.high, self.palette)
+
+    def _axis(self, indent: int, columns: int) -> str:
+        """Round x values under the columns they fall in: '|250k     |500k ...'."""
+        first, last = self.x_range
+        line = [" "] * (columns + 8)
+        span = (last - first) or 1.0
+        free_from = 0
+        for tick in nice_ticks(first, last, max(2, columns // 10)):
+            column = int(round((tick - first) / span * (columns - 1)))
+            label = "|" + tick_label(tick)
+            if column < free_from or column + len(label) > len(line):
+                continue
+            line[column:column + len(label)] = label
+            free_from = column + len(label) + 1
+        return " " * indent + "".join(line).rstrip()

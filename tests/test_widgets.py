@@ -1,0 +1,63 @@
+"""The drawing helpers under the app's charts and heatmaps, checked without a terminal."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from seqtui.app.screens.train import length_map_columns
+from seqtui.app.widgets.chart import nice_ticks, tick_label
+from seqtui.app.widgets.heatmap import Heatmap
+
+
+@pytest.mark.parametrize("low,high,most", [(3968, 1_624_405, 4), (0.8, 96.1, 6), (2, 20, 4), (-2.3, 2.7, 5),
+                                           (0, 1, 8), (45_824, 1_234_880, 3)])
+def test_nice_ticks_are_round_evenly_spaced_and_inside_the_range(low, high, most):
+    ticks = nice_ticks(low, high, most)
+    assert 1 <= len(ticks) <= most + 1
+    assert all(low - 1e-9 <= t <= high + 1e-9 for t in ticks)
+    steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:])}
+    assert len(steps) <= 1
+    if steps:
+        step = steps.pop()
+        mantissa = step / 10 ** math.floor(math.log10(step))
+        assert round(mantissa, 6) in (1, 2, 2.5, 5)
+        assert all(abs(t / step - round(t / step)) < 1e-6 for t in ticks)  # multiples of the step
+
+
+def test_nice_ticks_of_an_empty_or_broken_range_are_none():
+    assert nice_ticks(5, 5, 4) == [] and nice_ticks(float("nan"), 1, 4) == [] and nice_ticks(0, 1, 1) == []
+
+
+def test_tick_labels_are_short():
+    assert [tick_label(v) for v in (1_500_000, 250_000, 1_000, 35, 0.5, 2_000_000_000)] == \
+        ["1.5M", "250k", "1k", "35", "0.5", "2G"]
+
+
+def evaluation(examples: int, accuracy: float) -> dict:
+    return {"examples": examples, "accuracy_by_length": {"2": accuracy}}
+
+
+def test_length_map_columns_stand_for_even_steps_of_examples_seen():
+    evaluations = [evaluation(500, 0.6), evaluation(600, 0.7), evaluation(1000, 0.9)]
+    columns = length_map_columns(evaluations, 10)
+    # column c covers examples up to (c + 1) * 100: none before 500, then the latest made by then
+    assert [None if c is None else c["examples"] for c in columns] == \
+        [None, None, None, None, 500, 600, 600, 600, 600, 1000]
+    # unevenly spaced evaluations (older ones thinned) still land where their examples put them
+    assert length_map_columns([evaluation(1000, 0.9)], 4) == [None, None, None, evaluations[-1]]
+
+
+def test_heatmap_draws_missing_values_blank_and_an_axis_of_examples():
+    heatmap = Heatmap()
+    heatmap.show([[None, None, 0.5, 1.0] * 5, [None, 0.75, 0.5, 1.0] * 5], labels=["2", "4"], low=0.5,
+                 high=1.0, x_range=(0, 2_000_000), title="map")
+    lines = heatmap.render().plain.splitlines()
+    assert lines[0] == "map"
+    cells = lines[1][len("2/4 "):]
+    assert cells.startswith(" ▄▀▀")  # nothing / only the lower row / both rows
+    assert lines[2].split() == ["|0", "|1M", "|2M"]
+    assert lines[2].index("|1M") - lines[2].index("|0") == pytest.approx(10, abs=1)  # column of 1M of 2M
+    assert "0.50" in lines[3] and "1.00" in lines[3]
+    assert heatmap.get_content_height(None, None, 80) == 1 + 1 + 1 + 1
