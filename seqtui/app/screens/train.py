@@ -13,7 +13,7 @@ from textual.widgets import Static
 from seqtui.app.messages import RunStarted
 from seqtui.app.screens.base import RunFollowingScreen
 from seqtui.app.screens.dialogs import NewRunDialog
-from seqtui.app.widgets.chart import Chart, Line
+from seqtui.app.widgets.chart import SMOOTHING, Chart, Line
 from seqtui.app.widgets.heatmap import Heatmap
 from seqtui.export import export_csv
 from seqtui.history import smooth
@@ -21,8 +21,23 @@ from seqtui.launch import resume_training, start_training
 from seqtui.runs import Run, new_run_path
 from seqtui.training import TrainConfig
 
-SMOOTHING = [0.0, 0.6, 0.9, 0.97]
 CHART_SECONDS = 1.0  # the trainer writes a metrics line every half second
+
+
+def length_map_columns(evaluations: list[dict], columns: int) -> list[dict | None]:
+    """The evaluation in force at each of `columns` even steps of examples seen, 0 to the latest.
+
+    Column c stands for examples up to (c + 1) / columns of the latest evaluation's; it shows the
+    newest evaluation made by then (None before the first), so the x axis is examples, not count.
+    """
+    last = evaluations[-1]["examples"] or 1
+    out, index = [], -1
+    for column in range(columns):
+        edge = (column + 1) * last / columns
+        while index + 1 < len(evaluations) and evaluations[index + 1]["examples"] <= edge + 1e-9:
+            index += 1
+        out.append(evaluations[index] if index >= 0 else None)
+    return out
 
 
 def human(seconds: float | None) -> str:
@@ -167,17 +182,17 @@ class TrainScreen(RunFollowingScreen):
         if not evaluations:
             heatmap.show([], title="held-out accuracy by length: waiting for the first evaluation")
             return
-        width = max(10, self.size.width - 30)
-        recent = evaluations[-width:]
-        lengths = sorted({int(k) for e in recent for k in e["accuracy_by_length"]})
-        widen = max(1, min(4, 40 // len(recent)))  # a few evaluations still make a readable map
-        rows = [[e["accuracy_by_length"].get(str(n), 0.5) for e in recent for _ in range(widen)] for n in lengths]
-        latest = recent[-1]
+        lengths = sorted({int(k) for e in evaluations for k in e["accuracy_by_length"]})
+        label_width = 2 * len(str(lengths[-1])) + 2
+        columns = max(10, self.size.width - label_width - 4)
+        rows = [[None if e is None else e["accuracy_by_length"].get(str(n)) for e in
+                 length_map_columns(evaluations, columns)] for n in lengths]
+        latest = evaluations[-1]
         worst_length = min(latest["accuracy_by_length"], key=lambda k: latest["accuracy_by_length"][k])
         heatmap.show(
-            rows, labels=[str(n) for n in lengths], low=0.5, high=1.0,
-            title=f"held-out accuracy by length, over time: latest mean {latest['accuracy']:.4f}, "
-            f"worst {latest['worst']:.4f} (length {worst_length})",
+            rows, labels=[str(n) for n in lengths], low=0.5, high=1.0, x_range=(0, evaluations[-1]["examples"]),
+            title=f"accuracy by length x examples: now mean {latest['accuracy']:.4f}, "
+            f"worst {latest['worst']:.4f} at length {worst_length}",
         )
 
     # -- actions --------------------------------------------------------------------------------
