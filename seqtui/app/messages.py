@@ -23,6 +23,7 @@ class ModelLoaded(Message):
     model: object
     checkpoint: object
     mtime: float
+    projections: dict  # "hidden" (and "cell" for an LSTM) -> seqtui.projection.Projection
 
 
 @dataclass

@@ -15,10 +15,12 @@ from textual.widgets import Button, Input, Static
 
 from seqtui.app.messages import ModelLoaded
 from seqtui.app.screens.base import SeqtuiScreen
+from seqtui.app.widgets.chart import Chart, Line, Note
 from seqtui.app.widgets.heatmap import SEQUENTIAL, Heatmap, colour_of
 from seqtui.checkpoint import Checkpoint, load_checkpoint
 from seqtui.errors import SeqtuiError
 from seqtui.models import SequenceClassifier
+from seqtui.projection import Projection, fit_projection
 from seqtui.tasks import is_positive, make_batch, parse_sequence
 
 RELOAD_SECONDS = 2.0
@@ -41,9 +43,10 @@ class ProbeScreen(SeqtuiScreen):
     BINDINGS = [
         Binding("r", "example('positive')", "Positive"),
         Binding("n", "example('random')", "Negative"),
-        Binding("h", "example('hard')", "Hard negative"),
-        Binding("c", "change_digit", "Change a digit"),
+        Binding("h", "example('hard')", "Hard"),
+        Binding("c", "change_digit", "Change"),
         Binding("x", "toggle_cell", "Cell state"),
+        Binding("p", "toggle_view", "PCA path"),
         Binding("slash,i", "edit", "Edit"),
         Binding("q", "app.quit", "Quit", show=False),
     ]
@@ -55,6 +58,8 @@ class ProbeScreen(SeqtuiScreen):
         self.loaded_from: tuple[Path, float] | None = None
         self.digits: list[int] | None = None
         self.show_cell = False
+        self.show_path = False  # the states as a path on two principal components, not as units
+        self.projections: dict[str, Projection] = {}
         self.generator = torch.Generator().manual_seed(0)
 
     def compose(self) -> ComposeResult:
@@ -72,6 +77,7 @@ class ProbeScreen(SeqtuiScreen):
             yield Static("", id="verdict")
             yield Static("", id="strip")
             yield Heatmap(id="hidden-map")
+            yield Chart("", id="pca-chart")
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
@@ -99,10 +105,16 @@ class ProbeScreen(SeqtuiScreen):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load(self, path: Path, mtime: float) -> None:
         checkpoint = load_checkpoint(path)
-        self.post_message(ModelLoaded(checkpoint.build_model("cpu"), checkpoint, mtime))
+        model = checkpoint.build_model("cpu")
+        task = checkpoint.config.task
+        projections = {"hidden": fit_projection(model, task)}
+        if checkpoint.config.model.model == "lstm":
+            projections["cell"] = fit_projection(model, task, state="cell")
+        self.post_message(ModelLoaded(model, checkpoint, mtime, projections))
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
         self.model, self.checkpoint = message.model, message.checkpoint
+        self.projections = message.projections
         config = self.checkpoint.config
         self.query_one("#probe-model", Static).update(
             f"[b]{self.app.current.name}[/]  {config.model.model}{config.model.hidden}  "
@@ -164,6 +176,12 @@ class ProbeScreen(SeqtuiScreen):
         if self.digits is not None:
             self.analyse(self.digits)
 
+    def action_toggle_view(self) -> None:
+        self.show_path = not self.show_path
+        self.set_class(self.show_path, "-path")
+        if self.digits is not None:
+            self.analyse(self.digits)
+
     def show_digits(self, digits: list[int]) -> None:
         self.query_one("#sequence", Input).value = " ".join(map(str, digits))
         self.query_one("#probe-error", Static).update("")
@@ -193,16 +211,40 @@ class ProbeScreen(SeqtuiScreen):
         )
         self.query_one("#strip", Static).update(self._strip(digits, p_steps))
         states = unrolled.cell if (self.show_cell and unrolled.cell is not None) else unrolled.hidden
+        what = "cell state" if states is unrolled.cell else "hidden state"
+        if self.show_path:
+            self._draw_path(digits, torch.stack(states, dim=1)[0], what)
+            return
         rows = [state[0].tolist() for state in states]
         available = max(10, self.size.width - 12)
         units = len(rows[0])
         shown = min(units, available)
-        what = "cell state" if states is unrolled.cell else "hidden state"
         self.query_one("#hidden-map", Heatmap).show(
             [row[:shown] for row in rows], labels=[str(d) for d in digits],
             diverging=self.checkpoint.config.model.model != "rnn",
             title=f"{what}, steps x units" + (f" (units 1-{shown} of {units})" if shown < units else "")
-            + ("   x: hidden/cell" if unrolled.cell is not None else ""),
+            + ("   x: hidden/cell" if unrolled.cell is not None else "") + "   p: PCA path",
+        )
+
+    def _draw_path(self, digits: list[int], states: torch.Tensor, what: str) -> None:
+        """The sequence's states (T, H) as a path on the two principal components of held-out states."""
+        projection = self.projections["cell" if what == "cell state" else "hidden"]
+        path = projection.project(states)
+        xs, ys = path[:, 0].tolist(), path[:, 1].tolist()
+        lines = [
+            Line(projection.ends[0][:, 0].tolist(), projection.ends[0][:, 1].tolist(), "ends: no match", "red",
+                 "dot", scatter=True),
+            Line(projection.ends[1][:, 0].tolist(), projection.ends[1][:, 1].tolist(), "ends: match", "green",
+                 "dot", scatter=True),
+            Line(xs, ys, "this sequence", "cyan", "braille"),
+        ]
+        n = len(digits) // 2
+        notes = [Note(xs[0], ys[0], "1"), Note(xs[n - 1], ys[n - 1], str(n)), Note(xs[-1], ys[-1], str(len(digits)))]
+        first, second = projection.explained
+        self.query_one("#pca-chart", Chart).plot(
+            lines, notes=notes,
+            title=f"{what}: PC1 ({first:.0%}) x PC2 ({second:.0%}) of {projection.fitted_on:,} held-out "
+            f"states; numbers: steps",
         )
 
     @staticmethod
