@@ -8,6 +8,7 @@ size every model sees the same batches in the same order.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from seqtui.checkpoint import load_checkpoint
 from seqtui.errors import SeqtuiError
 from seqtui.evaluation import evaluate
 from seqtui.gradients import measure
+from seqtui.history import history_of
 from seqtui.presets import preset_config
 from seqtui.runs import Run
 from seqtui.training import Budget
@@ -30,6 +32,25 @@ SPECS: dict[str, dict] = {
     "gru": {"--model": "gru"},
 }
 BEYOND = 5  # pattern lengths past the training range that the report also tests
+# a comparison's name: the default date and time, or a word without "-", so run names split one way
+STAMP = r"\d{4}-\d{6}|[A-Za-z0-9][A-Za-z0-9_.]*"
+
+
+def group_of(name: str) -> str | None:
+    """The stamp of a comparison run's name (`cmp-<stamp>-<model>`), or None."""
+    match = re.fullmatch(f"cmp-({STAMP})-(" + "|".join(map(re.escape, SPECS)) + ")", name)
+    return match.group(1) if match else None
+
+
+def group_runs(root: Path, stamp: str) -> list[Path]:
+    """A comparison's run directories that exist so far, in the order they were trained."""
+    order = list(SPECS)
+    found = [p for p in Path(root).glob(f"cmp-{stamp}-*") if p.is_dir() and group_of(p.name) == stamp]
+    return sorted(found, key=lambda p: order.index(p.name[len(f"cmp-{stamp}-"):]))
+
+
+def report_path(root: Path, stamp: str) -> Path:
+    return Path(root) / f"cmp-{stamp}-report.md"
 
 
 @dataclass
@@ -50,11 +71,16 @@ class Row:
 
 
 def compare(root: Path, settings: dict, budget: Budget, names: list[str], samples: int = 20_000,
-            report: Callable[[str], None] = print) -> tuple[Path, Path]:
+            report: Callable[[str], None] = print, stamp: str | None = None) -> tuple[Path, Path]:
     unknown = [n for n in names if n not in SPECS]
     if unknown:
         raise SeqtuiError(f"unknown model {unknown[0]!r} to compare: choose from {', '.join(SPECS)}")
-    stamp = datetime.now().strftime("%m%d-%H%M%S")
+    if stamp is not None and not re.fullmatch(STAMP, stamp):
+        raise SeqtuiError(f"comparison name {stamp!r}: letters, digits, '_' and '.' (or MMDD-HHMMSS)")
+    stamp = stamp or datetime.now().strftime("%m%d-%H%M%S")
+    taken = [p.name for p in Path(root).glob(f"cmp-{stamp}-*")]
+    if taken:
+        raise SeqtuiError(f"a comparison named {stamp} exists already ({taken[0]}): choose another name")
     rows = []
     for name in names:
         config = preset_config({**settings, **SPECS[name]}, budget)
@@ -76,14 +102,10 @@ def _measure(name: str, run: Run, samples: int) -> Row:
     random = evaluate(model, task, samples, "random", longest).accuracy_by_length()
     hard = evaluate(model, task, samples, "hard", longest).accuracy_by_length()
     ratio = measure(model, task, 256, lengths=[2 * task.n_max]).ratio(2 * task.n_max)
-    evals = [r for r in run.read_metrics() if r.get("kind") == "eval"]
-
-    def first_time(threshold: float) -> float | None:
-        return next((r["elapsed"] for r in evals if r["worst"] >= threshold), None)
-
+    reached = history_of(run.read_metrics()).reached
     status = run.status()
     return Row(name, run, int(status["examples"]), float(status["elapsed"]), random, hard, ratio,
-               first_time(0.95), first_time(0.99), task.n_max)
+               reached.get(0.95), reached.get(0.99), task.n_max)
 
 
 def _write(root: Path, stamp: str, rows: list[Row]) -> tuple[Path, Path]:

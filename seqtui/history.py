@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from seqtui.runs import MetricsReader, Run
 
 CAPACITY = 512
+THRESHOLDS = (0.95, 0.99)  # worst-length accuracies whose first time a run reached them is kept
 
 
 @dataclass
@@ -70,10 +71,12 @@ class RunHistory:
 
     loss: Series = field(default_factory=Series)
     accuracy: Series = field(default_factory=Series)
+    clock: Series = field(default_factory=Series)  # elapsed seconds, bucketed like loss: a time axis
     evaluations: list[dict] = field(default_factory=list)  # bounded like a Series, by halving
     eval_capacity: int = 128
     last_train: dict | None = None
     best_worst: float | None = None
+    reached: dict[float, float] = field(default_factory=dict)  # threshold -> first elapsed s worst >= it
 
     def add(self, record: dict) -> None:
         kind = record.get("kind")
@@ -81,18 +84,29 @@ class RunHistory:
             x = float(record.get("examples", 0))
             self.loss.add(x, float(record["loss"]), higher_is_better=False)
             self.accuracy.add(x, float(record["accuracy"]))
+            self.clock.add(x, float(record.get("elapsed", 0.0)))
             self.last_train = record
         elif kind == "eval":
             self.evaluations.append(
-                {k: record[k] for k in ("step", "examples", "accuracy", "worst", "accuracy_by_length",
+                {k: record[k] for k in ("step", "examples", "elapsed", "accuracy", "worst", "accuracy_by_length",
                                         "gradient_norms_by_length", "gradient_ratio_by_length") if k in record}
             )
             worst = record.get("worst")
             if worst is not None and (self.best_worst is None or worst > self.best_worst):
                 self.best_worst = worst
+            for threshold in THRESHOLDS:
+                if worst is not None and worst >= threshold and threshold not in self.reached:
+                    self.reached[threshold] = float(record.get("elapsed", 0.0))
             if len(self.evaluations) > self.eval_capacity:
                 # keep the newest whole, thin the older half
                 self.evaluations = self.evaluations[:-1:2] + self.evaluations[-1:]
+
+
+def history_of(records: list[dict]) -> RunHistory:
+    history = RunHistory()
+    for record in records:
+        history.add(record)
+    return history
 
 
 class RunFollower:

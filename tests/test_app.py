@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import small_config
 from seqtui import runner
 from seqtui.app import make_app
+from seqtui.app.screens.compare import CompareScreen
 from seqtui.app.screens.dialogs import NewRunDialog, QuitDialog
+from seqtui.app.screens.evaluate import EvaluateScreen
 from seqtui.app.widgets.chart import Chart
 from seqtui.app.widgets.heatmap import Heatmap
-from seqtui.launch import start_training
+from seqtui.launch import spawn, start_training
 from seqtui.models import ModelConfig
 from seqtui.runs import Run
 from seqtui.tasks import TaskConfig
@@ -174,6 +176,25 @@ def test_probe_answers_valid_input_and_explains_invalid_input(trained_run):
             assert sum(a != b for a, b in zip(before, screen.digits)) == 1
             await pilot.press("x")  # the LSTM's cell state, one key away
             assert "cell state" in screen.query_one("#hidden-map", Heatmap).title
+            await pilot.press("p")  # the states as a path on their first two principal components
+            await pilot.pause()
+            chart = screen.query_one("#pca-chart", Chart)
+            assert chart.display and not screen.query_one("#hidden-map", Heatmap).display
+            assert "cell state" in chart.title and "PC1" in chart.title
+            with torch.inference_mode():
+                cells = torch.stack(screen.model.unroll(torch.tensor([screen.digits])).cell, dim=1)[0]
+            expected = screen.projections["cell"].project(cells)
+            path = chart.lines[-1]
+            assert path.xs == pytest.approx(expected[:, 0].tolist(), abs=1e-5)
+            assert path.ys == pytest.approx(expected[:, 1].tolist(), abs=1e-5)
+            assert [line.label for line in chart.lines[:2]] == ["ends: no match", "ends: match"]
+            await pilot.press("x")
+            assert "hidden state" in chart.title
+            await pilot.press("r")  # a new sequence is drawn as a path too
+            assert len(chart.lines[-1].xs) == len(screen.digits)
+            await pilot.press("p")
+            await pilot.pause()
+            assert not chart.display and screen.query_one("#hidden-map", Heatmap).display
 
     asyncio.run(scenario())
 
@@ -280,16 +301,51 @@ def test_export_and_screenshot_keys(trained_run):
     asyncio.run(scenario())
 
 
-def test_compare_key_starts_the_comparison_in_the_background(tmp_path, monkeypatch):
+def test_compare_key_starts_a_comparison_and_the_compare_screen_follows_it(tmp_path, monkeypatch):
     started = []
-    monkeypatch.setattr("seqtui.app.screens.runs.spawn", lambda args, log: started.append((args, log)))
+
+    def spawn_small(args, log):  # the real detached `seqtui compare`, on a tiny budget
+        started.append((args, log))
+        return spawn(args + ["--n-max", "2", "--steps", "30", "--models", "rnn,lstm", "--eval-samples", "300"], log)
+
+    monkeypatch.setattr("seqtui.app.screens.runs.spawn", spawn_small)
+    root = tmp_path / "runs"
 
     async def scenario():
-        app = make_app(tmp_path / "runs")
+        app = make_app(root)
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("C")
-            await pilot.pause()
+            await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="the compare screen")
+            screen = app.screen
+            (args, log), = started
+            stamp = args[args.index("--name") + 1]
+            assert args[:3] == ["compare", "--root", str(root)] and log.parent == root
+            assert app.compare_group == stamp
+            table = screen.query_one("#compare-table", DataTable)
+            await wait_for(pilot, lambda: table.row_count == 2 and "report" in text_of(app, "#compare-runs"),
+                           timeout=120, what="both runs and the report")
+            loss, acc = screen.query_one("#compare-loss", Chart), screen.query_one("#compare-acc", Chart)
+            names = [f"cmp-{stamp}-rnn", f"cmp-{stamp}-lstm"]
+            # in a comparison, lines and rows are named by model; the status line names the comparison
+            assert [line.label for line in loss.lines] == [line.label for line in acc.lines] == ["rnn", "lstm"]
+            assert stamp in text_of(app, "#compare-runs")
+            assert all("finished" in str(table.get_row_at(i)) for i in range(2))
+            # the held-out curve is the worst length of every evaluation the run logged
+            evals = [r for r in Run(root / names[1]).read_metrics() if r["kind"] == "eval"]
+            assert acc.lines[1].ys == [r["worst"] for r in evals] and loss.x_label == "examples"
+            await pilot.press("t")
+            assert loss.x_label == "seconds" and max(loss.lines[0].xs) <= Run(root / names[0]).status()["elapsed"]
+            await pilot.press("e")  # accuracy by length for the same runs
+            await wait_for(pilot, lambda: isinstance(app.screen, EvaluateScreen), what="the evaluate screen")
+            assert {run.name for run in app.screen.runs()} == set(names)
+            # opening a run ends following the comparison; marked runs are compared with it
+            app.open_run(Run(root / names[0]))
+            app.compare = {trained.path}
+            await pilot.press("f7")
+            await wait_for(pilot, lambda: "2 runs" in text_of(app, "#compare-runs"), what="the marked runs")
+            assert [line.label for line in app.screen.query_one("#compare-loss", Chart).lines] == \
+                [names[0], trained.name]
 
+    trained = Run.create(root / "rnn-marked", small_config())
+    runner.train(trained, runner.start_run(trained, small_config()))
     asyncio.run(scenario())
-    (args, log), = started
-    assert args == ["compare", "--root", str(tmp_path / "runs")] and log.parent == tmp_path / "runs"

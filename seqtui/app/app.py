@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from seqtui.app.screens.base import MODES
+from seqtui.app.screens.compare import CompareScreen
 from seqtui.app.screens.dialogs import QuitDialog
 from seqtui.app.screens.evaluate import EvaluateScreen
 from seqtui.app.screens.gradients import GradientsScreen
@@ -34,13 +35,14 @@ class SeqtuiApp(App):
     CSS_PATH = "seqtui.tcss"
     TITLE = "seqtui"
     MODES = {"runs": RunsScreen, "train": TrainScreen, "probe": ProbeScreen, "evaluate": EvaluateScreen,
-             "gradients": GradientsScreen}
+             "gradients": GradientsScreen, "compare": CompareScreen}
     BINDINGS = [
         Binding("f2", "switch_mode('runs')", "Runs", show=False),  # shown in the nav bar
         Binding("f3", "switch_mode('train')", "Train", show=False),  # shown in the nav bar
         Binding("f4", "switch_mode('probe')", "Probe", show=False),  # shown in the nav bar
         Binding("f5", "switch_mode('evaluate')", "Evaluate", show=False),  # shown in the nav bar
         Binding("f6", "switch_mode('gradients')", "Gradients", show=False),  # shown in the nav bar
+        Binding("f7", "switch_mode('compare')", "Compare", show=False),  # shown in the nav bar
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f12", "save_screen", "Save an SVG screenshot", show=False),
     ]
@@ -52,6 +54,7 @@ class SeqtuiApp(App):
         self.root = Path(root)
         self.initial_run = run
         self.compare: set[Path] = set()  # runs marked for comparison in the runs list
+        self.compare_group: str | None = None  # a comparison started here, shown until a run is opened
 
     def on_mount(self) -> None:
         gc.freeze()  # torch's many long-lived objects make full collections stall the UI
@@ -62,6 +65,7 @@ class SeqtuiApp(App):
             self.switch_mode("runs")
 
     def open_run(self, run: Run, mode: str = "train") -> None:
+        self.compare_group = None
         self.current = run
         self.switch_mode(mode)
 

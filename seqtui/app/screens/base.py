@@ -11,7 +11,7 @@ from seqtui.runs import Run
 
 TOO_SMALL = "terminal too small: seqtui needs at least 80 x 24 (this one is {w} x {h})"
 MODES = [("f2", "runs", "Runs"), ("f3", "train", "Train"), ("f4", "probe", "Probe"), ("f5", "evaluate", "Evaluate"),
-         ("f6", "gradients", "Gradients")]
+         ("f6", "gradients", "Gradients"), ("f7", "compare", "Compare")]
 
 
 def nav_text(current: str) -> str:
@@ -22,7 +22,7 @@ def nav_text(current: str) -> str:
             parts.append(f"[reverse b] {key.upper()} {label} [/]")
         else:
             parts.append(f" [b]{key.upper()}[/] {label} ")
-    return "[b]seqtui[/]  " + " ".join(parts)
+    return "[b]seqtui[/]  " + "".join(parts)
 
 
 class SeqtuiScreen(Screen):

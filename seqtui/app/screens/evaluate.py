@@ -14,13 +14,12 @@ from textual.worker import get_current_worker
 
 from seqtui.app.messages import EvaluationDone, EvaluationProgress
 from seqtui.app.screens.base import SeqtuiScreen
-from seqtui.app.widgets.chart import Chart, Line
+from seqtui.app.widgets.chart import COLOURS, Chart, Line
 from seqtui.checkpoint import load_checkpoint
 from seqtui.errors import SeqtuiError
 from seqtui.evaluation import Evaluation, evaluate_stream
 from seqtui.runs import Run
 
-COLOURS = ["cyan", "orange", "green", "magenta", "yellow", "blue", "red"]
 
 
 class EvaluateScreen(SeqtuiScreen):

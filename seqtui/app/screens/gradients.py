@@ -8,9 +8,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from seqtui.app.screens.base import RunFollowingScreen
-from seqtui.app.widgets.chart import Chart, Line
+from seqtui.app.widgets.chart import COLOURS, Chart, Line
 
-COLOURS = ["cyan", "orange", "green", "magenta"]
 
 
 class GradientsScreen(RunFollowingScreen):

@@ -92,7 +92,7 @@ class RunsScreen(SeqtuiScreen):
         self.query_one("#runs-title", Static).update(
             f"[b]{count} run{'s' if count != 1 else ''}[/] under {self.app.root}"
             + ("" if count else ": press n to start one")
-            + (f"   ● {len(self.app.compare)} marked for comparison (F5)" if self.app.compare else "")
+            + (f"   ● {len(self.app.compare)} marked for comparison (F5, F7)" if self.app.compare else "")
         )
 
     def _row(self, s: RunSummary) -> tuple:
@@ -126,10 +126,14 @@ class RunsScreen(SeqtuiScreen):
         """rnn, rnn with identity init, lstm and gru on the default task and budget, one after another."""
         from datetime import datetime
 
-        log = self.app.root / f"compare-{datetime.now():%m%d-%H%M%S}.log"
-        spawn(["compare", "--root", str(self.app.root)], log)
+        stamp = f"{datetime.now():%m%d-%H%M%S}"
+        log = self.app.root / f"compare-{stamp}.log"
+        spawn(["compare", "--root", str(self.app.root), "--name", stamp], log)
+        self.app.compare.clear()
+        self.app.compare_group = stamp
+        self.app.switch_mode("compare")
         self.notify(f"comparing rnn, rnn-identity, lstm and gru in the background (about 5 minutes); "
-                    f"the runs appear here as they start, the report in {self.app.root} (log: {log.name})",
+                    f"each appears here as it starts, the report in {self.app.root} (log: {log.name})",
                     timeout=10)
 
     def action_new_run(self) -> None:

@@ -1,0 +1,186 @@
+"""The compare screen: several runs' training curves overlaid, and what each reached, side by side.
+
+Which runs: the open run and those marked on the runs list (space); with none marked, the
+comparison the open run belongs to (`seqtui compare`, or C on the runs list), growing as its
+models start. Every run is followed like the train screen follows one, in bounded memory.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Static
+
+from seqtui.app.screens.base import SeqtuiScreen
+from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, SMOOTHING, Chart, Line
+from seqtui.compare import group_of, group_runs, report_path
+from seqtui.history import RunFollower, RunHistory, smooth
+from seqtui.runs import Run
+
+
+
+def when(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.0f}s" if seconds < 600 else f"{seconds / 60:.0f}m"
+
+
+def gradient_ratio(history: RunHistory) -> float | None:
+    """The latest first/last gradient ratio at the longest measured length."""
+    for evaluation in reversed(history.evaluations):
+        ratios = evaluation.get("gradient_ratio_by_length")
+        if ratios:
+            return ratios[max(ratios, key=int)]
+    return None
+
+
+class CompareScreen(SeqtuiScreen):
+    MODE = "compare"
+    POLL_SECONDS = 1.0
+    BINDINGS = [
+        Binding("t", "toggle_time", "Time axis"),
+        Binding("a", "toggle_accuracy", "Accuracy"),
+        Binding("m", "smoothing(1)", "Smoothing"),
+        Binding("l", "log_scale", "Log loss"),
+        Binding("e", "evaluate", "By length"),
+        Binding("q", "app.quit", "Quit", show=False),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.followers: dict[Path, RunFollower] = {}
+        self.by_time = False  # x axis: training seconds instead of examples seen
+        self.held_out = True  # accuracy chart: worst held-out length instead of training accuracy
+        self.smoothing = 2
+        self.log_loss = True
+        self.group: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield from self.compose_frame()
+        with Vertical(id="compare-body"):
+            yield Static("", id="compare-runs", classes="status-line")
+            with Horizontal(id="compare-charts"):
+                yield Chart("loss", id="compare-loss")
+                yield Chart("accuracy", id="compare-acc")
+            yield DataTable(id="compare-table", cursor_type="none", zebra_stripes=True)
+        yield from self.compose_footer()
+
+    def on_screen_resume(self) -> None:
+        self.tick(force=True)
+
+    # -- which runs -----------------------------------------------------------------------------
+    def runs(self) -> list[Path]:
+        app = self.app
+        current = app.current.path if app.current is not None else None
+        self.group = None
+        if app.compare:
+            paths = ([current] if current else []) + sorted(p for p in app.compare if p != current)
+        else:
+            self.group = app.compare_group or (group_of(app.current.name) if app.current is not None else None)
+            paths = group_runs(app.root, self.group) if self.group else ([current] if current else [])
+        return [p for p in paths if (Path(p) / "config.json").is_file()]
+
+    def tick(self, force: bool = False) -> None:
+        paths = self.runs()
+        changed = force or list(self.followers) != paths
+        if list(self.followers) != paths:
+            self.followers = {p: self.followers.get(p) or RunFollower(Run(p)) for p in paths}
+        for follower in self.followers.values():
+            changed |= follower.poll()
+        if changed:
+            self.redraw()
+
+    # -- drawing --------------------------------------------------------------------------------
+    def redraw(self) -> None:
+        status = self.query_one("#compare-runs", Static)
+        if not self.followers:
+            status.update("nothing to compare: open a run (F2) and mark others with space, "
+                          "or press C on the runs list to train rnn, IRNN, lstm and gru on one task")
+        else:
+            count = len(self.followers)
+            what = f"comparison {self.group}" if self.group else f"{count} run{'s' if count != 1 else ''}"
+            report = report_path(self.app.root, self.group) if self.group else None
+            status.update(f"[b]{what}[/]   x: {'training time' if self.by_time else 'examples seen'}"
+                          + (f"   report: {report.name}" if report and report.is_file() else ""))
+        self.draw_charts()
+        self.draw_table()
+
+    def draw_charts(self) -> None:
+        weight = SMOOTHING[self.smoothing]
+        loss_lines, acc_lines = [], []
+        lowest = 1.0
+        for index, follower in enumerate(self.followers.values()):
+            history, colour, name = follower.history, COLOURS[index % len(COLOURS)], self.label(follower.run)
+            examples, losses = history.loss.points()
+            xs = history.clock.points()[1] if self.by_time else examples
+            loss_lines.append(Line(xs, smooth(losses, weight), name, colour))
+            if self.held_out:
+                evaluations = history.evaluations
+                ex = [e.get("elapsed", 0.0) if self.by_time else e["examples"] for e in evaluations]
+                ys = [e["worst"] for e in evaluations]
+            else:
+                ex, ys = xs, smooth(history.accuracy.points()[1], weight)
+            acc_lines.append(Line(ex, ys, name, colour))
+            lowest = min([lowest, *ys])
+        x_label = "seconds" if self.by_time else "examples"
+        self.query_one("#compare-loss", Chart).plot(
+            loss_lines, title=f"training loss{' (log)' if self.log_loss else ''}, smoothing {weight:g}",
+            log_y=self.log_loss, x_label=x_label)
+        low = max(0.0, math.floor((lowest - 0.01) * 20) / 20)
+        title = "held-out accuracy, worst length" if self.held_out else f"training accuracy, smoothing {weight:g}"
+        self.query_one("#compare-acc", Chart).plot(acc_lines, title=title, y_range=(low, 1.0), x_label=x_label)
+
+    def label(self, run: Run) -> str:
+        """In a comparison the model's name (the status line names the comparison), else the run's."""
+        prefix = f"cmp-{self.group}-"
+        return run.name[len(prefix):] if self.group and run.name.startswith(prefix) else run.name[:24]
+
+    def draw_table(self) -> None:
+        table = self.query_one("#compare-table", DataTable)
+        table.clear(columns=True)
+        for name in ("run", "state", "ex/s", "time", "worst", "grad f/l", "to 95%", "to 99%"):
+            table.add_column(name)
+        for index, follower in enumerate(self.followers.values()):
+            history, status = follower.history, follower.run.status()
+            elapsed = float(status.get("elapsed") or 0.0)
+            rate = status.get("examples", 0) / elapsed if elapsed else 0.0
+            latest = history.evaluations[-1]["worst"] if history.evaluations else None
+            ratio = gradient_ratio(history)
+            colour = RICH_COLOURS[index % len(RICH_COLOURS)]
+            table.add_row(
+                f"[{colour}]■[/] {self.label(follower.run)}", status.get("state", "new"), f"{rate:,.0f}",
+                when(elapsed), "-" if latest is None else f"{latest:.4f}", "-" if ratio is None else f"{ratio:.2g}", when(history.reached.get(0.95)),
+                when(history.reached.get(0.99)),
+            )
+
+    # -- actions --------------------------------------------------------------------------------
+    def action_toggle_time(self) -> None:
+        self.by_time = not self.by_time
+        self.redraw()
+
+    def action_toggle_accuracy(self) -> None:
+        self.held_out = not self.held_out
+        self.redraw()
+
+    def action_smoothing(self, step: int) -> None:
+        self.smoothing = (self.smoothing + step) % len(SMOOTHING)
+        self.redraw()
+
+    def action_log_scale(self) -> None:
+        self.log_loss = not self.log_loss
+        self.redraw()
+
+    def action_evaluate(self) -> None:
+        """Accuracy by length for these runs, random or hard negatives, beyond the training range."""
+        paths = list(self.followers)
+        if not paths:
+            return
+        app = self.app
+        if app.current is None or app.current.path not in paths:
+            app.current = Run(paths[0])
+        app.compare = set(paths) - {app.current.path}
+        app.switch_mode("evaluate")
