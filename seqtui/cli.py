@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--eval-samples", type=_positive_int, default=20_000, help="examples per evaluation")
     compare.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
     compare.add_argument("--nice", type=int, default=0, help="lower the CPU priority by this much")
+    compare.add_argument("--parallel", type=_positive_int, default=1,
+                         help="models trained at once, each in its own process with its share of the cores "
+                              "(default 1: one after another, each with the whole machine)")
     compare.add_argument("--name", help="name the runs cmp-NAME-<model> (default: date and time, MMDD-HHMMSS)")
 
     export = sub.add_parser("export", help="write a run's metrics and evaluations as CSV")

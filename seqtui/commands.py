@@ -210,7 +210,8 @@ def cmd_compare(args: Namespace) -> int:
     names = [name.strip() for name in args.models.split(",") if name.strip()]
     budget = Budget(steps=args.steps, samples=args.samples, seconds=args.time)
     md, table = compare(args.root or default_root(), {k: v for k, v in settings.items() if v is not None},
-                        budget, names, args.eval_samples, report=console.print, stamp=args.name)
+                        budget, names, args.eval_samples, report=console.print, stamp=args.name,
+                        parallel=args.parallel)
     console.print(md.read_text())
     console.print(f"wrote {md} and {table}")
     return 0

@@ -8,7 +8,12 @@ size every model sees the same batches in the same order.
 from __future__ import annotations
 
 import csv
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,9 +25,10 @@ from seqtui.errors import SeqtuiError
 from seqtui.evaluation import evaluate
 from seqtui.gradients import measure
 from seqtui.history import history_of
+from seqtui.launch import log_tail, train_arguments
 from seqtui.presets import preset_config
-from seqtui.runs import Run
-from seqtui.training import Budget
+from seqtui.runs import LOG, Run
+from seqtui.training import Budget, TrainConfig
 
 # name -> command-line settings: the tutorial's rnn, its identity-initialised, clipped variant, lstm, gru
 SPECS: dict[str, dict] = {
@@ -71,27 +77,71 @@ class Row:
 
 
 def compare(root: Path, settings: dict, budget: Budget, names: list[str], samples: int = 20_000,
-            report: Callable[[str], None] = print, stamp: str | None = None) -> tuple[Path, Path]:
+            report: Callable[[str], None] = print, stamp: str | None = None, parallel: int = 1) -> tuple[Path, Path]:
+    """Train `names` (keys of SPECS) one after another, or `parallel` at a time, then measure each."""
     unknown = [n for n in names if n not in SPECS]
     if unknown:
         raise SeqtuiError(f"unknown model {unknown[0]!r} to compare: choose from {', '.join(SPECS)}")
     if stamp is not None and not re.fullmatch(STAMP, stamp):
         raise SeqtuiError(f"comparison name {stamp!r}: letters, digits, '_' and '.' (or MMDD-HHMMSS)")
+    if parallel < 1:
+        raise SeqtuiError(f"--parallel {parallel}: train at least one model at a time")
     stamp = stamp or datetime.now().strftime("%m%d-%H%M%S")
     taken = [p.name for p in Path(root).glob(f"cmp-{stamp}-*")]
     if taken:
         raise SeqtuiError(f"a comparison named {stamp} exists already ({taken[0]}): choose another name")
-    rows = []
-    for name in names:
+    plans = []
+    for name in names:  # every setting checked before anything trains
         config = preset_config({**settings, **SPECS[name]}, budget)
         config.validate()
-        run = Run.create(Path(root) / f"cmp-{stamp}-{name}", config)
-        report(f"training {name} in {run.path} ...")
-        outcome = runner.train(run, runner.start_run(run, config))
-        if outcome.state != "finished":
-            raise SeqtuiError(f"{name} did not finish ({outcome.state}): {outcome.message}")
-        rows.append(_measure(name, run, samples))
-    return _write(Path(root), stamp, rows)
+        plans.append((name, Path(root) / f"cmp-{stamp}-{name}", config))
+    if parallel == 1:
+        for name, path, config in plans:
+            run = Run.create(path, config)
+            report(f"training {name} in {run.path} ...")
+            outcome = runner.train(run, runner.start_run(run, config))
+            if outcome.state != "finished":
+                raise SeqtuiError(f"{name} did not finish ({outcome.state}): {outcome.message}")
+    else:
+        _train_at_once(plans, parallel, report)
+    rows = [_measure(name, Run(path), samples) for name, path, _ in plans]
+    return _write(Path(root), stamp, rows, parallel)
+
+
+def _train_at_once(plans: list[tuple[str, Path, TrainConfig]], parallel: int,
+                   report: Callable[[str], None]) -> None:
+    """Each model in its own `seqtui train` process, `parallel` at a time, the cores split between them."""
+    threads = max(1, (os.cpu_count() or 1) // parallel)
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    waiting, running = list(plans), {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < parallel:
+                name, path, config = waiting.pop(0)
+                path.mkdir(parents=True)
+                plural = "s" if threads > 1 else ""
+                report(f"training {name} in {path} ({threads} thread{plural} each, {parallel} models at a time) ...")
+                with open(path / LOG, "ab") as log:
+                    running[name] = (subprocess.Popen(
+                        [sys.executable, "-m", "seqtui", "train", *train_arguments(config), "--run-dir", str(path),
+                         "--quiet"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env), path)
+            time.sleep(0.1)
+            for name, (process, path) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                del running[name]
+                status = Run(path).raw_status()
+                if process.returncode != 0 or status.get("state") != "finished":
+                    raise SeqtuiError(f"{name} did not finish ({status.get('state', 'not started')}, exit status "
+                                      f"{process.returncode}): {log_tail(path)} (see {path / LOG})")
+    except KeyboardInterrupt:
+        raise SeqtuiError("comparison interrupted: the models training now stop with a checkpoint "
+                          "(seqtui train --resume RUN continues one)") from None
+    finally:
+        for process, _ in running.values():  # an error or Ctrl-C: the others stop, saving a checkpoint
+            process.send_signal(signal.SIGTERM)
+        for process, _ in running.values():
+            process.wait()
 
 
 def _measure(name: str, run: Run, samples: int) -> Row:
@@ -108,7 +158,7 @@ def _measure(name: str, run: Run, samples: int) -> Row:
                reached.get(0.95), reached.get(0.99), task.n_max)
 
 
-def _write(root: Path, stamp: str, rows: list[Row]) -> tuple[Path, Path]:
+def _write(root: Path, stamp: str, rows: list[Row], parallel: int = 1) -> tuple[Path, Path]:
     lengths = sorted(rows[0].random)
     md_path, csv_path = root / f"cmp-{stamp}-report.md", root / f"cmp-{stamp}-report.csv"
     seconds = rows[0].run.config().budget
@@ -118,7 +168,10 @@ def _write(root: Path, stamp: str, rows: list[Row]) -> tuple[Path, Path]:
 
     lines = [f"# Comparison {stamp}", "",
              f"Same task, seed, data and budget ({_budget_text(seconds)}); accuracy on fresh examples, "
-             f"lengths past {2 * rows[0].n_max} are beyond the training range.", "",
+             f"lengths past {2 * rows[0].n_max} are beyond the training range. "
+             + ("Trained one after another." if parallel == 1 else
+                f"Trained {parallel} at a time, sharing the machine: examples/s and times are each model's "
+                "speed beside another."), "",
              "| model | examples/s | worst length, random | worst length, hard | gradient first/last "
              f"at length {2 * rows[0].n_max} | time to 95% | time to 99% |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]

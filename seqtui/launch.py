@@ -86,12 +86,12 @@ def _wait_until_training(run_dir: Path, process: subprocess.Popen, timeout: floa
             return run
         code = process.poll()
         if code is not None:
-            raise SeqtuiError(f"the trainer exited at once (status {code}): {_log_tail(run_dir)}")
+            raise SeqtuiError(f"the trainer exited at once (status {code}): {log_tail(run_dir)}")
         time.sleep(0.05)
-    raise SeqtuiError(f"the trainer did not start within {timeout:.0f} s: {_log_tail(run_dir)}")
+    raise SeqtuiError(f"the trainer did not start within {timeout:.0f} s: {log_tail(run_dir)}")
 
 
-def _log_tail(run_dir: Path) -> str:
+def log_tail(run_dir: Path) -> str:
     log = run_dir / LOG
     if log.exists():
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]

@@ -4,7 +4,7 @@ import pytest
 
 from seqtui.compare import compare, group_of, group_runs, report_path
 from seqtui.errors import SeqtuiError
-from seqtui.runs import list_runs
+from seqtui.runs import Run, list_runs
 from seqtui.training import Budget
 
 
@@ -55,3 +55,33 @@ def test_a_comparison_name_cannot_reach_outside_the_runs_root(tmp_path):
         with pytest.raises(SeqtuiError, match="comparison name"):
             compare(tmp_path, {}, Budget(steps=1), ["rnn"], report=lambda line: None, stamp=bad)
     assert not list(tmp_path.iterdir())
+
+
+def test_two_at_a_time_trains_the_models_side_by_side_in_their_own_processes(tmp_path):
+    lines = []
+    md, table = compare(tmp_path, {"--n-max": 2}, Budget(seconds=2), ["rnn", "lstm", "gru"], samples=200,
+                        report=lines.append, stamp="two", parallel=2)
+    runs = [Run(tmp_path / f"cmp-two-{name}") for name in ("rnn", "lstm", "gru")]
+    status = [run.raw_status() for run in runs]
+    assert all(s["state"] == "finished" for s in status)
+    assert all((run.path / "train.log").is_file() for run in runs)  # each trained by its own `seqtui train`
+    # rnn and lstm ran at the same time; gru started when one of them had finished
+    ends = [(run.path / "status.json").stat().st_mtime for run in runs]
+    assert status[1]["started"] < ends[0] and status[0]["started"] < ends[1]
+    assert status[2]["started"] >= min(ends[0], ends[1]) - 0.5
+    assert [r["model"] for r in csv.DictReader(open(table))] == ["rnn", "lstm", "gru"]
+    assert "2 at a time" in md.read_text() and all("2 models at a time" in line for line in lines)
+
+
+def test_a_model_that_fails_in_its_process_fails_the_comparison_with_its_log(tmp_path, monkeypatch):
+    from seqtui import compare as module
+
+    def broken_for_rnn(config):  # a trainer that refuses its settings, as a crashed one would exit
+        return module_arguments(config) + (["--hidden", "0"] if config.model.model == "rnn" else [])
+
+    module_arguments = module.train_arguments
+    monkeypatch.setattr(module, "train_arguments", broken_for_rnn)
+    with pytest.raises(SeqtuiError, match="rnn did not finish .*hidden size must be at least 1.*train.log"):
+        compare(tmp_path, {"--n-max": 2}, Budget(steps=5), ["rnn", "lstm"], samples=200,
+                report=lambda line: None, stamp="bad", parallel=2)
+    assert not (tmp_path / "cmp-bad-report.md").exists()
