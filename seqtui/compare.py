@@ -59,6 +59,24 @@ def report_path(root: Path, stamp: str) -> Path:
     return Path(root) / f"cmp-{stamp}-report.md"
 
 
+def read_by_length(root: Path, stamp: str) -> dict[str, dict[str, dict[int, float]]]:
+    """From a finished comparison's CSV: model -> "random"/"hard" -> sequence length -> accuracy.
+
+    Empty while the comparison has not written its report, or when the file is not one."""
+    path = Path(root) / f"cmp-{stamp}-report.csv"
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        out = {}
+        for row in rows:
+            out[row["model"]] = {kind: {int(k.split("_")[1]): float(v) for k, v in row.items()
+                                        if k.startswith(kind + "_") and v}
+                                 for kind in ("random", "hard")}
+        return out
+    except (OSError, KeyError, ValueError, IndexError, AttributeError, TypeError, csv.Error):
+        return {}
+
+
 @dataclass
 class Row:
     name: str

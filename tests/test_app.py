@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import csv
 import os
 import time
 
@@ -333,6 +334,16 @@ def test_compare_key_starts_a_comparison_and_the_compare_screen_follows_it(tmp_p
             # the held-out curve is the worst length of every evaluation the run logged
             evals = [r for r in Run(root / names[1]).read_metrics() if r["kind"] == "eval"]
             assert acc.lines[1].ys == [r["worst"] for r in evals] and loss.x_label == "examples"
+            await pilot.press("a", "a")  # training accuracy, then the report's accuracy by length
+            report = list(csv.DictReader(open(root / f"cmp-{stamp}-report.csv")))
+            assert "random negatives" in acc.title and acc.vertical == [4]  # the training range ends at 4
+            assert acc.lines[1].xs == [2, 4, 6, 8, 10, 12, 14]  # past the training range too
+            assert acc.lines[1].ys == [float(report[1][f"random_{n}"]) for n in acc.lines[1].xs]
+            await pilot.press("a")
+            assert "hard negatives" in acc.title
+            assert acc.lines[0].ys == [float(report[0][f"hard_{n}"]) for n in acc.lines[0].xs]
+            await pilot.press("a")
+            assert acc.title == "held-out accuracy, worst length"
             await pilot.press("t")
             assert loss.x_label == "seconds" and max(loss.lines[0].xs) <= Run(root / names[0]).status()["elapsed"]
             await pilot.press("e")  # accuracy by length for the same runs

@@ -2,7 +2,7 @@ import csv
 
 import pytest
 
-from seqtui.compare import compare, group_of, group_runs, report_path
+from seqtui.compare import compare, group_of, group_runs, read_by_length, report_path
 from seqtui.errors import SeqtuiError
 from seqtui.runs import Run, list_runs
 from seqtui.training import Budget
@@ -36,6 +36,12 @@ def test_a_named_comparison_is_a_group_of_runs_the_app_can_find(tmp_path):
     (tmp_path / "cmp-t1-notes").mkdir()  # not a model's run: not in the group
     assert [p.name for p in group_runs(tmp_path, "t1")] == ["cmp-t1-rnn", "cmp-t1-lstm"]  # in SPECS order
     assert group_runs(tmp_path, "t2") == []
+    by_length = read_by_length(tmp_path, "t1")
+    assert set(by_length) == {"lstm", "rnn"} and sorted(by_length["rnn"]["hard"]) == [2, 4, 6, 8, 10, 12, 14]
+    assert all(0 <= v <= 1 for model in by_length.values() for kind in model.values() for v in kind.values())
+    assert read_by_length(tmp_path, "t2") == {}  # no report (yet)
+    (tmp_path / "cmp-t3-report.csv").write_text("model,random_x\nrnn,abc\n")
+    assert read_by_length(tmp_path, "t3") == {}  # not a report: nothing, not a traceback
     with pytest.raises(SeqtuiError, match="exists already"):
         compare(tmp_path, {}, Budget(steps=1), ["gru"], report=lambda line: None, stamp="t1")
     assert not (tmp_path / "cmp-t1-gru").exists()

@@ -17,7 +17,8 @@ from textual.widgets import DataTable, Static
 
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, SMOOTHING, Chart, Line
-from seqtui.compare import group_of, group_runs, report_path
+from seqtui.compare import group_of, group_runs, read_by_length, report_path
+from seqtui.errors import SeqtuiError
 from seqtui.history import RunFollower, RunHistory, smooth
 from seqtui.runs import Run
 
@@ -43,7 +44,7 @@ class CompareScreen(SeqtuiScreen):
     POLL_SECONDS = 1.0
     BINDINGS = [
         Binding("t", "toggle_time", "Time axis"),
-        Binding("a", "toggle_accuracy", "Accuracy"),
+        Binding("a", "toggle_accuracy", "Accuracy"),  # worst held-out, training, by length (report)
         Binding("m", "smoothing(1)", "Smoothing"),
         Binding("l", "log_scale", "Log loss"),
         Binding("e", "evaluate", "By length"),
@@ -54,7 +55,7 @@ class CompareScreen(SeqtuiScreen):
         super().__init__()
         self.followers: dict[Path, RunFollower] = {}
         self.by_time = False  # x axis: training seconds instead of examples seen
-        self.held_out = True  # accuracy chart: worst held-out length instead of training accuracy
+        self.accuracy = 0  # accuracy chart: worst held-out length, training accuracy, by length (report)
         self.smoothing = 2
         self.log_loss = True
         self.group: str | None = None
@@ -113,17 +114,27 @@ class CompareScreen(SeqtuiScreen):
         weight = SMOOTHING[self.smoothing]
         loss_lines, acc_lines = [], []
         lowest = 1.0
+        mode = self.accuracy_mode()
+        by_length = read_by_length(self.app.root, self.group) if mode in ("random", "hard") else {}
+        trained: set[int] = set()
         for index, follower in enumerate(self.followers.values()):
             history, colour, name = follower.history, COLOURS[index % len(COLOURS)], self.label(follower.run)
             examples, losses = history.loss.points()
             xs = history.clock.points()[1] if self.by_time else examples
             loss_lines.append(Line(xs, smooth(losses, weight), name, colour))
-            if self.held_out:
+            if mode == "held-out":
                 evaluations = history.evaluations
                 ex = [e.get("elapsed", 0.0) if self.by_time else e["examples"] for e in evaluations]
                 ys = [e["worst"] for e in evaluations]
-            else:
+            elif mode == "train":
                 ex, ys = xs, smooth(history.accuracy.points()[1], weight)
+            else:  # accuracy by length from the comparison's report
+                accuracies = by_length.get(name, {}).get(mode, {})
+                ex, ys = sorted(accuracies), [accuracies[n] for n in sorted(accuracies)]
+                try:
+                    trained.add(2 * follower.run.config().task.n_max)
+                except SeqtuiError:  # a damaged config.json: the chart goes without the marker
+                    pass
             acc_lines.append(Line(ex, ys, name, colour))
             lowest = min([lowest, *ys])
         x_label = "seconds" if self.by_time else "examples"
@@ -131,8 +142,24 @@ class CompareScreen(SeqtuiScreen):
             loss_lines, title=f"training loss{' (log)' if self.log_loss else ''}, smoothing {weight:g}",
             log_y=self.log_loss, x_label=x_label)
         low = max(0.0, math.floor((lowest - 0.01) * 20) / 20)
-        title = "held-out accuracy, worst length" if self.held_out else f"training accuracy, smoothing {weight:g}"
-        self.query_one("#compare-acc", Chart).plot(acc_lines, title=title, y_range=(low, 1.0), x_label=x_label)
+        chart = self.query_one("#compare-acc", Chart)
+        if mode in ("random", "hard"):
+            lengths = sorted({x for line in acc_lines for x in line.xs})
+            chart.plot(acc_lines, title=f"accuracy by length, {mode} negatives (grey: end of training)",
+                       y_range=(low, 1.0), x_label="sequence length (report)", vertical=sorted(trained),
+                       x_ticks=lengths[:: max(1, len(lengths) // 6)])
+        else:
+            title = "held-out accuracy, worst length" if mode == "held-out" else f"training accuracy, smoothing {weight:g}"
+            chart.plot(acc_lines, title=title, y_range=(low, 1.0), x_label=x_label)
+
+    def accuracy_mode(self) -> str:
+        """What the accuracy chart shows: by length only once a comparison has written its report."""
+        modes = self.modes()
+        return modes[self.accuracy % len(modes)]
+
+    def modes(self) -> list[str]:
+        finished = self.group is not None and bool(read_by_length(self.app.root, self.group))
+        return ["held-out", "train"] + (["random", "hard"] if finished else [])
 
     def label(self, run: Run) -> str:
         """In a comparison the model's name (the status line names the comparison), else the run's."""
@@ -163,7 +190,7 @@ class CompareScreen(SeqtuiScreen):
         self.redraw()
 
     def action_toggle_accuracy(self) -> None:
-        self.held_out = not self.held_out
+        self.accuracy = (self.modes().index(self.accuracy_mode()) + 1) % len(self.modes())
         self.redraw()
 
     def action_smoothing(self, step: int) -> None:
