@@ -7,7 +7,7 @@ import math
 import pytest
 
 from seqtui.app.screens.train import length_map_columns
-from seqtui.app.widgets.chart import nice_ticks, tick_label
+from seqtui.app.widgets.chart import Chart, Line, nice_ticks, tick_label
 from seqtui.app.widgets.heatmap import Heatmap
 
 
@@ -61,3 +61,10 @@ def test_heatmap_draws_missing_values_blank_and_an_axis_of_examples():
     assert lines[2].index("|1M") - lines[2].index("|0") == pytest.approx(10, abs=1)  # column of 1M of 2M
     assert "0.50" in lines[3] and "1.00" in lines[3]
     assert heatmap.get_content_height(None, None, 80) == 1 + 1 + 1 + 1
+
+
+def test_a_chart_of_one_point_labels_its_x_round_and_short():
+    chart = Chart("accuracy")
+    chart.plot([Line([198_272.0], [0.86], "rnn")], y_range=(0.85, 1.0))
+    axis = chart._build(40, 8).plain.splitlines()[-1]
+    assert axis.split() == ["198.3k"]

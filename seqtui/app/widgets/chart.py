@@ -138,7 +138,7 @@ class Chart(Widget):
         ticks = self.x_ticks
         if ticks is None:  # round values, shortly written, instead of plotext's 814186.7
             xs = [x for line in self.lines for x in line.xs]
-            ticks = nice_ticks(min(xs), max(xs), max(2, min(8, width // 10)))
+            ticks = nice_ticks(min(xs), max(xs), max(2, min(8, width // 10))) or [min(xs)]  # one point: its x
         if ticks:
             plt.xticks(ticks, [tick_label(t) for t in ticks])
         if self.log_y:
