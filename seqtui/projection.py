@@ -12,11 +12,13 @@ from dataclasses import dataclass
 
 import torch
 
+from seqtui.errors import SeqtuiError
 from seqtui.models import SequenceClassifier
 from seqtui.tasks import TaskConfig, make_batch
 
 FIT_SEED = 31337  # the same held-out sequences at every fit of a run's model
 PER_LENGTH = 64  # sequences per pattern length
+MOST_STATES = 20_000  # states per fit at most (a random, fixed subset of each length's)
 
 
 @dataclass
@@ -26,7 +28,7 @@ class Projection:
     mean: torch.Tensor  # (H,)
     components: torch.Tensor  # (2, H), unit rows, PC1 first
     explained: tuple[float, float]  # fraction of the held-out states' variance along each
-    fitted_on: int  # how many states (sequences x steps) the fit saw
+    fitted_on: int  # how many states (sequence steps) the fit saw
     ends: dict[int, torch.Tensor]  # label -> (N, 2) projected final states of the held-out sequences
 
     def project(self, states: torch.Tensor) -> torch.Tensor:
@@ -34,29 +36,53 @@ class Projection:
         return (states.to(self.mean.dtype) - self.mean) @ self.components.T
 
 
-@torch.inference_mode()
 def fit_projection(model: SequenceClassifier, task: TaskConfig, state: str = "hidden",
                    per_length: int = PER_LENGTH, seed: int = FIT_SEED) -> Projection:
     """Fit on the hidden (or, for an LSTM, `state="cell"`) states of held-out sequences."""
+    fitted = fit_projections(model, task, per_length, seed)
+    if state not in fitted:
+        raise ValueError(f"a {model.config.model} has no {state} state")
+    return fitted[state]
+
+
+@torch.inference_mode()
+def fit_projections(model: SequenceClassifier, task: TaskConfig, per_length: int = PER_LENGTH,
+                    seed: int = FIT_SEED, most: int = MOST_STATES) -> dict[str, Projection]:
+    """"hidden" (and "cell" for an LSTM) -> its projection, from one pass over the held-out set.
+
+    At most `most` states per kind take part, drawn evenly from every length, so long sequences
+    and wide models cost bounded memory and time."""
     model = model.eval()
     generator = torch.Generator().manual_seed(seed)
-    every, ends, labels = [], [], []
-    for n in range(task.n_min, task.n_max + 1):
+    lengths = range(task.n_min, task.n_max + 1)
+    keep = max(1, most // len(lengths))  # states per length
+    device = next(model.parameters()).device
+    every: dict[str, list[torch.Tensor]] = {}
+    ends: dict[str, list[torch.Tensor]] = {}
+    labels = []
+    for n in lengths:
         batch = make_batch(task, n, per_length, generator)
-        device = next(model.parameters()).device
         unrolled = model.unroll(batch.digits.to(device))
-        states = unrolled.hidden if state == "hidden" else unrolled.cell
-        if states is None:
-            raise ValueError(f"a {model.config.model} has no {state} state")
-        stacked = torch.stack(states, dim=1).float().cpu()  # (B, T, H)
-        every.append(stacked.reshape(-1, stacked.shape[-1]))
-        ends.append(stacked[:, -1])
+        for kind, states in (("hidden", unrolled.hidden), ("cell", unrolled.cell)):
+            if states is None:
+                continue
+            stacked = torch.stack(states, dim=1).float().cpu()  # (B, T, H)
+            flat = stacked.reshape(-1, stacked.shape[-1])
+            if len(flat) > keep:
+                flat = flat[torch.randperm(len(flat), generator=generator)[:keep]]
+            every.setdefault(kind, []).append(flat)
+            ends.setdefault(kind, []).append(stacked[:, -1])
         labels.append(batch.labels)
-    data = torch.cat(every)
+    label = torch.cat(labels)
+    return {kind: _fit(torch.cat(every[kind]), torch.cat(ends[kind]), label, kind) for kind in every}
+
+
+def _fit(data: torch.Tensor, ends: torch.Tensor, label: torch.Tensor, kind: str) -> Projection:
+    if not torch.isfinite(data).all():
+        raise SeqtuiError(f"the {kind} states are not finite (the model diverged): no principal components")
     mean = data.mean(dim=0)
-    centred = data - mean
     # principal axes: right singular vectors of the centred data, largest first
-    _, singular, vh = torch.linalg.svd(centred, full_matrices=False)
+    _, singular, vh = torch.linalg.svd(data - mean, full_matrices=False)
     variance = singular.square()
     total = float(variance.sum())
     components = vh[:2]
@@ -67,6 +93,6 @@ def fit_projection(model: SequenceClassifier, task: TaskConfig, state: str = "hi
     components = components * torch.where(signs == 0, torch.ones_like(signs), signs)
     shares = [float(v) / total if total > 0 else 0.0 for v in variance[:2].tolist()] + [0.0]
     projection = Projection(mean, components, (shares[0], shares[1]), int(data.shape[0]), {})
-    final, label = projection.project(torch.cat(ends)), torch.cat(labels)
+    final = projection.project(ends)
     projection.ends = {value: final[label == value] for value in (0, 1)}
     return projection

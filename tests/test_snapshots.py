@@ -53,6 +53,15 @@ def synthetic_run(root: Path, name: str = "lstm-match-random", model: str = "lst
     return run
 
 
+async def model_loaded(pilot, timeout: float = 30.0) -> None:
+    """The probe screen's model, loaded in a worker; a failed load fails the test, never hangs it."""
+    for _ in range(int(timeout / 0.05)):
+        if pilot.app.screen.model is not None:
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the probe screen's model did not load")
+
+
 @pytest.fixture
 def runs_root(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -79,9 +88,7 @@ def test_new_run_dialog(snap_compare, runs_root, size):
 def test_probe_screen(snap_compare, runs_root, size):
     async def probe(pilot):
         await pilot.press("f4")
-        screen = pilot.app.screen
-        while screen.model is None:
-            await pilot.pause(0.05)
+        await model_loaded(pilot)
         await pilot.press(*"3 1 4 1 5 3 1 4 1 5", "enter")
         await pilot.pause()
 
@@ -115,8 +122,7 @@ def test_gradients_screen(snap_compare, runs_root, size):
 def test_probe_screen_pca_path(snap_compare, runs_root, size):
     async def probe(pilot):
         await pilot.press("f4")
-        while pilot.app.screen.model is None:
-            await pilot.pause(0.05)
+        await model_loaded(pilot)
         await pilot.press(*"3 1 4 1 5 3 1 4 1 5", "enter", "p")
         await pilot.pause()
 

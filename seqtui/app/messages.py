@@ -23,7 +23,7 @@ class ModelLoaded(Message):
     model: object
     checkpoint: object
     mtime: float
-    projections: dict  # "hidden" (and "cell" for an LSTM) -> seqtui.projection.Projection
+    projections: dict | str  # "hidden" (and "cell" for an LSTM) -> Projection, or why there is none
 
 
 @dataclass

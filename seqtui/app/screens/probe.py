@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -20,7 +21,7 @@ from seqtui.app.widgets.heatmap import SEQUENTIAL, Heatmap, colour_of
 from seqtui.checkpoint import Checkpoint, load_checkpoint
 from seqtui.errors import SeqtuiError
 from seqtui.models import SequenceClassifier
-from seqtui.projection import Projection, fit_projection
+from seqtui.projection import Projection, fit_projections
 from seqtui.tasks import is_positive, make_batch, parse_sequence
 
 RELOAD_SECONDS = 2.0
@@ -59,7 +60,7 @@ class ProbeScreen(SeqtuiScreen):
         self.digits: list[int] | None = None
         self.show_cell = False
         self.show_path = False  # the states as a path on two principal components, not as units
-        self.projections: dict[str, Projection] = {}
+        self.projections: dict[str, Projection] | str = {}  # or why there are none
         self.generator = torch.Generator().manual_seed(0)
 
     def compose(self) -> ComposeResult:
@@ -106,10 +107,10 @@ class ProbeScreen(SeqtuiScreen):
     def load(self, path: Path, mtime: float) -> None:
         checkpoint = load_checkpoint(path)
         model = checkpoint.build_model("cpu")
-        task = checkpoint.config.task
-        projections = {"hidden": fit_projection(model, task)}
-        if checkpoint.config.model.model == "lstm":
-            projections["cell"] = fit_projection(model, task, state="cell")
+        try:
+            projections: dict | str = fit_projections(model, checkpoint.config.task)
+        except SeqtuiError as problem:  # a diverged model can still be probed, just not projected
+            projections = str(problem)
         self.post_message(ModelLoaded(model, checkpoint, mtime, projections))
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
@@ -203,12 +204,17 @@ class ProbeScreen(SeqtuiScreen):
         right = "[green]right[/]" if verdict == truth else "[red]wrong[/]"
         n = len(digits) // 2
         in_range = task.n_min <= n <= task.n_max
-        self.query_one("#verdict", Static).update(
-            f"verdict [b]{'match' if verdict else 'no match'}[/]   p(match) {p_match:.4f}   "
-            f"truly {'match' if truth else 'no match'}   {right}"
-            + ("" if in_range else f"   [yellow]length {len(digits)} is outside the trained "
-               f"{2 * task.n_min}-{2 * task.n_max}[/]")
-        )
+        if not math.isfinite(p_match):
+            self.query_one("#verdict", Static).update(
+                f"[red]the model's output is {p_match} (its training diverged): no verdict[/]   "
+                f"truly {'match' if truth else 'no match'}")
+        else:
+            self.query_one("#verdict", Static).update(
+                f"verdict [b]{'match' if verdict else 'no match'}[/]   p(match) {p_match:.4f}   "
+                f"truly {'match' if truth else 'no match'}   {right}"
+                + ("" if in_range else f"   [yellow]length {len(digits)} is outside the trained "
+                   f"{2 * task.n_min}-{2 * task.n_max}[/]")
+            )
         self.query_one("#strip", Static).update(self._strip(digits, p_steps))
         states = unrolled.cell if (self.show_cell and unrolled.cell is not None) else unrolled.hidden
         what = "cell state" if states is unrolled.cell else "hidden state"
@@ -228,6 +234,11 @@ class ProbeScreen(SeqtuiScreen):
 
     def _draw_path(self, digits: list[int], states: torch.Tensor, what: str) -> None:
         """The sequence's states (T, H) as a path on the two principal components of held-out states."""
+        chart = self.query_one("#pca-chart", Chart)
+        if isinstance(self.projections, str):
+            chart.empty_message = self.projections
+            chart.plot([], title="no PCA path")
+            return
         projection = self.projections["cell" if what == "cell state" else "hidden"]
         path = projection.project(states)
         xs, ys = path[:, 0].tolist(), path[:, 1].tolist()
@@ -241,7 +252,7 @@ class ProbeScreen(SeqtuiScreen):
         n = len(digits) // 2
         notes = [Note(xs[0], ys[0], "1"), Note(xs[n - 1], ys[n - 1], str(n)), Note(xs[-1], ys[-1], str(len(digits)))]
         first, second = projection.explained
-        self.query_one("#pca-chart", Chart).plot(
+        chart.plot(
             lines, notes=notes,
             title=f"{what}: PC1 ({first:.0%}) x PC2 ({second:.0%}) of {projection.fitted_on:,} held-out "
             f"states; numbers: steps",
@@ -260,5 +271,6 @@ class ProbeScreen(SeqtuiScreen):
             text.append("██", Style(color=f"color({colour_of(p, 0.0, 1.0, SEQUENTIAL)})"))
         text.append("\n         ", style="dim")
         for i, p in enumerate(p_steps):
-            text.append(("|" if i == n else " ") + f"{min(int(p * 100), 99):>2}", style="dim")
+            percent = f"{min(int(p * 100), 99):>2}" if math.isfinite(p) else "--"
+            text.append(("|" if i == n else " ") + percent, style="dim")
         return text

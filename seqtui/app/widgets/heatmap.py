@@ -19,7 +19,12 @@ SEQUENTIAL = [17, 18, 19, 20, 26, 32, 38, 44, 43, 42, 41, 77, 113, 149, 185, 221
 DIVERGING = [21, 27, 33, 39, 75, 111, 147, 183, 244, 217, 210, 209, 203, 197, 196]
 
 
+NOT_A_NUMBER = 244  # grey: what a NaN or infinite value is drawn in
+
+
 def colour_of(value: float, low: float, high: float, palette: list[int]) -> int:
+    if not math.isfinite(value) or not (math.isfinite(low) and math.isfinite(high)):
+        return NOT_A_NUMBER
     if high <= low:
         return palette[len(palette) // 2]
     position = (value - low) / (high - low)
