@@ -58,7 +58,8 @@ def test_heatmap_draws_missing_values_blank_and_an_axis_of_examples():
     cells = lines[1][len("2/4 "):]
     assert cells.startswith(" ▄▀▀")  # nothing / only the lower row / both rows
     assert lines[2].split() == ["|0", "|1M", "|2M"]
-    assert lines[2].index("|1M") - lines[2].index("|0") == pytest.approx(10, abs=1)  # column of 1M of 2M
+    start = len("2/4 ")  # columns are evenly spaced values 0 .. 2M: 1M is at column 9.5 -> 10
+    assert [lines[2].index(t) - start for t in ("|0", "|1M", "|2M")] == [0, 10, 19]
     assert "0.50" in lines[3] and "1.00" in lines[3]
     assert heatmap.get_content_height(None, None, 80) == 1 + 1 + 1 + 1
 
@@ -68,3 +69,16 @@ def test_a_chart_of_one_point_labels_its_x_round_and_short():
     chart.plot([Line([198_272.0], [0.86], "rnn")], y_range=(0.85, 1.0))
     axis = chart._build(40, 8).plain.splitlines()[-1]
     assert axis.split() == ["198.3k"]
+
+
+def test_the_length_map_axis_marks_the_column_where_an_evaluation_first_shows():
+    """The train screen passes x_range=(latest / columns, latest): column c stands for (c + 1) / columns."""
+    evaluations = [evaluation(500, 0.6), evaluation(1000, 0.9)]
+    columns = length_map_columns(evaluations, 20)
+    first = next(i for i, c in enumerate(columns) if c is not None)
+    heatmap = Heatmap()
+    heatmap.show([[None if c is None else 0.75 for c in columns]], labels=["2"], low=0.5, high=1.0,
+                 x_range=(1000 / 20, 1000))
+    axis = heatmap.render().plain.splitlines()[1]
+    label_area = 2 * len("2") + 2  # the row labels' column ("  2 ")
+    assert axis.index("|500") - label_area == first == 9

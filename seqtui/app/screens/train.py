@@ -190,7 +190,7 @@ class TrainScreen(RunFollowingScreen):
         latest = evaluations[-1]
         worst_length = min(latest["accuracy_by_length"], key=lambda k: latest["accuracy_by_length"][k])
         heatmap.show(
-            rows, labels=[str(n) for n in lengths], low=0.5, high=1.0, x_range=(0, evaluations[-1]["examples"]),
+            rows, labels=[str(n) for n in lengths], low=0.5, high=1.0, x_range=(evaluations[-1]["examples"] / columns, evaluations[-1]["examples"]),
             title=f"accuracy by length x examples: now mean {latest['accuracy']:.4f}, "
             f"worst {latest['worst']:.4f} at length {worst_length}",
         )

@@ -49,7 +49,8 @@ def thin(xs: list[float], ys: list[float], most: int) -> tuple[list[float], list
 
 
 def nice_ticks(low: float, high: float, most: int) -> list[float]:
-    """At most `most` round values (1, 2 or 5 times a power of ten apart) inside [low, high]."""
+    """About `most` (at most most + 1) round values inside [low, high], 1, 2, 2.5 or 5 times a power
+    of ten apart."""
     if not (math.isfinite(low) and math.isfinite(high)) or high <= low or most < 2:
         return []
     raw = (high - low) / most
