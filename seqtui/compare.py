@@ -8,6 +8,7 @@ size every model sees the same batches in the same order.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import signal
@@ -49,7 +50,7 @@ def group_of(name: str) -> str | None:
 
 
 def group_runs(root: Path, stamp: str) -> list[Path]:
-    """A comparison's run directories that exist so far, in the order they were trained."""
+    """A comparison's run directories that exist so far, in the order of SPECS."""
     order = list(SPECS)
     found = [p for p in Path(root).glob(f"cmp-{stamp}-*") if p.is_dir() and group_of(p.name) == stamp]
     return sorted(found, key=lambda p: order.index(p.name[len(f"cmp-{stamp}-"):]))
@@ -102,10 +103,14 @@ def compare(root: Path, settings: dict, budget: Budget, names: list[str], sample
         raise SeqtuiError(f"unknown model {unknown[0]!r} to compare: choose from {', '.join(SPECS)}")
     if stamp is not None and not re.fullmatch(STAMP, stamp):
         raise SeqtuiError(f"comparison name {stamp!r}: letters, digits, '_' and '.' (or MMDD-HHMMSS)")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SeqtuiError(f"model {twice[0]!r} is named twice in the models to compare")
     if parallel < 1:
         raise SeqtuiError(f"--parallel {parallel}: train at least one model at a time")
     stamp = stamp or datetime.now().strftime("%m%d-%H%M%S")
-    taken = [p.name for p in Path(root).glob(f"cmp-{stamp}-*")]
+    taken = [p.name for p in Path(root).glob(f"cmp-{stamp}-*")
+             if group_of(p.name) == stamp or p.name.startswith(f"cmp-{stamp}-report.")]
     if taken:
         raise SeqtuiError(f"a comparison named {stamp} exists already ({taken[0]}): choose another name")
     plans = []
@@ -129,14 +134,18 @@ def compare(root: Path, settings: dict, budget: Budget, names: list[str], sample
 def _train_at_once(plans: list[tuple[str, Path, TrainConfig]], parallel: int,
                    report: Callable[[str], None]) -> None:
     """Each model in its own `seqtui train` process, `parallel` at a time, the cores split between them."""
-    threads = max(1, (os.cpu_count() or 1) // parallel)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, cores // parallel)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     waiting, running = list(plans), {}
     try:
         while waiting or running:
             while waiting and len(running) < parallel:
                 name, path, config = waiting.pop(0)
-                path.mkdir(parents=True)
+                try:
+                    path.mkdir(parents=True)
+                except OSError as error:
+                    raise SeqtuiError(f"cannot create {path}: {error.strerror or error}") from None
                 plural = "s" if threads > 1 else ""
                 report(f"training {name} in {path} ({threads} thread{plural} each, {parallel} models at a time) ...")
                 with open(path / LOG, "ab") as log:
@@ -206,15 +215,24 @@ def _write(root: Path, stamp: str, rows: list[Row], parallel: int = 1) -> tuple[
     lines += ["", "Time to 95% / 99%: training time until the held-out set first reached it at every "
               "trained length (measured at each held-out evaluation). Gradient first/last: "
               "|dL/dh_1| / |dL/dh_T| of the trained model on a fixed probe batch."]
-    md_path.write_text("\n".join(lines) + "\n")
-    with open(csv_path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["model", "run", "examples", "seconds", "gradient_ratio", "time_to_95", "time_to_99"]
-                        + [f"random_{n}" for n in lengths] + [f"hard_{n}" for n in lengths])
-        for r in rows:
-            writer.writerow([r.name, r.run.name, r.examples, r.seconds, r.gradient_ratio, r.to_95 or "",
-                             r.to_99 or ""] + [r.random[n] for n in lengths] + [r.hard[n] for n in lengths])
+    _write_atomic(md_path, "\n".join(lines) + "\n")
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["model", "run", "examples", "seconds", "gradient_ratio", "time_to_95", "time_to_99"]
+                    + [f"random_{n}" for n in lengths] + [f"hard_{n}" for n in lengths])
+    for r in rows:
+        writer.writerow([r.name, r.run.name, r.examples, r.seconds, r.gradient_ratio, r.to_95 or "",
+                         r.to_99 or ""] + [r.random[n] for n in lengths] + [r.hard[n] for n in lengths])
+    _write_atomic(csv_path, table.getvalue())
     return md_path, csv_path
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Readers (the compare screen) see the old file or the whole new one, never half of it."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(temporary, "w", newline="") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
 
 
 def _budget_text(budget: Budget) -> str:

@@ -22,7 +22,8 @@ from seqtui.launch import spawn, start_training
 from seqtui.models import ModelConfig
 from seqtui.runs import Run
 from seqtui.tasks import TaskConfig
-from seqtui.training import Budget
+from seqtui.checkpoint import save_checkpoint
+from seqtui.training import Budget, Trainer
 from textual.widgets import DataTable, Input, Static
 
 
@@ -200,6 +201,29 @@ def test_probe_answers_valid_input_and_explains_invalid_input(trained_run):
     asyncio.run(scenario())
 
 
+def test_probe_shows_a_diverged_model_and_says_why_it_draws_no_pca_path(tmp_path):
+    config = small_config()
+    run = Run.create(tmp_path / "runs" / "diverged", config)
+    trainer = Trainer(config)
+    with torch.no_grad():
+        trainer.model.recurrent.weight_hh_l0.fill_(float("nan"))
+    save_checkpoint(trainer, run.checkpoint_path)
+
+    async def scenario():
+        app = make_app(run.path.parent, run.path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f4")
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.model is not None, what="the model")
+            await pilot.press(*"1 2 1 2", "enter", "p")
+            await pilot.pause()
+            assert "diverged" in text_of(app, "#verdict") and "truly match" in text_of(app, "#verdict")
+            chart = screen.query_one("#pca-chart", Chart)
+            assert chart.display and not chart.lines and "not finite" in chart.empty_message
+
+    asyncio.run(scenario())
+
+
 def test_evaluation_completes_and_can_be_cancelled(trained_run):
     async def scenario():
         app = make_app(trained_run.path.parent, trained_run.path)
@@ -307,7 +331,12 @@ def test_compare_key_starts_a_comparison_and_the_compare_screen_follows_it(tmp_p
 
     def spawn_small(args, log):  # the real detached `seqtui compare`, on a tiny budget
         started.append((args, log))
-        return spawn(args + ["--n-max", "2", "--steps", "30", "--models", "rnn,lstm", "--eval-samples", "300"], log)
+        process = spawn(args + ["--n-max", "2", "--steps", "30", "--models", "rnn,lstm", "--eval-samples", "300"],
+                        log)
+        processes.append(process)
+        return process
+
+    processes = []
 
     monkeypatch.setattr("seqtui.app.screens.runs.spawn", spawn_small)
     root = tmp_path / "runs"
@@ -345,7 +374,9 @@ def test_compare_key_starts_a_comparison_and_the_compare_screen_follows_it(tmp_p
             await pilot.press("a")
             assert acc.title == "held-out accuracy, worst length"
             await pilot.press("t")
-            assert loss.x_label == "seconds" and max(loss.lines[0].xs) <= Run(root / names[0]).status()["elapsed"]
+            clock = screen.followers[root / names[0]].history.clock.points()[1]
+            assert loss.x_label == "seconds" and loss.lines[0].xs == clock and 0 < max(clock) <= \
+                Run(root / names[0]).status()["elapsed"]
             await pilot.press("e")  # accuracy by length for the same runs
             await wait_for(pilot, lambda: isinstance(app.screen, EvaluateScreen), what="the evaluate screen")
             assert {run.name for run in app.screen.runs()} == set(names)
@@ -359,4 +390,25 @@ def test_compare_key_starts_a_comparison_and_the_compare_screen_follows_it(tmp_p
 
     trained = Run.create(root / "rnn-marked", small_config())
     runner.train(trained, runner.start_run(trained, small_config()))
+    try:
+        asyncio.run(scenario())
+    finally:  # a failed check must not leave the comparison training in the background
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+            process.wait()
+
+
+def test_a_comparison_that_fails_in_the_background_says_why_on_the_compare_screen(tmp_path, monkeypatch):
+    monkeypatch.setattr("seqtui.app.screens.runs.spawn",
+                        lambda args, log: spawn(args + ["--models", "rnn,transformer"], log))
+
+    async def scenario():
+        app = make_app(tmp_path / "runs")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("C")
+            await wait_for(pilot, lambda: "unknown model 'transformer'" in text_of(app, "#compare-runs"),
+                           timeout=60, what="the error from the comparison's log")
+            assert "compare-" in text_of(app, "#compare-runs")  # where the whole log is
+
     asyncio.run(scenario())

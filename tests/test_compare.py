@@ -91,3 +91,16 @@ def test_a_model_that_fails_in_its_process_fails_the_comparison_with_its_log(tmp
         compare(tmp_path, {"--n-max": 2}, Budget(steps=5), ["rnn", "lstm"], samples=200,
                 report=lambda line: None, stamp="bad", parallel=2)
     assert not (tmp_path / "cmp-bad-report.md").exists()
+
+
+def test_a_model_named_twice_is_refused_before_anything_trains(tmp_path):
+    with pytest.raises(SeqtuiError, match="'rnn' is named twice"):
+        compare(tmp_path, {}, Budget(steps=1), ["rnn", "lstm", "rnn"], report=lambda line: None, parallel=2)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_name_that_is_only_the_start_of_another_comparison_is_free(tmp_path):
+    (tmp_path / "cmp-1127-211345-rnn").mkdir()  # a comparison named by date and time
+    md, _ = compare(tmp_path, {"--n-max": 1}, Budget(steps=2), ["rnn"], samples=100,
+                    report=lambda line: None, stamp="1127")
+    assert md.name == "cmp-1127-report.md" and group_runs(tmp_path, "1127") == [tmp_path / "cmp-1127-rnn"]

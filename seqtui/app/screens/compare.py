@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -92,13 +93,20 @@ class CompareScreen(SeqtuiScreen):
             self.followers = {p: self.followers.get(p) or RunFollower(Run(p)) for p in paths}
         for follower in self.followers.values():
             changed |= follower.poll()
-        if changed:
+        if changed or (self.group and not self.followers):  # waiting: the log may have news
             self.redraw()
 
     # -- drawing --------------------------------------------------------------------------------
     def redraw(self) -> None:
         status = self.query_one("#compare-runs", Static)
-        if not self.followers:
+        if not self.followers and self.group:  # started from the runs list: its log says how it goes
+            log = self.app.root / f"compare-{self.group}.log"
+            lines = log.read_text(errors="replace").split("\n") if log.is_file() else []
+            last = next((line for line in reversed(lines) if line.strip()), "")
+            status.update(f"[b]comparison {self.group}[/]: " + (
+                f"[red]{escape(last)}[/] (log: {log})" if "error" in last
+                else "waiting for its first model to start"))
+        elif not self.followers:
             status.update("nothing to compare: open a run (F2) and mark others with space, "
                           "or press C on the runs list to train rnn, IRNN, lstm and gru on one task")
         else:
