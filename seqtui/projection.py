@@ -36,45 +36,37 @@ class Projection:
         return (states.to(self.mean.dtype) - self.mean) @ self.components.T
 
 
-def fit_projection(model: SequenceClassifier, task: TaskConfig, state: str = "hidden",
-                   per_length: int = PER_LENGTH, seed: int = FIT_SEED) -> Projection:
-    """Fit on the hidden (or, for an LSTM, `state="cell"`) states of held-out sequences."""
-    fitted = fit_projections(model, task, per_length, seed)
-    if state not in fitted:
-        raise ValueError(f"a {model.config.model} has no {state} state")
-    return fitted[state]
-
-
 @torch.inference_mode()
-def fit_projections(model: SequenceClassifier, task: TaskConfig, per_length: int = PER_LENGTH,
-                    seed: int = FIT_SEED, most: int = MOST_STATES) -> dict[str, Projection]:
-    """"hidden" (and "cell" for an LSTM) -> its projection, from one pass over the held-out set.
+def fit_projection(model: SequenceClassifier, task: TaskConfig, state: str = "hidden",
+                   per_length: int = PER_LENGTH, seed: int = FIT_SEED, most: int = MOST_STATES) -> Projection:
+    """Fit on the hidden (or, for an LSTM, `state="cell"`) states of held-out sequences.
 
-    At most `most` states per kind take part, drawn evenly from every length, so long sequences
-    and wide models cost bounded memory and time."""
+    Hidden states come from the fused layer in one call per length; cell states need the
+    step-by-step unroll. At most `most` states take part, drawn evenly from every length, so long
+    sequences and wide models cost bounded memory and time."""
+    if state == "cell" and model.config.model != "lstm":
+        raise ValueError(f"a {model.config.model} has no cell state")
     model = model.eval()
     generator = torch.Generator().manual_seed(seed)
     lengths = range(task.n_min, task.n_max + 1)
     keep = max(1, most // len(lengths))  # states per length
     device = next(model.parameters()).device
-    every: dict[str, list[torch.Tensor]] = {}
-    ends: dict[str, list[torch.Tensor]] = {}
-    labels = []
+    every, ends, labels = [], [], []
     for n in lengths:
         batch = make_batch(task, n, per_length, generator)
-        unrolled = model.unroll(batch.digits.to(device))
-        for kind, states in (("hidden", unrolled.hidden), ("cell", unrolled.cell)):
-            if states is None:
-                continue
-            stacked = torch.stack(states, dim=1).float().cpu()  # (B, T, H)
-            flat = stacked.reshape(-1, stacked.shape[-1])
-            if len(flat) > keep:
-                flat = flat[torch.randperm(len(flat), generator=generator)[:keep]]
-            every.setdefault(kind, []).append(flat)
-            ends.setdefault(kind, []).append(stacked[:, -1])
+        digits = batch.digits.to(device)
+        if state == "hidden":
+            stacked = model(digits)[1]  # (B, T, H)
+        else:
+            stacked = torch.stack(model.unroll(digits).cell, dim=1)
+        stacked = stacked.float().cpu()
+        flat = stacked.reshape(-1, stacked.shape[-1])
+        if len(flat) > keep:
+            flat = flat[torch.randperm(len(flat), generator=generator)[:keep]]
+        every.append(flat)
+        ends.append(stacked[:, -1])
         labels.append(batch.labels)
-    label = torch.cat(labels)
-    return {kind: _fit(torch.cat(every[kind]), torch.cat(ends[kind]), label, kind) for kind in every}
+    return _fit(torch.cat(every), torch.cat(ends), torch.cat(labels), state)
 
 
 def _fit(data: torch.Tensor, ends: torch.Tensor, label: torch.Tensor, kind: str) -> Projection:

@@ -179,8 +179,8 @@ def test_probe_answers_valid_input_and_explains_invalid_input(trained_run):
             await pilot.press("x")  # the LSTM's cell state, one key away
             assert "cell state" in screen.query_one("#hidden-map", Heatmap).title
             await pilot.press("p")  # the states as a path on their first two principal components
-            await pilot.pause()
             chart = screen.query_one("#pca-chart", Chart)
+            await wait_for(pilot, lambda: chart.lines, what="the principal components")
             assert chart.display and not screen.query_one("#hidden-map", Heatmap).display
             assert "cell state" in chart.title and "PC1" in chart.title
             with torch.inference_mode():
@@ -191,7 +191,7 @@ def test_probe_answers_valid_input_and_explains_invalid_input(trained_run):
             assert path.ys == pytest.approx(expected[:, 1].tolist(), abs=1e-5)
             assert [line.label for line in chart.lines[:2]] == ["ends: no match", "ends: match"]
             await pilot.press("x")
-            assert "hidden state" in chart.title
+            await wait_for(pilot, lambda: "hidden state" in chart.title and chart.lines, what="the hidden fit")
             await pilot.press("r")  # a new sequence is drawn as a path too
             assert len(chart.lines[-1].xs) == len(screen.digits)
             await pilot.press("p")
@@ -216,10 +216,10 @@ def test_probe_shows_a_diverged_model_and_says_why_it_draws_no_pca_path(tmp_path
             screen = app.screen
             await wait_for(pilot, lambda: screen.model is not None, what="the model")
             await pilot.press(*"1 2 1 2", "enter", "p")
-            await pilot.pause()
-            assert "diverged" in text_of(app, "#verdict") and "truly match" in text_of(app, "#verdict")
             chart = screen.query_one("#pca-chart", Chart)
-            assert chart.display and not chart.lines and "not finite" in chart.empty_message
+            await wait_for(pilot, lambda: "not finite" in chart.empty_message, what="the failed fit")
+            assert "diverged" in text_of(app, "#verdict") and "truly match" in text_of(app, "#verdict")
+            assert chart.display and not chart.lines
 
     asyncio.run(scenario())
 

@@ -124,6 +124,11 @@ def test_probe_screen_pca_path(snap_compare, runs_root, size):
         await pilot.press("f4")
         await model_loaded(pilot)
         await pilot.press(*"3 1 4 1 5 3 1 4 1 5", "enter", "p")
+        chart = pilot.app.screen.query_one("#pca-chart")
+        for _ in range(600):  # the principal components are fitted in a worker
+            if chart.lines:
+                break
+            await pilot.pause(0.05)
         await pilot.pause()
 
     assert snap_compare(make_app(runs_root, runs_root / "lstm-match-random"), terminal_size=size, run_before=probe)

@@ -23,7 +23,13 @@ class ModelLoaded(Message):
     model: object
     checkpoint: object
     mtime: float
-    projections: dict | str  # "hidden" (and "cell" for an LSTM) -> Projection, or why there is none
+
+
+@dataclass
+class ProjectionFitted(Message):
+    checkpoint: object  # the checkpoint whose model was fitted
+    state: str  # "hidden" or "cell"
+    projection: object  # seqtui.projection.Projection, or why there is none (str)
 
 
 @dataclass

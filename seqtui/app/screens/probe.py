@@ -14,14 +14,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Static
 
-from seqtui.app.messages import ModelLoaded
+from seqtui.app.messages import ModelLoaded, ProjectionFitted
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.widgets.chart import Chart, Line, Note
 from seqtui.app.widgets.heatmap import SEQUENTIAL, Heatmap, colour_of
 from seqtui.checkpoint import Checkpoint, load_checkpoint
 from seqtui.errors import SeqtuiError
 from seqtui.models import SequenceClassifier
-from seqtui.projection import Projection, fit_projections
+from seqtui.projection import Projection, fit_projection
 from seqtui.tasks import is_positive, make_batch, parse_sequence
 
 RELOAD_SECONDS = 2.0
@@ -60,7 +60,9 @@ class ProbeScreen(SeqtuiScreen):
         self.digits: list[int] | None = None
         self.show_cell = False
         self.show_path = False  # the states as a path on two principal components, not as units
-        self.projections: dict[str, Projection] | str = {}  # or why there are none
+        # "hidden"/"cell" -> the model's principal components, or why there are none; fitted when
+        # the PCA path is first shown for a checkpoint, in a worker
+        self.projections: dict[str, Projection | str] = {}
         self.generator = torch.Generator().manual_seed(0)
 
     def compose(self) -> ComposeResult:
@@ -106,16 +108,25 @@ class ProbeScreen(SeqtuiScreen):
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load(self, path: Path, mtime: float) -> None:
         checkpoint = load_checkpoint(path)
-        model = checkpoint.build_model("cpu")
+        self.post_message(ModelLoaded(checkpoint.build_model("cpu"), checkpoint, mtime))
+
+    @work(thread=True, group="fit", exit_on_error=False)
+    def fit(self, model: SequenceClassifier, checkpoint: Checkpoint, state: str) -> None:
         try:
-            projections: dict | str = fit_projections(model, checkpoint.config.task)
+            projection: Projection | str = fit_projection(model, checkpoint.config.task, state)
         except SeqtuiError as problem:  # a diverged model can still be probed, just not projected
-            projections = str(problem)
-        self.post_message(ModelLoaded(model, checkpoint, mtime, projections))
+            projection = str(problem)
+        self.post_message(ProjectionFitted(checkpoint, state, projection))
+
+    def on_projection_fitted(self, message: ProjectionFitted) -> None:
+        if message.checkpoint is self.checkpoint:  # not one of a checkpoint replaced meanwhile
+            self.projections[message.state] = message.projection
+            if self.show_path and self.digits is not None:
+                self.analyse(self.digits)
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
         self.model, self.checkpoint = message.model, message.checkpoint
-        self.projections = message.projections
+        self.projections = {}
         config = self.checkpoint.config
         self.query_one("#probe-model", Static).update(
             f"[b]{self.app.current.name}[/]  {config.model.model}{config.model.hidden}  "
@@ -235,11 +246,15 @@ class ProbeScreen(SeqtuiScreen):
     def _draw_path(self, digits: list[int], states: torch.Tensor, what: str) -> None:
         """The sequence's states (T, H) as a path on the two principal components of held-out states."""
         chart = self.query_one("#pca-chart", Chart)
-        if isinstance(self.projections, str):
-            chart.empty_message = self.projections
-            chart.plot([], title="no PCA path")
+        state = "cell" if what == "cell state" else "hidden"
+        projection = self.projections.get(state)
+        if not isinstance(projection, Projection):
+            if projection is None:
+                self.projections[state] = "fitting the principal components on held-out sequences ..."
+                self.fit(self.model, self.checkpoint, state)
+            chart.empty_message = self.projections[state]
+            chart.plot([], title=f"{what}: principal components")
             return
-        projection = self.projections["cell" if what == "cell state" else "hidden"]
         path = projection.project(states)
         xs, ys = path[:, 0].tolist(), path[:, 1].tolist()
         lines = [
