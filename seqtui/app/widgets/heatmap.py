@@ -7,6 +7,7 @@ cell is one row (foreground colour) and the lower half the next (background colo
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from rich.style import Style
 from rich.text import Text
@@ -30,6 +31,13 @@ def colour_of(value: float, low: float, high: float, palette: list[int]) -> int:
     position = (value - low) / (high - low)
     index = int(round(min(max(position, 0.0), 1.0) * (len(palette) - 1)))
     return palette[index]
+
+
+@lru_cache(maxsize=1024)
+def _style(foreground: int | None, background: int | None) -> Style | None:
+    if foreground is None:
+        return None
+    return Style(color=f"color({foreground})", bgcolor=None if background is None else f"color({background})")
 
 
 def missing(value: float | None) -> bool:
@@ -87,17 +95,15 @@ class Heatmap(Widget):
             lower = self.rows[top + 1] if top + 1 < len(self.rows) else None
             pair = self.labels[top] + ("/" + self.labels[top + 1] if lower is not None and self.labels[top + 1] else "")
             text.append(pair.rjust(label_width * 2 + 1) + " ", style="dim")
+            run, count = None, 0  # neighbouring cells drawn alike go out as one segment
             for i, value in enumerate(upper):
-                below = None if lower is None else lower[i]
-                if missing(value) and missing(below):
-                    text.append(" ")
-                elif missing(value):
-                    text.append("▄", Style(color=f"color({self._colour(below)})"))
-                elif missing(below):
-                    text.append("▀", Style(color=f"color({self._colour(value)})"))
-                else:
-                    text.append("▀", Style(color=f"color({self._colour(value)})",
-                                           bgcolor=f"color({self._colour(below)})"))
+                cell = self._cell(value, None if lower is None else lower[i])
+                if cell != run and count:
+                    text.append(run[0] * count, _style(*run[1:]))
+                    count = 0
+                run, count = cell, count + 1
+            if count:
+                text.append(run[0] * count, _style(*run[1:]))
             text.append("\n")
         if self.x_range and self.rows:
             text.append(self._axis(label_width * 2 + 2, len(self.rows[0])) + "\n", style="dim")
@@ -110,6 +116,16 @@ class Heatmap(Widget):
 
     def _colour(self, value: float) -> int:
         return colour_of(value, self.low, self.high, self.palette)
+
+    def _cell(self, upper: float | None, lower: float | None) -> tuple[str, int | None, int | None]:
+        """(character, foreground, background) of a cell holding two rows' values."""
+        if missing(upper) and missing(lower):
+            return (" ", None, None)
+        if missing(upper):
+            return ("▄", self._colour(lower), None)
+        if missing(lower):
+            return ("▀", self._colour(upper), None)
+        return ("▀", self._colour(upper), self._colour(lower))
 
     def _axis(self, indent: int, columns: int) -> str:
         """Round x values under the columns they fall in: '|250k     |500k ...'."""
