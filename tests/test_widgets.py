@@ -7,7 +7,7 @@ import math
 import pytest
 
 from seqtui.app.screens.train import length_map_columns
-from seqtui.app.widgets.chart import Chart, Line, nice_ticks, tick_label
+from seqtui.app.widgets.chart import Chart, Line, Note, nice_ticks, tick_label
 from seqtui.app.widgets.heatmap import Heatmap
 
 
@@ -82,3 +82,18 @@ def test_the_length_map_axis_marks_the_column_where_an_evaluation_first_shows():
     axis = heatmap.render().plain.splitlines()[1]
     label_area = 2 * len("2") + 2  # the row labels' column ("  2 ")
     assert axis.index("|500") - label_area == first == 9
+
+
+def test_a_title_wider_than_the_chart_is_shortened_not_dropped():
+    chart = Chart("accuracy by length, random negatives, with a title far too long to fit")
+    chart.plot([Line([1.0, 2.0], [0.5, 0.6], "rnn")])
+    first = chart._build(40, 10).plain.splitlines()[0]
+    assert first.strip().startswith("accuracy by length") and first.strip().endswith("…")
+
+
+def test_notes_at_the_edges_of_a_chart_are_not_cut():
+    chart = Chart("path")
+    chart.plot([Line([0.0, 1.0, 2.0], [0.0, 1.0, 0.5], "path")], legend=False,
+               notes=[Note(0.0, 0.0, "10"), Note(1.0, 1.0, "5"), Note(2.0, 0.5, "12")])
+    plot = chart._build(40, 10).plain
+    assert "10" in plot and "12" in plot and "5" in plot

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -148,17 +149,17 @@ class CompareScreen(SeqtuiScreen):
         x_label = "seconds" if self.by_time else "examples"
         self.query_one("#compare-loss", Chart).plot(
             loss_lines, title=f"training loss{' (log)' if self.log_loss else ''}, smoothing {weight:g}",
-            log_y=self.log_loss, x_label=x_label)
+            log_y=self.log_loss, x_label=x_label, legend=False)  # the table below is the key
         low = max(0.0, math.floor((lowest - 0.01) * 20) / 20)
         chart = self.query_one("#compare-acc", Chart)
         if mode in ("random", "hard"):
             lengths = sorted({x for line in acc_lines for x in line.xs})
             chart.plot(acc_lines, title=f"accuracy by length, {mode} negatives (grey: end of training)",
                        y_range=(low, 1.0), x_label="sequence length (report)", vertical=sorted(trained),
-                       x_ticks=lengths[:: max(1, len(lengths) // 6)])
+                       x_ticks=lengths[:: max(1, len(lengths) // 6)], legend=False)
         else:
             title = "held-out accuracy, worst length" if mode == "held-out" else f"training accuracy, smoothing {weight:g}"
-            chart.plot(acc_lines, title=title, y_range=(low, 1.0), x_label=x_label)
+            chart.plot(acc_lines, title=title, y_range=(low, 1.0), x_label=x_label, legend=False)
 
     def accuracy_mode(self) -> str:
         """What the accuracy chart shows: by length only once a comparison has written its report."""
@@ -187,7 +188,7 @@ class CompareScreen(SeqtuiScreen):
             ratio = gradient_ratio(history)
             colour = RICH_COLOURS[index % len(RICH_COLOURS)]
             table.add_row(
-                f"[{colour}]■[/] {self.label(follower.run)}", status.get("state", "new"), f"{rate:,.0f}",
+                Text.assemble(("■ ", colour), self.label(follower.run)), status.get("state", "new"), f"{rate:,.0f}",
                 when(elapsed), "-" if latest is None else f"{latest:.4f}", "-" if ratio is None else f"{ratio:.2g}", when(history.reached.get(0.95)),
                 when(history.reached.get(0.99)),
             )

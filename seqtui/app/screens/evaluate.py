@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,7 +15,7 @@ from textual.worker import get_current_worker
 
 from seqtui.app.messages import EvaluationDone, EvaluationProgress
 from seqtui.app.screens.base import SeqtuiScreen
-from seqtui.app.widgets.chart import COLOURS, Chart, Line
+from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, Chart, Line
 from seqtui.checkpoint import load_checkpoint
 from seqtui.errors import SeqtuiError
 from seqtui.evaluation import Evaluation, evaluate_stream
@@ -141,14 +142,14 @@ class EvaluateScreen(SeqtuiScreen):
         lengths = sorted({r.length for _, _, e in self.results for r in e.by_length})
         lowest = min((y for line in lines for y in line.ys), default=0.5)
         low = max(0.0, math.floor((lowest - 0.01) * 100) / 100)  # the top of the scale is what matters
-        chart.plot(lines, title="accuracy by length (grey line: end of training range)", y_range=(low, 1.0),
+        chart.plot(lines, title="accuracy by length (grey: end of training)", y_range=(low, 1.0),
                    x_label="sequence length", vertical=sorted(trained),
-                   x_ticks=lengths[:: max(1, len(lengths) // 8)])
+                   x_ticks=lengths[:: max(1, len(lengths) // 8)], legend=False)  # the table's header is the key
         table = self.query_one("#eval-table", DataTable)
         table.clear(columns=True)
         table.add_column("len")
-        for name, _, _ in self.results:
-            table.add_column(name[:16])
+        for index, (name, _, _) in enumerate(self.results):
+            table.add_column(Text.assemble(("■ ", RICH_COLOURS[index % len(RICH_COLOURS)]), name[:16]))
         for length in lengths:
             cells = [str(length)]
             for _, n_max, evaluation in self.results:

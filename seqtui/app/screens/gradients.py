@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
 from seqtui.app.screens.base import RunFollowingScreen
-from seqtui.app.widgets.chart import COLOURS, Chart, Line
+from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, Chart, Line
 
 
 
@@ -43,8 +45,6 @@ class GradientsScreen(RunFollowingScreen):
         latest = measured[-1]
         norms = latest["gradient_norms_by_length"]
         lengths = sorted(norms, key=int)
-        status.update(f"[b]{self.follower.run.name}[/]  gradient flow at step {latest['step']:,} "
-                      f"({len(measured)} measurements)")
         ratios = latest["gradient_ratio_by_length"]
         self.query_one("#gradients-ratios", Static).update(
             "|dL/dh_1| / |dL/dh_T| by length: " + "  ".join(f"{n}: {ratios[n]:.2g}" for n in lengths)
@@ -53,11 +53,16 @@ class GradientsScreen(RunFollowingScreen):
         shown = list(dict.fromkeys(shown))  # the longest, a middle and the shortest length
         lines = [Line(list(range(1, len(norms[n]) + 1)), norms[n], f"length {n}", COLOURS[i % len(COLOURS)])
                  for i, n in enumerate(shown)]
+        key = " ".join(f"[{RICH_COLOURS[i % len(RICH_COLOURS)]}]■[/] {n}" for i, n in enumerate(shown))
+        status.update(Text.from_markup(  # rich markup: its colour names are the chart's ANSI colours
+            f"[b]{escape(self.follower.run.name)}[/]  gradient flow at step {latest['step']:,} "
+            f"({len(measured)} measurements)   lengths {key}"))
+        # no legend box: it sits on the top left, where the short lengths' lines are
         self.query_one("#flow-chart", Chart).plot(lines, title="|dL/dh_t| against step t (log)",
-                                                  log_y=True, x_label="step t")
+                                                  log_y=True, x_label="step t", legend=False)
         longest = lengths[-1]
         xs = [e["examples"] for e in measured]
         ys = [e["gradient_ratio_by_length"][longest] for e in measured]
         self.query_one("#ratio-chart", Chart).plot(
             [Line(xs, ys, f"length {longest}", "cyan")], title=f"first/last at length {longest} (log)",
-            log_y=True, x_label="examples")
+            log_y=True, x_label="examples", legend=False)

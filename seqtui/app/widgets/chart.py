@@ -11,8 +11,10 @@ from textual.widget import Widget
 
 
 SMOOTHING = [0.0, 0.6, 0.9, 0.97]  # the weights `m` cycles through on screens with training curves
-COLOURS = ["cyan", "orange", "green", "magenta", "yellow", "blue", "red"]  # plotext's names, in order
-RICH_COLOURS = ["cyan", "dark_orange", "green", "magenta", "yellow", "blue", "red"]  # the same for rich
+# one line colour per run, in order: plotext's names and rich's names of the same ANSI colours
+# (6, 3, 2, 5, 12, 1, 14), so a table's key matches the chart in every terminal theme
+COLOURS = ["cyan", "orange", "green", "magenta", "blue+", "red", "cyan+"]
+RICH_COLOURS = ["cyan", "yellow", "green", "magenta", "bright_blue", "red", "bright_cyan"]
 
 
 @dataclass
@@ -32,7 +34,7 @@ class Note:
     x: float
     y: float
     text: str
-    color: str = "white"
+    color: str | None = None  # None: the terminal's own text colour (reads on light and dark)
 
 
 def thin(xs: list[float], ys: list[float], most: int) -> tuple[list[float], list[float]]:
@@ -87,14 +89,18 @@ class Chart(Widget):
         self.vertical: list[float] = []
         self.x_ticks: list[float] | None = None
         self.notes: list[Note] = []
+        self.legend = True
         self._cache: tuple[tuple, Text] | None = None
         self._version = 0
 
     def plot(self, lines: list[Line], *, title: str | None = None, log_y: bool = False,
              y_range: tuple[float, float] | None = None, x_label: str = "",
              vertical: list[float] | None = None, x_ticks: list[float] | None = None,
-             notes: list[Note] | None = None) -> None:
+             notes: list[Note] | None = None, legend: bool = True) -> None:
+        """`legend=False` when the screen shows which colour is which (plotext's legend box sits on
+        the plot's top left and can hide lines there)."""
         self.lines = [line for line in lines if line.xs]
+        self.legend = legend
         self.notes = notes or []
         if title is not None:
             self.title = title
@@ -125,15 +131,20 @@ class Chart(Widget):
         for line in self.lines:
             if line.scatter:
                 stride = max(1, len(line.xs) // (4 * width))
-                plt.scatter(line.xs[::stride], line.ys[::stride], label=line.label, color=line.color,
-                            marker=line.marker)
+                plt.scatter(line.xs[::stride], line.ys[::stride], label=line.label if self.legend else None,
+                            color=line.color, marker=line.marker)
                 continue
             xs, ys = thin(line.xs, line.ys, 2 * width)  # braille: two points a column is all that shows
             if self.log_y:
                 ys = [max(y, 1e-6) for y in ys]
-            plt.plot(xs, ys, label=line.label, color=line.color, marker=line.marker)
-        for note in self.notes:
-            plt.text(note.text, note.x, note.y, color=note.color)
+            plt.plot(xs, ys, label=line.label if self.legend else None, color=line.color, marker=line.marker)
+        if self.notes:
+            xs = [x for line in self.lines for x in line.xs]
+            low, high = min(xs), max(xs)
+        for note in self.notes:  # text near an edge runs inwards, so the edge does not cut it
+            where = (note.x - low) / ((high - low) or 1.0)
+            alignment = "left" if where < 0.2 else "right" if where > 0.8 else "center"
+            plt.text(note.text, note.x, note.y, color=note.color or "default", alignment=alignment)
         for x in self.vertical:
             plt.vline(x, "gray")
         ticks = self.x_ticks
@@ -146,7 +157,8 @@ class Chart(Widget):
             plt.yscale("log")
         if self.y_range:
             plt.ylim(*self.y_range)
-        plt.title(self.title)
+        room = width - 9  # plotext drops a title wider than the plot (the y labels take ~8 columns)
+        plt.title(self.title if len(self.title) <= room else self.title[: room - 1] + "…")
         if self.x_label:
             plt.xlabel(self.x_label)
         return Text.from_ansi(plt.build(), no_wrap=True)
