@@ -41,6 +41,9 @@ async def draw(root: Path, lstm: Path, rnn: Path) -> None:
         await pilot.pause(0.3)
         app.save_screenshot("probe.svg", path=str(OUT))
         await pilot.press("p")
+        chart = app.screen.query_one("#pca-chart")
+        while not chart.lines:  # the principal components are fitted in a worker
+            await pilot.pause(0.05)
         await pilot.pause(0.3)
         app.save_screenshot("probe-path.svg", path=str(OUT))
         await pilot.press("p")

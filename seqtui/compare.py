@@ -28,7 +28,7 @@ from seqtui.gradients import measure
 from seqtui.history import history_of
 from seqtui.launch import log_tail, train_arguments
 from seqtui.presets import preset_config
-from seqtui.runs import LOG, Run
+from seqtui.runs import LOG, Run, write_text_atomic
 from seqtui.training import Budget, TrainConfig
 
 # name -> command-line settings: the tutorial's rnn, its identity-initialised, clipped variant, lstm, gru
@@ -215,7 +215,7 @@ def _write(root: Path, stamp: str, rows: list[Row], parallel: int = 1) -> tuple[
     lines += ["", "Time to 95% / 99%: training time until the held-out set first reached it at every "
               "trained length (measured at each held-out evaluation). Gradient first/last: "
               "|dL/dh_1| / |dL/dh_T| of the trained model on a fixed probe batch."]
-    _write_atomic(md_path, "\n".join(lines) + "\n")
+    write_text_atomic(md_path, "\n".join(lines) + "\n")
     table = io.StringIO()
     writer = csv.writer(table)
     writer.writerow(["model", "run", "examples", "seconds", "gradient_ratio", "time_to_95", "time_to_99"]
@@ -223,16 +223,8 @@ def _write(root: Path, stamp: str, rows: list[Row], parallel: int = 1) -> tuple[
     for r in rows:
         writer.writerow([r.name, r.run.name, r.examples, r.seconds, r.gradient_ratio, r.to_95 or "",
                          r.to_99 or ""] + [r.random[n] for n in lengths] + [r.hard[n] for n in lengths])
-    _write_atomic(csv_path, table.getvalue())
+    write_text_atomic(csv_path, table.getvalue())
     return md_path, csv_path
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Readers (the compare screen) see the old file or the whole new one, never half of it."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w", newline="") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
 
 
 def _budget_text(budget: Budget) -> str:

@@ -41,10 +41,17 @@ def default_root() -> Path:
     return Path(os.environ.get("SEQTUI_RUNS", "runs"))
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
+    """Readers see the old file or the whole new one, never half of it (written as given, no
+    newline translation)."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n")
+    with open(temporary, "w", newline="") as handle:
+        handle.write(text)
     os.replace(temporary, path)
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 def _read_json(path: Path) -> dict | None:

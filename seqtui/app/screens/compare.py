@@ -123,8 +123,9 @@ class CompareScreen(SeqtuiScreen):
         weight = SMOOTHING[self.smoothing]
         loss_lines, acc_lines = [], []
         lowest = 1.0
-        mode = self.accuracy_mode()
-        by_length = read_by_length(self.app.root, self.group) if mode in ("random", "hard") else {}
+        by_length = self.report()
+        modes = self.modes(by_length)
+        mode = modes[self.accuracy % len(modes)]
         trained: set[int] = set()
         for index, follower in enumerate(self.followers.values()):
             history, colour, name = follower.history, COLOURS[index % len(COLOURS)], self.label(follower.run)
@@ -161,14 +162,14 @@ class CompareScreen(SeqtuiScreen):
             title = "held-out accuracy, worst length" if mode == "held-out" else f"training accuracy, smoothing {weight:g}"
             chart.plot(acc_lines, title=title, y_range=(low, 1.0), x_label=x_label, legend=False)
 
-    def accuracy_mode(self) -> str:
-        """What the accuracy chart shows: by length only once a comparison has written its report."""
-        modes = self.modes()
-        return modes[self.accuracy % len(modes)]
+    def report(self) -> dict:
+        """The comparison's accuracy by length, once it has written its report (else empty)."""
+        return read_by_length(self.app.root, self.group) if self.group else {}
 
-    def modes(self) -> list[str]:
-        finished = self.group is not None and bool(read_by_length(self.app.root, self.group))
-        return ["held-out", "train"] + (["random", "hard"] if finished else [])
+    @staticmethod
+    def modes(report: dict) -> list[str]:
+        """What the accuracy chart can show: by length only once a comparison has a report."""
+        return ["held-out", "train"] + (["random", "hard"] if report else [])
 
     def label(self, run: Run) -> str:
         """In a comparison the model's name (the status line names the comparison), else the run's."""
@@ -199,7 +200,8 @@ class CompareScreen(SeqtuiScreen):
         self.redraw()
 
     def action_toggle_accuracy(self) -> None:
-        self.accuracy = (self.modes().index(self.accuracy_mode()) + 1) % len(self.modes())
+        modes = self.modes(self.report())
+        self.accuracy = (self.accuracy % len(modes) + 1) % len(modes)
         self.redraw()
 
     def action_smoothing(self, step: int) -> None:
