@@ -149,17 +149,17 @@ class CompareScreen(SeqtuiScreen):
             lowest = min([lowest, *ys])
         x_label = "seconds" if self.by_time else "examples"
         self.query_one("#compare-loss", Chart).plot(
-            loss_lines, title=f"training loss{' (log)' if self.log_loss else ''}, smoothing {weight:g}",
+            loss_lines, title=f"loss{' (log)' if self.log_loss else ''}, smoothing {weight:g}",
             log_y=self.log_loss, x_label=x_label, legend=False)  # the table below is the key
         low = max(0.0, math.floor((lowest - 0.01) * 20) / 20)
         chart = self.query_one("#compare-acc", Chart)
         if mode in ("random", "hard"):
             lengths = sorted({x for line in acc_lines for x in line.xs})
-            chart.plot(acc_lines, title=f"accuracy by length, {mode} negatives (grey: end of training)",
+            chart.plot(acc_lines, title=f"by length, {mode} negatives",
                        y_range=(low, 1.0), x_label="sequence length (report)", vertical=sorted(trained),
                        x_ticks=lengths[:: max(1, len(lengths) // 6)], legend=False)
         else:
-            title = "held-out accuracy, worst length" if mode == "held-out" else f"training accuracy, smoothing {weight:g}"
+            title = "held-out accuracy, worst length" if mode == "held-out" else f"train accuracy, smoothing {weight:g}"
             chart.plot(acc_lines, title=title, y_range=(low, 1.0), x_label=x_label, legend=False)
 
     def report(self) -> dict:
