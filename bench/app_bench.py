@@ -41,13 +41,13 @@ def trainer_speed(run: Run, since_step: int) -> float:
 
 
 def measure_speed(root: Path) -> dict:
-    config = preset_config({}, Budget(seconds=10_000))  # the default preset, as a user starts it
+    config = preset_config({"time": 10_000})  # the default preset, as a user starts it, on a long time cap
     run = start_training(root / "speed", config)
     headless, attached = [], []
     try:
         time.sleep(3.0)  # start-up out of the way
         for _ in range(2):
-            step = run.status()["step"]
+            step = run.status().step
             time.sleep(SECONDS)
             headless.append(trainer_speed(run, step))
             step = asyncio.run(_attached(root, run, SECONDS))
@@ -55,9 +55,12 @@ def measure_speed(root: Path) -> dict:
         latencies = asyncio.run(_key_latency(root, run))
     finally:
         run.request("stopped")
-    return {"headless": statistics.mean(headless), "attached": statistics.mean(attached),
-            "latency_median": statistics.median(latencies),
-            "latency_p95": sorted(latencies)[int(0.95 * (len(latencies) - 1))]}
+    return {
+        "headless": statistics.mean(headless),
+        "attached": statistics.mean(attached),
+        "latency_median": statistics.median(latencies),
+        "latency_p95": sorted(latencies)[int(0.95 * (len(latencies) - 1))],
+    }
 
 
 async def _key_latency(root: Path, run: Run, presses: int = 40) -> list[float]:
@@ -88,7 +91,7 @@ async def _attached(root: Path, run: Run, seconds: float) -> int:
     app = make_app(root, run.path)
     async with app.run_test(size=(100, 30)):
         await asyncio.sleep(3.0)  # start-up (mounting, the first full draw) happens once per session
-        step = run.status()["step"]
+        step = run.status().step
         await asyncio.sleep(seconds)  # the app runs as it would for a user who just watches
     return step
 
@@ -98,13 +101,37 @@ def synthetic_log(path: Path, steps: int, every: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as out:
         for i, step in enumerate(range(every, steps + 1, every)):
-            out.write(json.dumps({"kind": "train", "step": step, "examples": step * 256, "elapsed": step / 100,
-                                  "loss": 1 / (1 + step), "accuracy": 0.99, "examples_per_s": 25600.0,
-                                  "grad_norm": 0.1, "lr": 1e-3, "progress": step / steps}) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "kind": "train",
+                        "step": step,
+                        "examples": step * 256,
+                        "elapsed": step / 100,
+                        "loss": 1 / (1 + step),
+                        "accuracy": 0.99,
+                        "examples_per_s": 25600.0,
+                        "grad_norm": 0.1,
+                        "lr": 1e-3,
+                        "progress": step / steps,
+                    }
+                )
+                + "\n"
+            )
             if i % 20 == 0:
-                out.write(json.dumps({"kind": "eval", "step": step, "examples": step * 256, "accuracy": 0.99,
-                                      "worst": 0.98, "accuracy_by_length": {str(2 * n): 0.99 for n in range(1, 11)}})
-                          + "\n")
+                out.write(
+                    json.dumps(
+                        {
+                            "kind": "eval",
+                            "step": step,
+                            "examples": step * 256,
+                            "accuracy": 0.99,
+                            "worst": 0.98,
+                            "accuracy_by_length": {str(2 * n): 0.99 for n in range(1, 11)},
+                        }
+                    )
+                    + "\n"
+                )
 
 
 def measure_memory(root: Path) -> dict:
@@ -132,22 +159,31 @@ def main() -> None:
         speed = measure_speed(Path(tmp) / "runs")
         memory = measure_memory(Path(tmp) / "runs")
     lines = [
-        "", "## The app's cost (bench/app_bench.py)", "",
-        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: a detached `seqtui train` (the default preset: lstm H=64, batch 256) "
+        "",
+        "## The app's cost (bench/app_bench.py)",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: a detached `seqtui train` "
+        "(the default preset: lstm H=64, batch 256) "
         f"measured by its own metrics, {SECONDS:.0f} s windows alternating without and with the app attached "
         "(100x30, redrawing once a second as metrics arrive). The app's start-up (mounting and the first "
         "full draw, about a second of CPU) is left out of the attached windows: it happens once per "
-        "session. With it included, 12 s windows measured 84-92%.", "",
-        "| training examples/s | value |", "| --- | ---: |",
+        "session. With it included, 12 s windows measured 84-92%.",
+        "",
+        "| training examples/s | value |",
+        "| --- | ---: |",
         f"| headless | {speed['headless']:,.0f} |",
         f"| app attached | {speed['attached']:,.0f} |",
-        f"| ratio (goal >= 95%) | **{speed['attached'] / speed['headless']:.1%}** |", "",
+        f"| ratio (goal >= 95%) | **{speed['attached'] / speed['headless']:.1%}** |",
+        "",
         f"A key press (smoothing, which rebuilds both charts) is handled and its chart rebuilt in "
         f"{1000 * speed['latency_median']:.0f} ms (median; 95th percentile {1000 * speed['latency_p95']:.0f} ms) "
-        "while the run trains; the terminal frame follows within Textual's next refresh.", "",
-        "| app heap after following a run (Python allocations, tracemalloc) | MiB |", "| --- | ---: |",
+        "while the run trains; the terminal frame follows within Textual's next refresh.",
+        "",
+        "| app heap after following a run (Python allocations, tracemalloc) | MiB |",
+        "| --- | ---: |",
         f"| 10,000 steps (200 metric lines) | {memory[10_000]:.1f} |",
-        f"| 1,000,000 steps (20,000 metric lines) | {memory[1_000_000]:.1f} |", "",
+        f"| 1,000,000 steps (20,000 metric lines) | {memory[1_000_000]:.1f} |",
+        "",
     ]
     text = "\n".join(lines)
     print(text)

@@ -1,8 +1,9 @@
 """seqtui against the tutorial's loop, side by side in one run, and time to quality.
 
-    python bench/bench.py                    # everything (~20 minutes on a 2-core CPU)
+    python bench/bench.py                    # everything (~25 minutes on a 2-core CPU)
     python bench/bench.py --only speed       # throughput and evaluation speed (~1 minute)
-    python bench/bench.py --only quality     # time to quality with the defaults a user gets
+    python bench/bench.py --only quality     # what the defaults a user gets reach, on their budgets
+    python bench/bench.py --only light       # how fast the commands that need no torch answer
 
 Writes bench/results.md (and results.json beside it) with the machine, torch version and date.
 Quality runs go through the real `seqtui train` and `seqtui eval` commands, as a user types them.
@@ -32,7 +33,7 @@ import tutorial  # noqa: E402
 from seqtui.evaluation import evaluate  # noqa: E402
 from seqtui.models import ModelConfig  # noqa: E402
 from seqtui.tasks import TaskConfig  # noqa: E402
-from seqtui.training import Budget, Trainer, TrainConfig  # noqa: E402
+from seqtui.training import Budget, TrainConfig, Trainer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TUTORIAL_REFERENCE = {"train": 510.0, "eval": 2000.0}  # baselines.md, quiet machine, examples/s
@@ -44,7 +45,9 @@ QUALITY_MODELS = [
     ("rnn, identity init + clip (IRNN)", ["--model", "rnn", "--init", "identity"]),
     ("gru", ["--model", "gru"]),
 ]
-QUALITY_TASKS = [("random", 60.0, 0.99), ("hard", 180.0, 0.99)]
+QUALITY_TASKS = [("random", 0.99), ("hard", 0.99)]
+# commands that must answer at once: they read run directories and need no torch
+LIGHT_COMMANDS = [["--version"], ["--help"], ["runs"], ["pause", "{run}"], ["resume", "{run}"], ["stop", "{run}"]]
 
 
 def machine() -> dict:
@@ -70,8 +73,14 @@ def machine() -> dict:
 
 def seqtui_train_speed(batch_size: int, seconds: float, device: str) -> float:
     config = TrainConfig(
-        task=TaskConfig(), model=ModelConfig("rnn", 50), lr=1e-3, batch_size=batch_size,
-        budget=Budget(seconds=seconds), eval_every=1e9, log_every=1.0, device=device,
+        task=TaskConfig(),
+        model=ModelConfig("rnn", 50),
+        lr=1e-3,
+        batch_size=batch_size,
+        budget=Budget(seconds=seconds),
+        eval_every=10**12,
+        log_every=1.0,
+        device=device,
     )
     trainer = Trainer(config)
     warm = Trainer(TrainConfig(**{**config.__dict__, "budget": Budget(steps=5)}))
@@ -98,9 +107,14 @@ def speed(device: str, quick: bool) -> dict:
     tut_train = tutorial.train_speed(1000 if quick else 3000)
     print("tutorial loop: evaluation ...", flush=True)
     tut_eval = tutorial.eval_speed(2000 if quick else 5000)
-    result = {"tutorial_train_per_s": tut_train["examples_per_s"], "tutorial_eval_examples": tut_eval["examples"],
-              "tutorial_eval_per_s": tut_eval["examples_per_s"],
-              "tutorial_eval_100k_s": 100_000 / tut_eval["examples_per_s"], "train": {}, "eval": {}}
+    result = {
+        "tutorial_train_per_s": tut_train["examples_per_s"],
+        "tutorial_eval_examples": tut_eval["examples"],
+        "tutorial_eval_per_s": tut_eval["examples_per_s"],
+        "tutorial_eval_100k_s": 100_000 / tut_eval["examples_per_s"],
+        "train": {},
+        "eval": {},
+    }
     for batch in (256, 1024, 4096):
         print(f"seqtui rnn H=50 training, batch {batch} ...", flush=True)
         result["train"][batch] = seqtui_train_speed(batch, 3.0 if quick else 8.0, device)
@@ -110,34 +124,105 @@ def speed(device: str, quick: bool) -> dict:
     return result
 
 
-def quality(device: str, only_models: list[str] | None) -> list[dict]:
+def quality(device: str, only_models: list[str] | None, seeds: int) -> list[dict]:
+    """Each model's preset on its default budget (in examples), then 100,000 fresh examples of the
+    same kind of negatives and of the other kind (10,000 per length)."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="seqtui-bench-") as root:
         for label, flags in QUALITY_MODELS:
             if only_models and not any(m in label for m in only_models):
                 continue
-            for negatives, seconds, target in QUALITY_TASKS:
-                run_dir = Path(root) / f"{len(rows)}-{negatives}"
-                command = ["train", "--negatives", negatives, "--run-dir", str(run_dir), "--quiet",
-                           "--device", device, *flags]
-                print(f"seqtui {' '.join(command)}  (default budget {seconds:.0f} s) ...", flush=True)
-                started = time.perf_counter()
-                _seqtui(*command)
-                wall = time.perf_counter() - started
-                report = json.loads(_seqtui("eval", str(run_dir), "--samples", "100000", "--json",
-                                            "--device", device))
-                status = json.loads((run_dir / "status.json").read_text())
-                config = json.loads((run_dir / "config.json").read_text())
-                by_length = {int(k): v for k, v in report["accuracy_by_length"].items()}
-                rows.append({
-                    "model": label, "negatives": negatives, "budget_s": seconds,
-                    "trained_s": status["elapsed"], "wall_s": wall, "examples": status["examples"],
-                    "hidden": config["model"]["hidden"], "batch_size": config["batch_size"], "lr": config["lr"],
-                    "worst": min(by_length.values()), "accuracy": report["accuracy"],
-                    "by_length": by_length, "target": target, "meets": min(by_length.values()) >= target,
-                })
-                print(f"  worst length {rows[-1]['worst']:.4f}, mean {report['accuracy']:.4f}", flush=True)
+            for negatives, target in QUALITY_TASKS:
+                for seed in range(seeds if "default preset" in label else 1):
+                    rows.append(_quality_row(Path(root), label, flags, negatives, target, seed, device, len(rows)))
     return rows
+
+
+def _quality_row(
+    root: Path, label: str, flags: list[str], negatives: str, target: float, seed: int, device: str, index: int
+) -> dict:
+    run_dir = root / f"{index}-{negatives}"
+    command = [
+        "train",
+        "--negatives",
+        negatives,
+        "--seed",
+        str(seed),
+        "--run-dir",
+        str(run_dir),
+        "--quiet",
+        "--device",
+        device,
+        *flags,
+    ]
+    print(f"seqtui {' '.join(command)} ...", flush=True)
+    started = time.perf_counter()
+    _seqtui(*command)
+    wall = time.perf_counter() - started
+    status = json.loads((run_dir / "status.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    row = {
+        "model": label,
+        "negatives": negatives,
+        "seed": seed,
+        "budget_examples": config["budget"]["samples"],
+        "trained_s": status["elapsed"],
+        "wall_s": wall,
+        "examples": status["examples"],
+        "hidden": config["model"]["hidden"],
+        "batch_size": config["batch_size"],
+        "lr": config["lr"],
+        "target": target,
+    }
+    for kind in ("random", "hard"):
+        report = json.loads(
+            _seqtui("eval", str(run_dir), "--samples", "100000", "--negatives", kind, "--json", "--device", device)
+        )
+        by_length = {int(k): v for k, v in report["accuracy_by_length"].items()}
+        row[kind] = {"by_length": by_length, "worst": min(by_length.values()), "accuracy": report["accuracy"]}
+    row["by_length"], row["worst"] = row[negatives]["by_length"], row[negatives]["worst"]
+    row["meets"] = row["worst"] >= target
+    print(
+        f"  worst length {row['worst']:.4f} ({negatives}), {row['random']['worst']:.4f} random, "
+        f"{row['hard']['worst']:.4f} hard, in {status['elapsed']:.0f} s",
+        flush=True,
+    )
+    return row
+
+
+def light(repeats: int = 7) -> dict:
+    """Wall time of the commands that need no torch, as a user types them (median of `repeats`)."""
+    with tempfile.TemporaryDirectory(prefix="seqtui-light-") as root:
+        run = Path(root) / "runs" / "small"
+        _seqtui(
+            "train",
+            "--model",
+            "rnn",
+            "--hidden",
+            "8",
+            "--n-max",
+            "2",
+            "--steps",
+            "5",
+            "--eval-samples",
+            "100",
+            "--run-dir",
+            str(run),
+            "--quiet",
+        )
+        times = {}
+        for args in LIGHT_COMMANDS:
+            args = [a.format(run=run) for a in args]
+            samples = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                subprocess.run(
+                    ["seqtui", *args], capture_output=True, cwd=root, env=dict(os.environ, SEQTUI_RUNS=str(run.parent))
+                )
+                samples.append(time.perf_counter() - started)
+            times[" ".join(["seqtui", *(a.replace(str(run), "RUN") for a in args)])] = statistics.median(samples)
+            print(f"  {' '.join(args)}: {times[list(times)[-1]]:.3f} s", flush=True)
+    return times
 
 
 def _seqtui(*args: str) -> str:
@@ -147,67 +232,125 @@ def _seqtui(*args: str) -> str:
     return result.stdout
 
 
-def markdown(info: dict, speed_result: dict | None, quality_rows: list[dict] | None) -> str:
-    lines = ["# seqtui benchmark results", "",
-             f"Measured {info['date']} on {info['cpu']} ({info['cores']} cores"
-             + (f", GPU {info['gpu']}" if info["gpu"] else ", no GPU")
-             + f"), torch {info['torch']} ({info['torch_threads']} threads), Python {info['python']}.",
-             "Regenerate with `python bench/bench.py` (see its docstring for parts).", ""]
+def markdown(
+    info: dict, speed_result: dict | None, quality_rows: list[dict] | None, light_result: dict | None = None
+) -> str:
+    lines = [
+        "# seqtui benchmark results",
+        "",
+        f"Measured {info['date']} on {info['cpu']} ({info['cores']} cores"
+        + (f", GPU {info['gpu']}" if info["gpu"] else ", no GPU")
+        + f"), torch {info['torch']} ({info['torch_threads']} threads), Python {info['python']}.",
+        "Regenerate with `python bench/bench.py` (see its docstring for parts).",
+        "",
+    ]
     if speed_result:
         s = speed_result
         t_train = s["tutorial_train_per_s"]
-        lines += ["## Speed against the tutorial's loop (same process, same run)", "",
-                  "The tutorial: batch 1, a Python loop over time steps, Elman ReLU H=50, Adam 1e-3 "
-                  "(`bench/tutorial.py`). seqtui: the same model and equations through `Trainer`, "
-                  "batched by length, torch's fused `nn.RNN`.", "",
-                  "| what | examples/s | vs tutorial, this run | vs baselines.md reference |",
-                  "| --- | ---: | ---: | ---: |",
-                  f"| tutorial training loop | {t_train:,.0f} | 1x | {t_train / TUTORIAL_REFERENCE['train']:.2f}x |"]
+        lines += [
+            "## Speed against the tutorial's loop (same process, same run)",
+            "",
+            "The tutorial: batch 1, a Python loop over time steps, Elman ReLU H=50, Adam 1e-3 "
+            "(`bench/tutorial.py`). seqtui: the same model and equations through `Trainer`, "
+            "batched by length, torch's fused `nn.RNN`.",
+            "",
+            "| what | examples/s | vs tutorial, this run | vs baselines.md reference |",
+            "| --- | ---: | ---: | ---: |",
+            f"| tutorial training loop | {t_train:,.0f} | 1x | {t_train / TUTORIAL_REFERENCE['train']:.2f}x |",
+        ]
         for batch, rate in s["train"].items():
-            lines.append(f"| seqtui training, rnn H=50, batch {batch} | {rate:,.0f} | **{rate / t_train:,.0f}x** "
-                         f"| {rate / TUTORIAL_REFERENCE['train']:,.0f}x |")
-        lines += ["", "| 100,000-example accuracy-by-length evaluation | seconds | vs tutorial, this run "
-                  "| vs baselines.md reference (49 s) |", "| --- | ---: | ---: | ---: |",
-                  f"| tutorial, one example at a time (extrapolated from {s.get('tutorial_eval_examples', 5000):,}) "
-                  f"| {s['tutorial_eval_100k_s']:.1f} | 1x | |"]
+            lines.append(
+                f"| seqtui training, rnn H=50, batch {batch} | {rate:,.0f} | **{rate / t_train:,.0f}x** "
+                f"| {rate / TUTORIAL_REFERENCE['train']:,.0f}x |"
+            )
+        lines += [
+            "",
+            "| 100,000-example accuracy-by-length evaluation | seconds | vs tutorial, this run "
+            "| vs baselines.md reference (49 s) |",
+            "| --- | ---: | ---: | ---: |",
+            f"| tutorial, one example at a time (extrapolated from {s.get('tutorial_eval_examples', 5000):,}) "
+            f"| {s['tutorial_eval_100k_s']:.1f} | 1x | |",
+        ]
         for name, seconds in s["eval"].items():
-            lines.append(f"| seqtui, {name} | {seconds:.3f} | **{s['tutorial_eval_100k_s'] / seconds:,.0f}x** "
-                         f"| {100_000 / TUTORIAL_REFERENCE['eval'] / seconds:,.0f}x |")
+            lines.append(
+                f"| seqtui, {name} | {seconds:.3f} | **{s['tutorial_eval_100k_s'] / seconds:,.0f}x** "
+                f"| {100_000 / TUTORIAL_REFERENCE['eval'] / seconds:,.0f}x |"
+            )
         lines.append("")
     if quality_rows:
         lengths = sorted(quality_rows[0]["by_length"])
-        lines += ["## Time to quality with the defaults a user gets", "",
-                  "Each row is `seqtui train [model flags] --negatives X` with no budget flag (the default "
-                  "budget: 60 s of training for random negatives, 180 s for hard), then "
-                  "`seqtui eval RUN --samples 100000` on fresh examples of the same kind "
-                  "(10,000 per length). Target: >= 0.99 at every length 2..20.", "",
-                  "| model | negatives | budget | examples seen | " + " | ".join(str(n) for n in lengths)
-                  + " | worst | meets |",
-                  "| --- | --- | ---: | ---: | " + " | ".join("---:" for _ in lengths) + " | ---: | --- |"]
+        lines += [
+            "## What the defaults reach on their budgets",
+            "",
+            "Each row is `seqtui train [model flags] --negatives X [--seed S]` with no budget flag: the "
+            "preset's budget, counted in training examples, so the result is the same on any machine "
+            "with the same thread count; then `seqtui eval RUN --samples 100000 --negatives K` on fresh "
+            "examples (10,000 per length) of both kinds. Target: >= 0.99 at every length 2..20 on the "
+            "kind of negatives trained on.",
+            "",
+            "| model | negatives | seed | budget (examples) | time | "
+            + " | ".join(str(n) for n in lengths)
+            + " | worst | worst, other kind | meets |",
+            "| --- | --- | ---: | ---: | ---: | " + " | ".join("---:" for _ in lengths) + " | ---: | ---: | --- |",
+        ]
         for r in quality_rows:
             cells = " | ".join(f"{r['by_length'][n]:.4f}" for n in lengths)
-            lines.append(f"| {r['model']} (H={r['hidden']}, batch {r['batch_size']}, lr {r['lr']:g}) | "
-                         f"{r['negatives']} | {r['budget_s']:.0f} s | {r['examples']:,} | {cells} | "
-                         f"{r['worst']:.4f} | {'yes' if r['meets'] else 'no'} |")
+            other = r["hard" if r["negatives"] == "random" else "random"]["worst"]
+            lines.append(
+                f"| {r['model']} (H={r['hidden']}, batch {r['batch_size']}, lr {r['lr']:g}) | "
+                f"{r['negatives']} | {r['seed']} | {r['budget_examples']:,} | {r['trained_s']:.0f} s | "
+                f"{cells} | {r['worst']:.4f} | {other:.4f} | {'yes' if r['meets'] else 'no'} |"
+            )
+        lines.append("")
+    if light_result:
+        lines += [
+            "## Commands that need no torch",
+            "",
+            "Wall time from the shell, median of seven (they import no torch; `pause`, `resume` and "
+            "`stop` on a finished run, which they refuse with one line). Target: under 0.5 s.",
+            "",
+            "| command | seconds |",
+            "| --- | ---: |",
+        ]
+        lines += [f"| `{command}` | {seconds:.3f} |" for command, seconds in light_result.items()]
         lines.append("")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=("speed", "quality"))
+    parser.add_argument("--only", choices=("speed", "quality", "light"))
+    parser.add_argument("--seeds", type=int, default=3, help="quality: seeds of the default preset")
     parser.add_argument("--models", nargs="*", help="quality: only models whose label contains one of these")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="shorter speed measurements")
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
     args = parser.parse_args()
     info = machine()
-    speed_result = None if args.only == "quality" else speed(args.device, args.quick)
-    quality_rows = None if args.only == "speed" else quality(args.device, args.models)
-    text = markdown(info, speed_result, quality_rows)
+    light_result = light() if args.only in (None, "light") else None
+    speed_result = speed(args.device, args.quick) if args.only in (None, "speed") else None
+    quality_rows = quality(args.device, args.models, args.seeds) if args.only in (None, "quality") else None
+    # a part not measured this time keeps its earlier figures (each part says when it was measured)
+    try:
+        earlier = json.loads(args.out.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        earlier = {}
+    parts = {"speed": speed_result, "quality": quality_rows, "light": light_result}
+    for name, value in parts.items():
+        if value is None and earlier.get(name):
+            parts[name] = earlier[name]
+    dates = dict(earlier.get("measured", {}))
+    dates.update(
+        {
+            name: info["date"]
+            for name, value in (("speed", speed_result), ("quality", quality_rows), ("light", light_result))
+            if value is not None
+        }
+    )
+    text = markdown(info, parts["speed"], parts["quality"], parts["light"])
+    text += "\n" + "\n".join(f"- {name}: measured {date}" for name, date in sorted(dates.items())) + "\n"
     args.out.write_text(text)
-    args.out.with_suffix(".json").write_text(
-        json.dumps({"machine": info, "speed": speed_result, "quality": quality_rows}, indent=2) + "\n")
+    args.out.with_suffix(".json").write_text(json.dumps({"machine": info, **parts, "measured": dates}, indent=2) + "\n")
     print(text)
 
 

@@ -69,8 +69,12 @@ def train_speed(steps: int, seed: int = 0) -> dict:
         losses.append(loss.item())
         hits.append(int(logits.argmax().item() == y))
     seconds = time.perf_counter() - started
-    return {"examples": steps, "seconds": seconds, "examples_per_s": steps / seconds,
-            "running_accuracy": sum(hits) / len(hits)}
+    return {
+        "examples": steps,
+        "seconds": seconds,
+        "examples_per_s": steps / seconds,
+        "running_accuracy": sum(hits) / len(hits),
+    }
 
 
 def eval_speed(examples: int, seed: int = 1) -> dict:

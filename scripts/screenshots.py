@@ -24,8 +24,10 @@ OUT = ROOT / "screenshots"
 
 def train(root: Path, name: str, *flags: str) -> Path:
     run = root / name
-    subprocess.run([sys.executable, "-m", "seqtui", "train", "--run-dir", str(run), "--eval-every", "2",
-                    "--quiet", *flags], check=True)
+    subprocess.run(
+        [sys.executable, "-m", "seqtui", "train", "--run-dir", str(run), "--eval-every", "2", "--quiet", *flags],
+        check=True,
+    )
     return run
 
 

@@ -23,61 +23,103 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
+    from seqtui.config import parse_count
+
+    try:
+        value = parse_count(text)
+    except SeqtuiError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
-def _task_arguments(parser: argparse.ArgumentParser, defaults: bool) -> None:
-    from seqtui.tasks import NEGATIVES, TASKS
+def _reader(setting):
+    """argparse's type= for a setting: its own reading, its message on failure."""
 
-    parser.add_argument("--task", choices=TASKS, default="match" if defaults else None)
-    parser.add_argument("--negatives", choices=NEGATIVES, default="random" if defaults else None,
-                        help="how negatives differ from the target: random second half, exactly one digit (hard), or both")
-    parser.add_argument("--n-min", type=int, default=1 if defaults else None, help="shortest pattern (sequence length 2n)")
-    parser.add_argument("--n-max", type=int, default=10 if defaults else None, help="longest pattern")
+    def read(text: str):
+        try:
+            return setting.read(text)
+        except SeqtuiError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    read.__name__ = setting.name
+    return read
+
+
+def _run_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", metavar="RUN", help="a run directory, or a run's name under the runs root")
+    parser.add_argument(
+        "--root", type=Path, help="runs root where RUN names are looked up (default ./runs or $SEQTUI_RUNS)"
+    )
+
+
+TASK_DEFAULTS = {"task": "match", "negatives": "random", "n-min": 1, "n-max": 10}
+
+
+def _task_arguments(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    from seqtui.config import SETTING
+
+    for name in ("task", "negatives", "n-min", "n-max"):
+        setting = SETTING[name]
+        default = TASK_DEFAULTS[name] if defaults else argparse.SUPPRESS
+        parser.add_argument(
+            setting.flag,
+            dest=name,
+            type=None if setting.choices else _reader(setting),
+            choices=setting.choices or None,
+            default=default,
+            help=setting.help,
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from seqtui.models import INITS, MODELS
-    from seqtui.training import SCHEDULES
+    from seqtui.config import SETTING, SETTINGS
 
-    parser = _Parser(prog="seqtui", description="Train, watch and probe recurrent networks on digit-memory tasks. "
-                     "With no command: the terminal app.")
+    parser = _Parser(
+        prog="seqtui",
+        description="Train, watch and probe recurrent networks on digit-memory tasks. "
+        "With no command: the terminal app.",
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("--root", type=Path, help="with no command: the runs root the app shows")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
-    train = sub.add_parser("train", help="train a model in a run directory (headless)",
-                           description="Train a model. With no model or budget flags: the default preset.")
-    _task_arguments(train, defaults=False)
-    train.add_argument("--model", choices=MODELS)
-    train.add_argument("--hidden", type=int, help="hidden units")
-    train.add_argument("--init", choices=INITS, help="identity: W_hh = I, zero recurrent bias (IRNN; rnn only)")
-    train.add_argument("--lr", type=float, help="peak learning rate (Adam)")
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--clip", type=float, help="max gradient norm; 0 turns clipping off")
-    train.add_argument("--schedule", choices=SCHEDULES, help="learning rate over the budget")
-    train.add_argument("--seed", type=int)
-    train.add_argument("--device", help="auto (CUDA when present), cpu or cuda")
-    train.add_argument("--steps", type=int, help="budget: optimiser steps")
-    train.add_argument("--samples", type=int, help="budget: training examples")
-    train.add_argument("--time", type=float, help="budget: seconds of training")
-    train.add_argument("--target-acc", type=float, help="stop once held-out accuracy reaches this at every length")
-    train.add_argument("--eval-samples", type=int, help="size of the held-out set checked during training")
-    train.add_argument("--eval-every", type=float, help="seconds between held-out evaluations")
-    train.add_argument("--checkpoint-every", type=float, default=30.0, help="seconds between checkpoints")
+    train = sub.add_parser(
+        "train",
+        help="train a model in a run directory (headless)",
+        description="Train a model. With no settings: the default preset (an LSTM, budget in examples). "
+        "With --resume: continue a run from its checkpoint (or start it, if it never trained); budget flags "
+        "then extend it by that much.",
+    )
+    for setting in SETTINGS:
+        train.add_argument(
+            setting.flag,
+            dest=setting.name,
+            default=argparse.SUPPRESS,
+            type=None if setting.choices else _reader(setting),
+            choices=setting.choices or None,
+            help=setting.help,
+        )
     where = train.add_mutually_exclusive_group()
     where.add_argument("--run-dir", type=Path, help="the new run's directory (default: a new one under the runs root)")
-    where.add_argument("--resume", type=Path, metavar="RUN", help="continue RUN; a budget given extends it")
+    where.add_argument("--resume", metavar="RUN", help="continue RUN (a path or a name under the runs root)")
+    train.add_argument(
+        "--restart",
+        action="store_true",
+        help="with --resume: train RUN again from step 0 with its settings (its checkpoint and metrics are replaced)",
+    )
     train.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
     train.add_argument("--quiet", action="store_true", help="no progress display")
-    train.add_argument("--nice", type=int, default=0,
-                       help="lower the trainer's CPU priority by this much (the app uses 5, so it stays responsive)")
+    train.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="lower the trainer's CPU priority by this much (the app uses 5, so it stays responsive)",
+    )
 
     evaluate = sub.add_parser("eval", help="accuracy by length of a run's latest checkpoint")
-    evaluate.add_argument("run", type=Path)
+    _run_argument(evaluate)
     evaluate.add_argument("--samples", type=_positive_int, default=100_000)
     evaluate.add_argument("--negatives", choices=("random", "hard", "mixed"), help="default: the run's own")
     evaluate.add_argument("--max-len", type=int, help="longest sequence length to test (may exceed the training range)")
@@ -86,36 +128,52 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
     predict = sub.add_parser("predict", help="the model's verdict on sequences")
-    predict.add_argument("run", type=Path)
-    predict.add_argument("sequences", nargs="*", metavar="SEQ",
-                         help="'1 4 2 1 4 2', '1,4,2,1,4,2' or '142142'; none: one per line on stdin")
+    _run_argument(predict)
+    predict.add_argument(
+        "sequences",
+        nargs="*",
+        metavar="SEQ",
+        help="'1 4 2 1 4 2', '1,4,2,1,4,2' or '142142'; none: one per line on stdin",
+    )
     predict.add_argument("--device", default="cpu")
     predict.add_argument("--json", action="store_true", help="one JSON object per line")
 
     gradients = sub.add_parser("gradients", help="gradient flow through time: |dL/dh_t| for every step t")
-    gradients.add_argument("run", type=Path)
+    _run_argument(gradients)
     gradients.add_argument("--samples", type=_positive_int, default=256, help="probe examples per length")
     gradients.add_argument("--device", default="cpu")
     gradients.add_argument("--json", action="store_true", help="print one JSON object")
 
     compare = sub.add_parser("compare", help="train several models on the same task, seed, data and budget; report")
     _task_arguments(compare, defaults=False)
-    compare.add_argument("--models", default="rnn,rnn-identity,lstm,gru",
-                         help="comma-separated, from rnn, rnn-identity, lstm, gru (default: all four)")
-    compare.add_argument("--steps", type=int, help="budget per model: optimiser steps")
-    compare.add_argument("--samples", type=int, help="budget per model: training examples")
-    compare.add_argument("--time", type=float, help="budget per model: seconds (default: the preset's)")
-    compare.add_argument("--seed", type=int)
+    compare.add_argument(
+        "--models",
+        default="rnn,rnn-identity,lstm,gru",
+        help="comma-separated, from rnn, rnn-identity, lstm, gru (default: all four)",
+    )
+    for name, text in (
+        ("steps", "budget per model: optimiser steps"),
+        ("samples", "budget per model: training examples (default: the preset's)"),
+        ("time", "budget per model: a cap on seconds of training"),
+        ("seed", "seed of every model's weights and data"),
+    ):
+        compare.add_argument(
+            SETTING[name].flag, dest=name, type=_reader(SETTING[name]), default=argparse.SUPPRESS, help=text
+        )
     compare.add_argument("--eval-samples", type=_positive_int, default=20_000, help="examples per evaluation")
     compare.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
     compare.add_argument("--nice", type=int, default=0, help="lower the CPU priority by this much")
-    compare.add_argument("--parallel", type=_positive_int, default=1,
-                         help="models trained at once, each in its own process with its share of the cores "
-                              "(default 1: one after another, each with the whole machine)")
+    compare.add_argument(
+        "--parallel",
+        type=_positive_int,
+        default=1,
+        help="models trained at once, each in its own process with its share of the cores "
+        "(default 1: one after another, each with the whole machine)",
+    )
     compare.add_argument("--name", help="name the runs cmp-NAME-<model> (default: date and time, MMDD-HHMMSS)")
 
     export = sub.add_parser("export", help="write a run's metrics and evaluations as CSV")
-    export.add_argument("run", type=Path)
+    _run_argument(export)
     export.add_argument("--out", type=Path, help="directory for train.csv and evals.csv (default RUN/export)")
 
     sample = sub.add_parser("sample", help="print example sequences with their labels")
@@ -129,13 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true")
 
     open_run = sub.add_parser("open", help="open the app attached to a run (running or finished)")
-    open_run.add_argument("run", type=Path)
-    open_run.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
+    _run_argument(open_run)
 
-    for name, text in (("pause", "pause a training run"), ("resume", "resume a paused run"),
-                       ("stop", "stop a training run (it saves a checkpoint)")):
+    for name, text in (
+        ("pause", "pause a training run"),
+        ("resume", "resume a paused run"),
+        ("stop", "stop a training run (it saves a checkpoint)"),
+    ):
         control = sub.add_parser(name, help=text)
-        control.add_argument("run", type=Path)
+        _run_argument(control)
     return parser
 
 
@@ -167,9 +227,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_app(args: argparse.Namespace) -> int:
-    from seqtui.runs import Run, default_root
+    from seqtui.runs import Run, default_root, resolve_run
 
-    run = Run.open(args.run).path if args.command == "open" else None
+    run = None
+    if args.command == "open":
+        opened = Run.open(resolve_run(args.run, args.root))
+        problem = opened.config_problem()
+        if problem:
+            raise SeqtuiError(f"run {opened.shown_name} cannot be opened: {problem}")
+        run = opened.path
     root = args.root or (run.parent if run is not None else default_root())
     from seqtui.app import make_app
 

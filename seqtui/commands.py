@@ -1,4 +1,8 @@
-"""What each `seqtui` subcommand does; cli.py parses, this module acts and prints."""
+"""What each `seqtui` subcommand does; cli.py parses, this module acts and prints.
+
+Commands that only read or signal run directories (runs, pause, resume, stop) never import
+torch, so they answer at once; the others import it when they run.
+"""
 
 from __future__ import annotations
 
@@ -7,50 +11,63 @@ import math
 import sys
 import time
 from argparse import Namespace
-from pathlib import Path
+from typing import Any
 
-import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from seqtui.checkpoint import load_checkpoint
+from seqtui.config import SETTINGS, Budget, TaskConfig
 from seqtui.errors import SeqtuiError
-from seqtui.evaluation import Evaluation, evaluate
-from seqtui.presets import preset_config
-from seqtui.runs import Run, default_root, list_runs, new_run_path
-from seqtui.tasks import TaskConfig, format_sequence, is_positive, parse_sequence, sample_examples
-from seqtui.training import Budget, resolve_device
+from seqtui.runs import Run, default_root, display_name, list_runs, new_run_path, resolve_run
 
 console = Console(highlight=False)
 
 
+def _open_run(args: Namespace) -> Run:
+    """RUN as given: a path, or a name under --root / $SEQTUI_RUNS / ./runs."""
+    return Run.open(resolve_run(args.run, getattr(args, "root", None)))
+
+
 # -- train ------------------------------------------------------------------------------------
+def given_settings(args: Namespace) -> dict[str, Any]:
+    """The settings given on the command line, by name (absent ones are not there at all)."""
+    values = vars(args)
+    return {s.name: values[s.name] for s in SETTINGS if s.name in values}
+
+
 def cmd_train(args: Namespace) -> int:
     from seqtui import runner
+    from seqtui.limits import check_training_fits
+    from seqtui.presets import preset_config
     from seqtui.progress import TrainingDisplay
+    from seqtui.training import resolve_device
 
-    extra = Budget(steps=args.steps, samples=args.samples, seconds=args.time)
-    if args.resume is not None:
-        changed = [flag for flag, value in _settings(args).items() if value is not None]
-        if changed:
-            raise SeqtuiError(
-                f"{', '.join(changed)} cannot change when resuming: a resumed run keeps its settings "
-                "(a budget, --device and intervals may be given)"
-            )
-        run = Run.open(args.resume)
-        trainer = runner.resume_run(run, extra, **_watching(args))
+    given = given_settings(args)
+    budget = {s.name: given.pop(s.name) for s in SETTINGS if s.budget and s.name in given}
+    if args.resume is None:
+        if args.restart:
+            raise SeqtuiError("--restart goes with --resume RUN: it trains that run again from step 0")
+        config = preset_config({**given, **budget})
+        resolve_device(config.device)
+        check_training_fits(config)  # all of this before the run directory exists
+        run = Run.create(args.run_dir or new_run_path(args.root or default_root(), config), config)
+        extra, settings = None, {}
     else:
-        config = preset_config(_settings(args), extra)
-        for name, value in _watching(args).items():
-            if value is not None:
-                setattr(config, name, value)
-        config.validate()
-        path = args.run_dir or new_run_path(args.root or default_root(), config)
-        run = Run.create(path, config)
-        trainer = runner.start_run(run, config)
-    display = TrainingDisplay(run, trainer, console, quiet=args.quiet)
+        fixed = [f"--{name}" for name in given if name not in runner.RESUMABLE_SETTINGS]
+        if fixed:
+            raise SeqtuiError(
+                f"{', '.join(fixed)} cannot change when resuming: a resumed run keeps its settings "
+                "(a budget, --device, --threads and the intervals may be given)"
+            )
+        run = Run.open(resolve_run(args.resume, args.root))
+        extra = Budget(steps=budget.get("steps"), samples=budget.get("samples"), seconds=budget.get("time"))
+        settings = given
+    display = TrainingDisplay(run, console, quiet=args.quiet)
     with display:
-        outcome = runner.train(run, trainer, on_event=display.update, checkpoint_every=args.checkpoint_every)
+        outcome = runner.train(
+            run, extra, settings, restart=args.restart, on_event=display.update, on_start=display.start
+        )
     display.summary(outcome)
     if outcome.state == "failed":
         return 1
@@ -59,48 +76,31 @@ def cmd_train(args: Namespace) -> int:
     return 0
 
 
-def _settings(args: Namespace) -> dict:
-    """The training settings given on the command line, by flag; None where not given."""
-    return {
-        "--task": args.task,
-        "--negatives": args.negatives,
-        "--n-min": args.n_min,
-        "--n-max": args.n_max,
-        "--model": args.model,
-        "--hidden": args.hidden,
-        "--init": args.init,
-        "--lr": args.lr,
-        "--batch-size": args.batch_size,
-        "--clip": args.clip,
-        "--schedule": args.schedule,
-        "--seed": args.seed,
-        "--target-acc": args.target_acc,
-    }
-
-
-def _watching(args: Namespace) -> dict:
-    """Settings that may differ between a run and its resumption."""
-    return {"device": args.device, "eval_samples": args.eval_samples, "eval_every": args.eval_every}
-
-
 # -- eval -------------------------------------------------------------------------------------
-def _load_run_model(path: Path, device: str):
-    run = Run.open(path)
+def _load_run_model(args: Namespace):
+    from seqtui.checkpoint import load_checkpoint
+    from seqtui.training import resolve_device
+
+    run = _open_run(args)
     if not run.checkpoint_path.exists():
-        raise SeqtuiError(f"run {run.name} has no checkpoint yet")
+        raise SeqtuiError(f"run {run.shown_name} has no checkpoint yet")
     checkpoint = load_checkpoint(run.checkpoint_path)
-    device = resolve_device(device)
+    device = resolve_device(args.device)
     return run, checkpoint, checkpoint.build_model(device), device
 
 
 def cmd_eval(args: Namespace) -> int:
-    run, checkpoint, model, device = _load_run_model(args.run, args.device)
+    from seqtui.evaluation import evaluate
+    from seqtui.limits import check_fits, evaluation_bytes
+
+    run, checkpoint, model, device = _load_run_model(args)
     task = checkpoint.config.task
     max_pattern = task.n_max
     if args.max_len is not None:
-        if args.max_len < 2 * task.n_min or args.max_len % 2:
-            raise SeqtuiError(f"--max-len must be an even length of at least {2 * task.n_min}, got {args.max_len}")
+        if args.max_len < 2 * task.n_min or args.max_len % 2 or args.max_len > 2000:
+            raise SeqtuiError(f"--max-len must be an even length from {2 * task.n_min} to 2000, got {args.max_len}")
         max_pattern = args.max_len // 2
+    check_fits(evaluation_bytes(checkpoint.config.model, max_pattern), f"evaluating up to length {2 * max_pattern}")
     negatives = args.negatives or task.negatives
     started = time.perf_counter()
     result = evaluate(model, task, args.samples, negatives, max_pattern, args.seed, device)
@@ -108,7 +108,7 @@ def cmd_eval(args: Namespace) -> int:
     if args.json:
         print(json.dumps({"run": str(run.path), "step": checkpoint.step, "seconds": seconds, **result.to_dict()}))
         return 0
-    console.print(evaluation_table(result, task, f"{run.name} at step {checkpoint.step:,}"))
+    console.print(evaluation_table(result, task, f"{escape(run.shown_name)} at step {checkpoint.step:,}"))
     console.print(
         f"{result.count:,} examples ({negatives} negatives) in {seconds:.2f} s: "
         f"overall {result.accuracy:.4f}, worst length {result.worst:.4f}"
@@ -116,7 +116,7 @@ def cmd_eval(args: Namespace) -> int:
     return 0
 
 
-def evaluation_table(result: Evaluation, task: TaskConfig, title: str) -> Table:
+def evaluation_table(result, task: TaskConfig, title: str) -> Table:
     table = Table(title=title, title_justify="left")
     for name in ("length", "count", "accuracy", "95% interval", ""):
         table.add_column(name, justify="right" if name != "" else "left")
@@ -129,6 +129,10 @@ def evaluation_table(result: Evaluation, task: TaskConfig, title: str) -> Table:
 
 # -- predict ----------------------------------------------------------------------------------
 def cmd_predict(args: Namespace) -> int:
+    import torch
+
+    from seqtui.tasks import format_sequence, is_positive, parse_sequence
+
     texts = args.sequences or [line for line in sys.stdin.read().splitlines() if line.strip()]
     if not texts:
         raise SeqtuiError("no sequences given: pass them as arguments or one per line on stdin")
@@ -139,7 +143,7 @@ def cmd_predict(args: Namespace) -> int:
         except SeqtuiError as error:
             where = f"sequence {index}" if len(texts) > 1 else "sequence"
             raise SeqtuiError(f"{where}: {error}") from None
-    run, checkpoint, model, device = _load_run_model(args.run, args.device)
+    run, checkpoint, model, device = _load_run_model(args)
     task = checkpoint.config.task
     rows = []
     with torch.inference_mode():
@@ -147,26 +151,32 @@ def cmd_predict(args: Namespace) -> int:
             logits = model.classify(torch.tensor([digits], device=device))
             p_match = float(torch.softmax(logits, dim=1)[0, 1])
             truth = is_positive(digits, task.task)
-            rows.append({
-                "digits": digits,
-                "match": p_match > 0.5,
-                "p_match": p_match,
-                "truth": truth,
-                "correct": (p_match > 0.5) == truth,
-                "in_range": task.n_min <= len(digits) // 2 <= task.n_max,
-            })
+            rows.append(
+                {
+                    "digits": digits,
+                    "match": p_match > 0.5,
+                    "p_match": p_match,
+                    "truth": truth,
+                    "correct": (p_match > 0.5) == truth,
+                    "in_range": task.n_min <= len(digits) // 2 <= task.n_max,
+                }
+            )
     if args.json:
         for row in rows:
             print(json.dumps(row))
         return 0
-    table = Table(title=f"{run.name} ({task.task}) at step {checkpoint.step:,}", title_justify="left")
+    table = Table(title=f"{escape(run.shown_name)} ({task.task}) at step {checkpoint.step:,}", title_justify="left")
     for name in ("sequence", "verdict", "p(match)", "truly", ""):
         table.add_column(name)
     for row in rows:
         verdict = "match" if row["match"] else "no match"
         truth = "match" if row["truth"] else "no match"
         mark = "[green]right[/]" if row["correct"] else "[red]wrong[/]"
-        note = "" if row["in_range"] else f" [yellow](length {len(row['digits'])} outside trained {2 * task.n_min}-{2 * task.n_max})[/]"
+        note = (
+            ""
+            if row["in_range"]
+            else f" [yellow](length {len(row['digits'])} outside trained {2 * task.n_min}-{2 * task.n_max})[/]"
+        )
         table.add_row(format_sequence(row["digits"]), verdict, f"{row['p_match']:.4f}", truth, mark + note)
     console.print(table)
     return 0
@@ -175,29 +185,56 @@ def cmd_predict(args: Namespace) -> int:
 # -- gradients --------------------------------------------------------------------------------
 def cmd_gradients(args: Namespace) -> int:
     from seqtui.gradients import measure
+    from seqtui.limits import check_fits, gradient_bytes
 
-    run, checkpoint, model, device = _load_run_model(args.run, args.device)
+    run, checkpoint, model, device = _load_run_model(args)
+    check_fits(
+        gradient_bytes(checkpoint.config.model, checkpoint.config.task.n_max, args.samples),
+        f"measuring the gradient flow on {args.samples:,} examples a length",
+    )
     flow = measure(model, checkpoint.config.task, args.samples, device=device)
-    history = [(r["step"], r["gradient_ratio_by_length"]) for r in run.read_metrics()
-               if r.get("kind") == "eval" and "gradient_ratio_by_length" in r]
+    history = [
+        (r["step"], r["gradient_ratio_by_length"])
+        for r in run.read_metrics()
+        if r["kind"] == "eval" and "gradient_ratio_by_length" in r
+    ]
     if args.json:
-        print(json.dumps({"run": str(run.path), "step": checkpoint.step, **flow.to_record(),
-                          "during_training": [{"step": step, "ratio_by_length": ratios} for step, ratios in history]}))
+        print(
+            json.dumps(
+                {
+                    "run": str(run.path),
+                    "step": checkpoint.step,
+                    **flow.to_record(),
+                    "during_training": [{"step": step, "ratio_by_length": ratios} for step, ratios in history],
+                }
+            )
+        )
         return 0
-    table = Table(title=f"{run.name}: |dL/dh_t| at step {checkpoint.step:,} ({args.samples} probe examples a length)",
-                  title_justify="left")
+    table = Table(
+        title=f"{escape(run.shown_name)}: |dL/dh_t| at step {checkpoint.step:,} "
+        f"({args.samples} probe examples a length)",
+        title_justify="left",
+    )
     for name in ("length", "|dL/dh_1|", "|dL/dh_T|", "first/last", "per step"):
         table.add_column(name, justify="right")
     for length, norms in flow.by_length.items():
-        table.add_row(str(length), f"{norms[0]:.3g}", f"{norms[-1]:.3g}", f"{flow.ratio(length):.3g}",
-                      f"x{flow.per_step(length):.3f}")
+        table.add_row(
+            str(length),
+            f"{norms[0]:.3g}",
+            f"{norms[-1]:.3g}",
+            f"{flow.ratio(length):.3g}",
+            f"x{flow.per_step(length):.3f}",
+        )
     console.print(table)
     if history:
         first_step, first = history[0]
         last_step, last = history[-1]
         longest = max(first, key=int)
-        console.print(f"during training, first/last at length {longest}: {float(first[longest]):.3g} at step "
-                      f"{first_step:,} -> {float(last[longest]):.3g} at step {last_step:,}")
+        if longest in last and first[longest] is not None and last[longest] is not None:
+            console.print(
+                f"during training, first/last at length {longest}: {first[longest]:.3g} at step "
+                f"{first_step:,} -> {last[longest]:.3g} at step {last_step:,}"
+            )
     return 0
 
 
@@ -205,13 +242,19 @@ def cmd_gradients(args: Namespace) -> int:
 def cmd_compare(args: Namespace) -> int:
     from seqtui.compare import compare
 
-    settings = {"--task": args.task, "--negatives": args.negatives, "--n-min": args.n_min,
-                "--n-max": args.n_max, "--seed": args.seed}
-    names = [name.strip() for name in args.models.split(",") if name.strip()]
-    budget = Budget(steps=args.steps, samples=args.samples, seconds=args.time)
-    md, table = compare(args.root or default_root(), {k: v for k, v in settings.items() if v is not None},
-                        budget, names, args.eval_samples, report=console.print, stamp=args.name,
-                        parallel=args.parallel)
+    values = vars(args)
+    settings = {name: values[name] for name in ("task", "negatives", "n-min", "n-max", "seed") if name in values}
+    budget = Budget(steps=values.get("steps"), samples=values.get("samples"), seconds=values.get("time"))
+    md, table = compare(
+        args.root or default_root(),
+        settings,
+        budget,
+        [name.strip() for name in args.models.split(",") if name.strip()],
+        args.eval_samples,
+        report=console.print,
+        stamp=args.name,
+        parallel=args.parallel,
+    )
     console.print(md.read_text())
     console.print(f"wrote {md} and {table}")
     return 0
@@ -221,15 +264,22 @@ def cmd_compare(args: Namespace) -> int:
 def cmd_export(args: Namespace) -> int:
     from seqtui.export import export_csv
 
-    for path in export_csv(Run.open(args.run), args.out):
+    for path in export_csv(_open_run(args), args.out):
         console.print(f"wrote {path}")
     return 0
 
 
 # -- sample -----------------------------------------------------------------------------------
 def cmd_sample(args: Namespace) -> int:
-    task = TaskConfig(args.task, args.negatives, args.n_min, args.n_max).validate()
+    import torch
+
+    from seqtui.tasks import format_sequence, sample_examples
+
+    values = vars(args)
+    task = TaskConfig(values["task"], values["negatives"], values["n-min"], values["n-max"]).validate()
     seed = args.seed if args.seed is not None else int(time.time_ns() % 2**31)
+    if not 0 <= seed < 2**63:
+        raise SeqtuiError(f"--seed must be between 0 and 2**63 - 1, got {seed}")
     generator = torch.Generator().manual_seed(seed)
     for digits, label in sample_examples(task, args.count, generator):
         if args.json:
@@ -245,21 +295,46 @@ def cmd_runs(args: Namespace) -> int:
     summaries = list_runs(root)
     if args.json:
         for s in summaries:
-            print(json.dumps({"run": str(s.run.path), "state": s.state, "model": s.model, "task": s.task,
-                              "negatives": s.negatives, "step": s.step, "examples": s.examples,
-                              "best_worst": s.best_worst}))
+            print(
+                json.dumps(
+                    {
+                        "run": str(s.run.path),
+                        "state": s.state,
+                        "model": s.model,
+                        "task": s.task,
+                        "negatives": s.negatives,
+                        "step": s.step,
+                        "examples": s.examples,
+                        "best_worst": s.best_worst,
+                        "verdict": s.status.verdict,
+                        "problem": s.problem,
+                    }
+                )
+            )
         return 0
     if not summaries:
-        console.print(f"no runs under {root} yet: start one with  seqtui train")
+        console.print(f"no runs under {escape(str(root))} yet: start one with  seqtui train")
         return 0
-    table = Table(title=f"runs under {root}", title_justify="left")
+    table = Table(title=f"runs under {escape(str(root))}", title_justify="left")
     for name in ("run", "state", "model", "task", "steps", "examples", "worst-length acc", "updated"):
         table.add_column(name, justify="right" if name in ("steps", "examples", "worst-length acc") else "left")
     for s in summaries:
         best = "-" if s.best_worst is None else f"{s.best_worst:.4f}"
-        table.add_row(s.run.name, s.state, s.model, f"{s.task}/{s.negatives}", f"{s.step:,}",
-                      f"{s.examples:,}", best, _ago(s.updated))
+        state = f"[red]{s.state}[/]" if s.state in ("damaged", "failed") else s.state
+        table.add_row(
+            escape(s.run.shown_name),
+            state,
+            s.model,
+            f"{s.task}/{s.negatives}",
+            f"{s.step:,}",
+            f"{s.examples:,}",
+            best,
+            _ago(s.updated),
+        )
     console.print(table)
+    for s in summaries:
+        if s.problem:
+            console.print(f"[red]{escape(s.run.shown_name)}[/]: {escape(display_name(s.problem))}")
     return 0
 
 
@@ -272,13 +347,13 @@ def _ago(when: float) -> str:
 
 
 def _control(args: Namespace, want: str, verb: str) -> int:
-    run = Run.open(args.run)
-    state = run.status()["state"]
-    if state not in ("running", "paused", "starting"):
+    run = _open_run(args)
+    status = run.status()
+    if not status.active:
         hint = f"; to train it further: seqtui train --resume {run.path}" if want == "running" else ""
-        raise SeqtuiError(f"run {run.name} is not training (state: {state}){hint}")
+        raise SeqtuiError(f"run {run.shown_name} is not training (state: {status.state}){hint}")
     run.request(want)
-    console.print(f"asked {run.name} to {verb}")
+    console.print(f"asked {escape(run.shown_name)} to {verb}")
     return 0
 
 
@@ -292,4 +367,3 @@ def cmd_resume(args: Namespace) -> int:
 
 def cmd_stop(args: Namespace) -> int:
     return _control(args, "stopped", "stop")
-

@@ -12,31 +12,26 @@ import io
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from seqtui import runner
-from seqtui.checkpoint import load_checkpoint
+from seqtui.config import Budget, TrainConfig
 from seqtui.errors import SeqtuiError
-from seqtui.evaluation import evaluate
-from seqtui.gradients import measure
 from seqtui.history import history_of
-from seqtui.launch import log_tail, train_arguments
+from seqtui.launch import log_tail, spawn_trainer
+from seqtui.limits import check_training_fits
 from seqtui.presets import preset_config
 from seqtui.runs import LOG, Run, write_text_atomic
-from seqtui.training import Budget, TrainConfig
 
-# name -> command-line settings: the tutorial's rnn, its identity-initialised, clipped variant, lstm, gru
+# name -> settings: the tutorial's rnn, its identity-initialised, clipped variant, lstm, gru
 SPECS: dict[str, dict] = {
-    "rnn": {"--model": "rnn"},
-    "rnn-identity": {"--model": "rnn", "--init": "identity", "--clip": 1.0},
-    "lstm": {"--model": "lstm"},
-    "gru": {"--model": "gru"},
+    "rnn": {"model": "rnn"},
+    "rnn-identity": {"model": "rnn", "init": "identity", "clip": 1.0},
+    "lstm": {"model": "lstm"},
+    "gru": {"model": "gru"},
 }
 BEYOND = 5  # pattern lengths past the training range that the report also tests
 # a comparison's name: the default date and time, or a word without "-", so run names split one way
@@ -53,7 +48,7 @@ def group_runs(root: Path, stamp: str) -> list[Path]:
     """A comparison's run directories that exist so far, in the order of SPECS."""
     order = list(SPECS)
     found = [p for p in Path(root).glob(f"cmp-{stamp}-*") if p.is_dir() and group_of(p.name) == stamp]
-    return sorted(found, key=lambda p: order.index(p.name[len(f"cmp-{stamp}-"):]))
+    return sorted(found, key=lambda p: order.index(p.name[len(f"cmp-{stamp}-") :]))
 
 
 def report_path(root: Path, stamp: str) -> Path:
@@ -70,9 +65,10 @@ def read_by_length(root: Path, stamp: str) -> dict[str, dict[str, dict[int, floa
             rows = list(csv.DictReader(handle))
         out = {}
         for row in rows:
-            out[row["model"]] = {kind: {int(k.split("_")[1]): float(v) for k, v in row.items()
-                                        if k.startswith(kind + "_") and v}
-                                 for kind in ("random", "hard")}
+            out[row["model"]] = {
+                kind: {int(k.split("_")[1]): float(v) for k, v in row.items() if k.startswith(kind + "_") and v}
+                for kind in ("random", "hard")
+            }
         return out
     except (OSError, KeyError, ValueError, IndexError, AttributeError, TypeError, csv.Error):
         return {}
@@ -95,8 +91,16 @@ class Row:
         return min(v for n, v in by_length.items() if n <= 2 * self.n_max)
 
 
-def compare(root: Path, settings: dict, budget: Budget, names: list[str], samples: int = 20_000,
-            report: Callable[[str], None] = print, stamp: str | None = None, parallel: int = 1) -> tuple[Path, Path]:
+def compare(
+    root: Path,
+    settings: dict[str, Any],
+    budget: Budget,
+    names: list[str],
+    samples: int = 20_000,
+    report: Callable[[str], None] = print,
+    stamp: str | None = None,
+    parallel: int = 1,
+) -> tuple[Path, Path]:
     """Train `names` (keys of SPECS) one after another, or `parallel` at a time, then measure each."""
     unknown = [n for n in names if n not in SPECS]
     if unknown:
@@ -109,20 +113,30 @@ def compare(root: Path, settings: dict, budget: Budget, names: list[str], sample
     if parallel < 1:
         raise SeqtuiError(f"--parallel {parallel}: train at least one model at a time")
     stamp = stamp or datetime.now().strftime("%m%d-%H%M%S")
-    taken = [p.name for p in Path(root).glob(f"cmp-{stamp}-*")
-             if group_of(p.name) == stamp or p.name.startswith(f"cmp-{stamp}-report.")]
+    taken = [
+        p.name
+        for p in Path(root).glob(f"cmp-{stamp}-*")
+        if group_of(p.name) == stamp or p.name.startswith(f"cmp-{stamp}-report.")
+    ]
     if taken:
         raise SeqtuiError(f"a comparison named {stamp} exists already ({taken[0]}): choose another name")
+    given = {
+        name: value
+        for name, value in (("samples", budget.samples), ("steps", budget.steps), ("time", budget.seconds))
+        if value is not None
+    }
     plans = []
     for name in names:  # every setting checked before anything trains
-        config = preset_config({**settings, **SPECS[name]}, budget)
-        config.validate()
+        config = preset_config({**settings, **given, **SPECS[name]})
+        check_training_fits(config)
         plans.append((name, Path(root) / f"cmp-{stamp}-{name}", config))
     if parallel == 1:
+        from seqtui import runner
+
         for name, path, config in plans:
             run = Run.create(path, config)
             report(f"training {name} in {run.path} ...")
-            outcome = runner.train(run, runner.start_run(run, config))
+            outcome = runner.train(run)
             if outcome.state != "finished":
                 raise SeqtuiError(f"{name} did not finish ({outcome.state}): {outcome.message}")
     else:
@@ -131,39 +145,35 @@ def compare(root: Path, settings: dict, budget: Budget, names: list[str], sample
     return _write(Path(root), stamp, rows, parallel)
 
 
-def _train_at_once(plans: list[tuple[str, Path, TrainConfig]], parallel: int,
-                   report: Callable[[str], None]) -> None:
+def _train_at_once(plans: list[tuple[str, Path, TrainConfig]], parallel: int, report: Callable[[str], None]) -> None:
     """Each model in its own `seqtui train` process, `parallel` at a time, the cores split between them."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     threads = max(1, cores // parallel)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     waiting, running = list(plans), {}
     try:
         while waiting or running:
             while waiting and len(running) < parallel:
                 name, path, config = waiting.pop(0)
-                try:
-                    path.mkdir(parents=True)
-                except OSError as error:
-                    raise SeqtuiError(f"cannot create {path}: {error.strerror or error}") from None
+                run = Run.create(path, config)
                 plural = "s" if threads > 1 else ""
                 report(f"training {name} in {path} ({threads} thread{plural} each, {parallel} models at a time) ...")
-                with open(path / LOG, "ab") as log:
-                    running[name] = (subprocess.Popen(
-                        [sys.executable, "-m", "seqtui", "train", *train_arguments(config), "--run-dir", str(path),
-                         "--quiet"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env), path)
+                running[name] = (spawn_trainer(run, nice=0, threads=threads, detach=False), path)
             time.sleep(0.1)
             for name, (process, path) in list(running.items()):
                 if process.poll() is None:
                     continue
                 del running[name]
                 status = Run(path).raw_status()
-                if process.returncode != 0 or status.get("state") != "finished":
-                    raise SeqtuiError(f"{name} did not finish ({status.get('state', 'not started')}, exit status "
-                                      f"{process.returncode}): {log_tail(path)} (see {path / LOG})")
+                if process.returncode != 0 or status.state != "finished":
+                    raise SeqtuiError(
+                        f"{name} did not finish ({status.state}, exit status "
+                        f"{process.returncode}): {log_tail(path)} (see {path / LOG})"
+                    )
     except KeyboardInterrupt:
-        raise SeqtuiError("comparison interrupted: the models training now stop with a checkpoint "
-                          "(seqtui train --resume RUN continues one)") from None
+        raise SeqtuiError(
+            "comparison interrupted: the models training now stop with a checkpoint "
+            "(seqtui train --resume RUN continues one)"
+        ) from None
     finally:
         for process, _ in running.values():  # an error or Ctrl-C: the others stop, saving a checkpoint
             process.send_signal(signal.SIGTERM)
@@ -172,6 +182,10 @@ def _train_at_once(plans: list[tuple[str, Path, TrainConfig]], parallel: int,
 
 
 def _measure(name: str, run: Run, samples: int) -> Row:
+    from seqtui.checkpoint import load_checkpoint
+    from seqtui.evaluation import evaluate
+    from seqtui.gradients import measure
+
     checkpoint = load_checkpoint(run.checkpoint_path)
     task = checkpoint.config.task
     model = checkpoint.build_model("cpu")
@@ -181,8 +195,18 @@ def _measure(name: str, run: Run, samples: int) -> Row:
     ratio = measure(model, task, 256, lengths=[2 * task.n_max]).ratio(2 * task.n_max)
     reached = history_of(run.read_metrics()).reached
     status = run.status()
-    return Row(name, run, int(status["examples"]), float(status["elapsed"]), random, hard, ratio,
-               reached.get(0.95), reached.get(0.99), task.n_max)
+    return Row(
+        name,
+        run,
+        status.examples,
+        status.elapsed,
+        random,
+        hard,
+        ratio,
+        reached.get(0.95),
+        reached.get(0.99),
+        task.n_max,
+    )
 
 
 def _write(root: Path, stamp: str, rows: list[Row], parallel: int = 1) -> tuple[Path, Path]:
@@ -193,46 +217,96 @@ def _write(root: Path, stamp: str, rows: list[Row], parallel: int = 1) -> tuple[
     def when(value: float | None) -> str:
         return "-" if value is None else f"{value:.0f} s"
 
-    lines = [f"# Comparison {stamp}", "",
-             f"Same task, seed, data and budget ({_budget_text(seconds)}); accuracy on fresh examples, "
-             f"lengths past {2 * rows[0].n_max} are beyond the training range. "
-             + ("Trained one after another." if parallel == 1 else
-                f"Trained {parallel} at a time, sharing the machine: examples/s and times are each model's "
-                "speed beside another."), "",
-             "| model | examples/s | worst length, random | worst length, hard | gradient first/last "
-             f"at length {2 * rows[0].n_max} | time to 95% | time to 99% |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"# Comparison {stamp}",
+        "",
+        f"Same task, seed, data and budget ({seconds.describe()}); accuracy on fresh examples, "
+        f"lengths past {2 * rows[0].n_max} are beyond the training range. "
+        + (
+            "Trained one after another."
+            if parallel == 1
+            else f"Trained {parallel} at a time, sharing the machine: examples/s and times are each model's "
+            "speed beside another."
+        ),
+        "",
+        "| model | examples/s | worst length, random | worst length, hard | gradient first/last "
+        f"at length {2 * rows[0].n_max} | time to 95% | time to 99% |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for r in rows:
-        lines.append(f"| {r.name} | {r.examples / max(r.seconds, 1e-9):,.0f} | {r.worst(r.random):.4f} | "
-                     f"{r.worst(r.hard):.4f} | {r.gradient_ratio:.2g} | {when(r.to_95)} | {when(r.to_99)} |")
+        lines.append(
+            f"| {r.name} | {r.examples / max(r.seconds, 1e-9):,.0f} | {r.worst(r.random):.4f} | "
+            f"{r.worst(r.hard):.4f} | {r.gradient_ratio:.2g} | {when(r.to_95)} | {when(r.to_99)} |"
+        )
     for title, attribute in (("random negatives", "random"), ("hard negatives", "hard")):
-        lines += ["", f"Accuracy by length, {title}:", "",
-                  "| model | " + " | ".join(str(n) for n in lengths) + " |",
-                  "| --- | " + " | ".join("---:" for _ in lengths) + " |"]
+        lines += [
+            "",
+            f"Accuracy by length, {title}:",
+            "",
+            "| model | " + " | ".join(str(n) for n in lengths) + " |",
+            "| --- | " + " | ".join("---:" for _ in lengths) + " |",
+        ]
         for r in rows:
             values = getattr(r, attribute)
             lines.append(f"| {r.name} | " + " | ".join(f"{values[n]:.3f}" for n in lengths) + " |")
-    lines += ["", "Time to 95% / 99%: training time until the held-out set first reached it at every "
-              "trained length (measured at each held-out evaluation). Gradient first/last: "
-              "|dL/dh_1| / |dL/dh_T| of the trained model on a fixed probe batch."]
+    lines += [
+        "",
+        "Time to 95% / 99%: training time until the held-out set first reached it at every "
+        "trained length (measured at each held-out evaluation). Gradient first/last: "
+        "|dL/dh_1| / |dL/dh_T| of the trained model on a fixed probe batch.",
+    ]
     write_text_atomic(md_path, "\n".join(lines) + "\n")
     table = io.StringIO()
     writer = csv.writer(table)
-    writer.writerow(["model", "run", "examples", "seconds", "gradient_ratio", "time_to_95", "time_to_99"]
-                    + [f"random_{n}" for n in lengths] + [f"hard_{n}" for n in lengths])
+    writer.writerow(
+        ["model", "run", "examples", "seconds", "gradient_ratio", "time_to_95", "time_to_99"]
+        + [f"random_{n}" for n in lengths]
+        + [f"hard_{n}" for n in lengths]
+    )
     for r in rows:
-        writer.writerow([r.name, r.run.name, r.examples, r.seconds, r.gradient_ratio, r.to_95 or "",
-                         r.to_99 or ""] + [r.random[n] for n in lengths] + [r.hard[n] for n in lengths])
+        writer.writerow(
+            [r.name, r.run.name, r.examples, r.seconds, r.gradient_ratio, r.to_95 or "", r.to_99 or ""]
+            + [r.random[n] for n in lengths]
+            + [r.hard[n] for n in lengths]
+        )
     write_text_atomic(csv_path, table.getvalue())
     return md_path, csv_path
 
 
-def _budget_text(budget: Budget) -> str:
-    parts = []
-    if budget.seconds:
-        parts.append(f"{budget.seconds:g} s")
-    if budget.steps:
-        parts.append(f"{budget.steps:,} steps")
-    if budget.samples:
-        parts.append(f"{budget.samples:,} examples")
-    return ", ".join(parts) or "no limit"
+class ComparisonFollower:
+    """Follows a comparison as it grows: which of its runs exist, its report, its log's last line.
+
+    Its runs are followed one by one like any run (seqtui.history.RunFollower); this follows what
+    belongs to the comparison as a whole, and never raises."""
+
+    def __init__(self, root: Path, stamp: str):
+        self.root, self.stamp = Path(root), stamp
+        self.runs: list[Path] = []
+        self.by_length: dict = {}  # the report's accuracy by length, once written
+        self.log_line = ""
+        self._report_stamp: tuple | None = None
+
+    @property
+    def report(self) -> Path:
+        return report_path(self.root, self.stamp)
+
+    def poll(self) -> bool:
+        changed = False
+        try:
+            runs = group_runs(self.root, self.stamp)
+        except OSError:
+            runs = []
+        if runs != self.runs:
+            self.runs, changed = runs, True
+        try:
+            info = (self.root / f"cmp-{self.stamp}-report.csv").stat()
+            stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = None
+        if stamp != self._report_stamp:
+            self._report_stamp, changed = stamp, True
+            self.by_length = read_by_length(self.root, self.stamp)
+        line = log_tail(self.root / f"compare-{self.stamp}.log", whole=True) if not self.runs else ""
+        if line != self.log_line:
+            self.log_line, changed = line, True
+        return changed

@@ -9,10 +9,9 @@ from typing import Iterator
 import torch
 
 from seqtui.errors import SeqtuiError
+from seqtui.limits import EVAL_CHUNK
 from seqtui.models import SequenceClassifier
 from seqtui.tasks import Batch, TaskConfig, make_batch
-
-EVAL_CHUNK = 16384  # examples per forward pass: large enough to amortise, small enough for memory
 
 
 @dataclass

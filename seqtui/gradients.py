@@ -8,6 +8,7 @@ for its failures at length; whether it explains a model's accuracy is for the me
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -38,8 +39,12 @@ class GradientFlow:
     def to_record(self) -> dict:
         return {
             "by_length": {str(n): values for n, values in self.by_length.items()},
-            "ratio_by_length": {str(n): self.ratio(n) for n in self.by_length},
+            "ratio_by_length": {str(n): _finite_or_none(self.ratio(n)) for n in self.by_length},
         }
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def hidden_gradients(model: SequenceClassifier, digits: torch.Tensor, labels: torch.Tensor) -> list[torch.Tensor]:

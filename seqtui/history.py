@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from seqtui.runs import MetricsReader, Run
+from seqtui.config import TrainConfig
+from seqtui.errors import SeqtuiError
+from seqtui.runs import CONFIG, METRICS, MetricsReader, Run, RunStatus
 
 CAPACITY = 512
 THRESHOLDS = (0.95, 0.99)  # worst-length accuracies whose first time a run reached them is kept
@@ -81,15 +83,27 @@ class RunHistory:
     def add(self, record: dict) -> None:
         kind = record.get("kind")
         if kind == "train":
-            x = float(record.get("examples", 0))
+            x = float(record["examples"])
             self.loss.add(x, float(record["loss"]), higher_is_better=False)
             self.accuracy.add(x, float(record["accuracy"]))
             self.clock.add(x, float(record.get("elapsed", 0.0)))
             self.last_train = record
         elif kind == "eval":
             self.evaluations.append(
-                {k: record[k] for k in ("step", "examples", "elapsed", "accuracy", "worst", "accuracy_by_length",
-                                        "gradient_norms_by_length", "gradient_ratio_by_length") if k in record}
+                {
+                    k: record[k]
+                    for k in (
+                        "step",
+                        "examples",
+                        "elapsed",
+                        "accuracy",
+                        "worst",
+                        "accuracy_by_length",
+                        "gradient_norms_by_length",
+                        "gradient_ratio_by_length",
+                    )
+                    if k in record
+                }
             )
             worst = record.get("worst")
             if worst is not None and (self.best_worst is None or worst > self.best_worst):
@@ -110,18 +124,59 @@ def history_of(records: list[dict]) -> RunHistory:
 
 
 class RunFollower:
-    """Follows a run directory like `tail -f`: call `poll()` and redraw when it returns True."""
+    """Follows one run directory like `tail -f`: its metrics, its status, its checkpoint.
+
+    `poll()` reads what changed since the last call and says whether anything did. Whatever is in
+    the directory, it never raises: damage is kept in `problem` (one line, tied to this run)."""
 
     def __init__(self, run: Run):
         self.run = run
-        self.reader = MetricsReader(run.file("metrics.jsonl"))
+        self.reader = MetricsReader(run.file(METRICS))
         self.history = RunHistory()
+        self.status = RunStatus()
+        self.config: TrainConfig | None = None
+        self.config_problem: str | None = None
+        self.checkpoint_mtime: float | None = None
+        self.version = 0  # grows with every poll that found a change: a viewer compares it with what it drew
+        self._config_stamp: tuple | None = None
+
+    @property
+    def problem(self) -> str | None:
+        return self.config_problem or self.reader.problem or self.status.problem
 
     def poll(self) -> bool:
+        changed = self._poll_config()
         restarts = self.reader.restarts
         records = self.reader.read_new()
         if self.reader.restarts != restarts:
-            self.history = RunHistory()  # the log was rewritten (a resume): start over
+            self.history = RunHistory()  # the log was replaced (a resume): start over
+            changed = True
         for record in records:
             self.history.add(record)
-        return bool(records)
+        status = self.run.status()
+        if status != self.status:
+            self.status, changed = status, True
+        try:
+            mtime = self.run.checkpoint_path.stat().st_mtime
+        except OSError:
+            mtime = None
+        if mtime != self.checkpoint_mtime:
+            self.checkpoint_mtime, changed = mtime, True
+        changed = changed or bool(records)
+        self.version += changed
+        return changed
+
+    def _poll_config(self) -> bool:
+        try:
+            info = self.run.file(CONFIG).stat()
+            stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = None
+        if stamp == self._config_stamp and (self.config is not None or self.config_problem is not None):
+            return False
+        self._config_stamp = stamp
+        try:
+            self.config, self.config_problem = self.run.config(), None
+        except SeqtuiError as error:
+            self.config, self.config_problem = None, str(error)
+        return True

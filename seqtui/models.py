@@ -11,37 +11,13 @@ Each model runs its recurrence in two ways that compute the same numbers:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from seqtui.errors import SeqtuiError
+from seqtui.config import INITS, MODELS, ModelConfig  # noqa: F401  (re-exported)
 from seqtui.tasks import DIGITS, one_hot
-
-MODELS = ("rnn", "lstm", "gru")
-INITS = ("default", "identity")
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    model: str = "lstm"
-    hidden: int = 128
-    init: str = "default"  # "identity": W_hh = I and zero recurrent bias (IRNN), rnn only
-
-    def validate(self) -> "ModelConfig":
-        if self.model not in MODELS:
-            raise SeqtuiError(f"unknown model {self.model!r}: choose one of {', '.join(MODELS)}")
-        if self.hidden < 1:
-            raise SeqtuiError(f"hidden size must be at least 1, got {self.hidden}")
-        if self.init not in INITS:
-            raise SeqtuiError(f"unknown init {self.init!r}: choose one of {', '.join(INITS)}")
-        if self.init == "identity" and self.model != "rnn":
-            raise SeqtuiError("--init identity applies to the rnn model only")
-        return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

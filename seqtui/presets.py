@@ -1,16 +1,17 @@
 """Defaults a user gets: per-model settings and the default preset.
 
-The default preset is the one the benchmark shows meeting the time-to-quality targets on a
-2-core CPU (bench/results.md): an LSTM, 64 units, batches of 256, Adam at 5e-3 decayed by a
-cosine over the budget, gradients clipped at 1, for 60 s (random negatives) or 180 s (hard or
-mixed negatives). Settings given on the command line win over all of these.
+The default preset is an LSTM, 64 units, batches of 256, Adam at 5e-3 decayed by a cosine over a
+budget counted in training examples, gradients clipped at 1. The budgets are the examples the
+preset needs to reach 99% at every length (random and hard negatives), with a margin; measured in
+bench/results.md. Counted in examples, a run learns the same on a busy laptop and an idle GPU.
+Settings given on the command line or in the form win over all of these.
 """
 
 from __future__ import annotations
 
-from seqtui.models import ModelConfig
-from seqtui.tasks import TaskConfig
-from seqtui.training import Budget, TrainConfig
+from typing import Any
+
+from seqtui.config import Budget, ModelConfig, TaskConfig, TrainConfig
 
 DEFAULT_MODEL = "lstm"
 
@@ -21,31 +22,58 @@ MODEL_DEFAULTS: dict[str, dict] = {
     "gru": {"hidden": 64, "lr": 5e-3, "batch_size": 256, "clip": 1.0},
 }
 
-DEFAULT_SECONDS = {"random": 60.0, "hard": 180.0, "mixed": 180.0}
+# training examples by kind of negatives (bench/results.md: what the default preset needs, with a margin)
+DEFAULT_EXAMPLES = {"random": 1_500_000, "hard": 2_500_000, "mixed": 2_500_000}
+EVALUATIONS = 20  # held-out evaluations over a run's budget, by default
 
 
-def preset_config(settings: dict, budget: Budget) -> TrainConfig:
-    """A TrainConfig from command-line `settings` (flag -> value or None) over the defaults."""
-    given = {flag.lstrip("-").replace("-", "_"): v for flag, v in settings.items() if v is not None}
-    model = given.get("model", DEFAULT_MODEL)
+def preset_config(values: dict[str, Any]) -> TrainConfig:
+    """A checked TrainConfig: the preset of the chosen model, then `values` (setting name -> value)."""
+    model = values.get("model", DEFAULT_MODEL)
     per_model = MODEL_DEFAULTS.get(model, MODEL_DEFAULTS[DEFAULT_MODEL])
-    task = TaskConfig(
-        task=given.get("task", "match"),
-        negatives=given.get("negatives", "random"),
-        n_min=given.get("n_min", 1),
-        n_max=given.get("n_max", 10),
+    negatives = values.get("negatives", "random")
+    base = TrainConfig(
+        task=TaskConfig(),
+        model=ModelConfig(model=DEFAULT_MODEL, hidden=per_model["hidden"]),
+        lr=per_model["lr"],
+        batch_size=per_model["batch_size"],
+        clip=per_model["clip"],
+        budget=Budget(samples=DEFAULT_EXAMPLES.get(negatives, DEFAULT_EXAMPLES["random"])),
     )
-    if not budget.is_set():
-        budget = Budget(seconds=DEFAULT_SECONDS.get(task.negatives, 60.0))
-    clip = given.get("clip", per_model["clip"])
-    return TrainConfig(
-        task=task,
-        model=ModelConfig(model=model, hidden=given.get("hidden", per_model["hidden"]), init=given.get("init", "default")),
-        lr=given.get("lr", per_model["lr"]),
-        batch_size=given.get("batch_size", per_model["batch_size"]),
-        clip=None if clip == 0 else clip,
-        schedule=given.get("schedule", "cosine"),
-        seed=given.get("seed", 0),
-        budget=budget,
-        target_accuracy=given.get("target_acc"),
+    given = dict(values)
+    if any(name in given for name in ("samples", "steps", "time")):  # a budget given replaces the preset's
+        given = {"samples": None, "steps": None, "time": None, **given}
+    config = base.replaced(given)
+    if "eval-every" not in values:
+        config = config.replaced({"eval-every": default_eval_every(config)})
+    return config
+
+
+def default_eval_every(config: TrainConfig) -> int:
+    """About EVALUATIONS evaluations over a work budget, at a round number of examples."""
+    budget = config.budget
+    total = budget.samples or (budget.steps * config.batch_size if budget.steps else None)
+    if total is None:
+        return TrainConfig.eval_every
+    raw = max(config.batch_size, total // EVALUATIONS)
+    round_to = 10 ** max(0, len(str(raw)) - 2)  # two significant digits
+    return max(config.batch_size, raw // round_to * round_to)
+
+
+# worst-length held-out accuracy the presets reach at their default budgets (bench/results.md);
+# a finished run of a preset that ends well short of this says so
+EXPECTED_WORST = {("lstm", "random"): 0.99, ("lstm", "hard"): 0.99, ("gru", "random"): 0.99, ("gru", "hard"): 0.99}
+
+
+def expected_worst(config: TrainConfig) -> float | None:
+    """What `config`'s preset reaches at every length, if `config` is that preset (any seed)."""
+    key = (config.model.model, config.task.negatives)
+    if key not in EXPECTED_WORST:
+        return None
+    preset = preset_config({"model": key[0], "negatives": key[1]})
+    same = all(
+        getattr(config, name) == getattr(preset, name)
+        for name in ("task", "model", "lr", "batch_size", "clip", "schedule")
     )
+    enough = config.budget.samples is not None and config.budget.samples >= (preset.budget.samples or 0)
+    return EXPECTED_WORST[key] if same and enough else None

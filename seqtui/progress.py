@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.markup import escape
+from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress as RichProgress
 
 from seqtui.runner import Outcome
 from seqtui.runs import Run
@@ -15,8 +17,9 @@ PLAIN_EVERY = 5.0  # seconds between lines when the output is not a terminal
 
 
 class TrainingDisplay:
-    def __init__(self, run: Run, trainer: Trainer, console: Console, quiet: bool = False):
-        self.run, self.trainer, self.console, self.quiet = run, trainer, console, quiet
+    def __init__(self, run: Run, console: Console, quiet: bool = False):
+        self.run, self.console, self.quiet = run, console, quiet
+        self.trainer: Trainer | None = None
         self.live = console.is_terminal and not quiet
         self.last_plain = 0.0
         self.held_out = ""
@@ -31,20 +34,30 @@ class TrainingDisplay:
             transient=False,
             refresh_per_second=4,
         )
-        self.task_id = self.bar.add_task(run.name, total=1000, line="starting")
+        self.task_id = self.bar.add_task(escape(run.shown_name), total=1000, line="starting")
 
     def __enter__(self):
-        config = self.trainer.config
+        return self
+
+    def start(self, trainer: Trainer) -> None:
+        """The trainer is ready (the run was checked and, if it resumes, restored)."""
+        self.trainer = trainer
+        config = trainer.config
         if not self.quiet:
+            threads = f"{trainer.threads} thread{'s' if trainer.threads != 1 else ''}"
             self.console.print(
-                f"[bold]{self.run.path}[/]: {config.model.model} H={config.model.hidden} "
+                f"[bold]{escape(str(self.run.path))}[/]: {config.model.model} H={config.model.hidden} "
                 f"({config.model.init} init) on {config.task.task}/{config.task.negatives}, "
-                f"batch {config.batch_size}, lr {config.lr:g}, device {self.trainer.device}, "
-                f"from step {self.trainer.step:,}"
+                f"batch {config.batch_size}, lr {config.lr:g}, budget {config.budget.describe()}, "
+                f"{trainer.device} ({threads}), from step {trainer.step:,}"
             )
+            if not config.reproducible:
+                self.console.print(
+                    "[yellow]the only budget is a time: the learning rate follows the clock, so "
+                    "this run cannot be reproduced exactly (give --samples for that)[/]"
+                )
         if self.live:
             self.bar.start()
-        return self
 
     def __exit__(self, *exc):
         if self.live:
@@ -73,5 +86,7 @@ class TrainingDisplay:
         if self.quiet and outcome.state == "finished":
             return
         style = {"finished": "green", "stopped": "yellow", "failed": "red"}[outcome.state]
+        if outcome.verdict in ("chance", "short"):
+            style = "red" if outcome.verdict == "chance" else "yellow"
         console = Console(stderr=True, highlight=False) if outcome.state == "failed" else self.console
-        console.print(f"[{style}]{outcome.state}[/]: {outcome.message} ({self.run.path})")
+        console.print(f"[{style}]{outcome.state}[/]: {escape(outcome.message)} ({escape(str(self.run.path))})")

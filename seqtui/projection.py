@@ -37,8 +37,14 @@ class Projection:
 
 
 @torch.inference_mode()
-def fit_projection(model: SequenceClassifier, task: TaskConfig, state: str = "hidden",
-                   per_length: int = PER_LENGTH, seed: int = FIT_SEED, most: int = MOST_STATES) -> Projection:
+def fit_projection(
+    model: SequenceClassifier,
+    task: TaskConfig,
+    state: str = "hidden",
+    per_length: int = PER_LENGTH,
+    seed: int = FIT_SEED,
+    most: int = MOST_STATES,
+) -> Projection:
     """Fit on the hidden (or, for an LSTM, `state="cell"`) states of held-out sequences.
 
     Hidden states come from the fused layer in one call per length; cell states need the

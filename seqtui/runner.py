@@ -1,8 +1,15 @@
 """Training inside a run directory: a Trainer's events become metrics, checkpoints and status.
 
-This is what `seqtui train` runs, in the foreground of a shell or detached under the app. It
-obeys the run's control file (pause, resume, stop) and SIGINT/SIGTERM/SIGHUP (stop), and always leaves
-a checkpoint it can resume from: at the start, every `checkpoint_every` seconds, and at the end.
+This is what `seqtui train` runs, in the foreground of a shell or detached under the app. The
+trainer holds the run's lock for its whole life, so no other process changes the run meanwhile;
+it obeys the run's control file (pause, resume, stop) and SIGINT/SIGTERM/SIGHUP (stop), and always
+leaves a checkpoint it can resume from.
+
+Every run directory can be trained with one call, `train(run)`: a new run (config.json only)
+starts at step 0, as does one killed before its first checkpoint; any other continues from its
+checkpoint. Everything is checked before the first byte of the run changes, so a refused call
+leaves the run exactly as it was; and config and metrics change only once the checkpoint they
+go with is safely on disk.
 """
 
 from __future__ import annotations
@@ -12,15 +19,25 @@ import signal
 import socket
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
-from seqtui.checkpoint import load_checkpoint, restore_trainer, save_checkpoint
+from seqtui.checkpoint import Checkpoint, load_checkpoint, restore_trainer, save_checkpoint
+from seqtui.config import SETTINGS, Budget, TrainConfig, count_text
 from seqtui.errors import SeqtuiError
-from seqtui.runs import Run
-from seqtui.training import Budget, Event, Finished, HeldOut, Trainer, TrainConfig
+from seqtui.evaluation import Evaluation
+from seqtui.presets import expected_worst
+from seqtui.runs import Run, RunStatus
+from seqtui.training import CheckpointDue, Event, Finished, HeldOut, Trainer
 
 PAUSE_POLL = 0.2  # seconds between looks at the control file while paused
 PAUSED_HEARTBEAT = 5.0
+CHANCE = 0.6  # held-out accuracy below this, on balanced labels, is a model that learned nothing
+SHORT_MARGIN = 0.02  # worst-length accuracy this far below what the preset reaches is "short"
+
+# what may change when a run resumes: where it trains and how it is watched, not what it learns
+RESUMABLE_SETTINGS = tuple(s.name for s in SETTINGS if s.on_resume and not s.budget)
+# what decides what a run learns: config.json and its checkpoint must agree on these
+LEARNING_FIELDS = ("task", "model", "lr", "batch_size", "clip", "schedule", "seed")
 
 
 @dataclass
@@ -28,7 +45,9 @@ class Outcome:
     state: str  # finished, stopped or failed
     message: str
     step: int
+    trainer: Trainer
     stop_signal: int | None = None  # the signal that stopped it, if one did
+    verdict: str | None = None  # learned, short or chance (finished runs with an evaluation)
 
 
 class _StopSignal:
@@ -44,7 +63,10 @@ class _StopSignal:
 
     def __enter__(self):
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            self._previous[sig] = signal.signal(sig, self._handle)
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: the caller stops us another way
+                pass
         return self
 
     def _handle(self, signum, frame):
@@ -55,136 +77,280 @@ class _StopSignal:
             signal.signal(sig, handler)
 
 
-def start_run(run: Run, config: TrainConfig) -> Trainer:
-    """A new trainer for a new run, with a step-0 checkpoint so even an early kill can resume."""
-    trainer = Trainer(config)
-    save_checkpoint(trainer, run.checkpoint_path)
-    run.append_metrics({"kind": "event", "event": "start", "step": 0, "examples": 0, "elapsed": 0.0})
-    return trainer
+def train(
+    run: Run,
+    extra: Budget | None = None,
+    settings: dict[str, Any] | None = None,
+    restart: bool = False,
+    on_event: Callable[[Event], None] | None = None,
+    on_start: Callable[[Trainer], None] | None = None,
+) -> Outcome:
+    """Train `run` from where it stands until its budget, its target, a stop request or a signal.
+
+    `extra` extends a run that has trained (a new one: sets its budget); `settings` changes what
+    may change between sessions (RESUMABLE_SETTINGS, by name); `restart` trains from step 0
+    whatever the run holds. Refused with a SeqtuiError, the run unchanged, if another process
+    holds the run or anything does not check out.
+    """
+    with run.locked():
+        trainer = _prepare(run, extra or Budget(), settings or {}, restart)
+        if on_start:
+            on_start(trainer)
+        return _Session(run, trainer).train(on_event)
 
 
-# what may change when a run resumes: where it trains and how it is watched, not what it learns
-RESUMABLE_SETTINGS = ("device", "eval_samples", "eval_every")
-
-
-def resume_run(run: Run, extra: Budget, **settings) -> Trainer:
-    """A trainer in the state of the run's checkpoint, its budget extended by `extra`."""
-    checkpoint = load_checkpoint(run.checkpoint_path)
+def _prepare(run: Run, extra: Budget, settings: dict[str, Any], restart: bool) -> Trainer:
+    """Check everything, then build the trainer, then (only then) change the run's files."""
+    status = run.raw_status()  # we hold the run: only a trainer on another host could be live
+    if run.remote_trainer(status):
+        raise SeqtuiError(f"run {run.shown_name} is being trained on {status.host} (process {status.pid})")
     config = run.config()
-    for name, value in settings.items():
-        if name not in RESUMABLE_SETTINGS:
-            raise SeqtuiError(f"{name} cannot change when a run resumes")
-        if value is not None:
-            setattr(config, name, value)
-    config.validate()
-    counters = checkpoint.counters
-    position = (int(counters["step"]), int(counters["examples"]), float(counters["elapsed"]))
+    unknown = sorted(set(settings) - set(RESUMABLE_SETTINGS))
+    if unknown:
+        raise SeqtuiError(f"--{unknown[0]} cannot change when a run resumes")
+    checkpoint = None
+    if not restart and run.checkpoint_path.exists():
+        checkpoint = load_checkpoint(run.checkpoint_path)
+        _agree(run, config, checkpoint)
+    if settings:
+        config = config.replaced(settings)
+    if checkpoint is None:
+        position = (0, 0, 0.0)
+    else:
+        counters = checkpoint.counters
+        position = (int(counters["step"]), int(counters["examples"]), float(counters["elapsed"]))
     if extra.is_set():
         config.budget = config.budget.extended(extra.validate(), *position)
     elif config.budget.reached(*position):
         raise SeqtuiError(
-            f"run {run.name} has used its whole budget (step {position[0]}): "
-            "give --steps, --samples or --time to train it further"
+            f"run {run.shown_name} has used its whole budget (step {position[0]:,}): give --samples, "
+            "--steps or --time to train it further"
         )
-    trainer = Trainer(config)
-    restore_trainer(trainer, checkpoint)
-    run.write_config(config)
-    run.truncate_metrics(trainer.step)
-    run.append_metrics({"kind": "event", "event": "resume", **_position(trainer)})
+    try:
+        trainer = Trainer(config)
+    except SeqtuiError as error:
+        if checkpoint is None:  # a start that failed says why in the run's status
+            _write_failed_status(run, f"could not start: {error}")
+        raise
+    if checkpoint is not None:
+        restore_trainer(trainer, checkpoint)
+    # the checks are done: now the changes, each safe on disk before the next depends on it
+    if checkpoint is None:
+        save_checkpoint(trainer, run.checkpoint_path)  # step 0: even an early kill can resume
+        run.write_metrics([])
+        if config != run.config():
+            run.write_config(config)
+        run.append_metrics({"kind": "event", "event": "start", "threads": trainer.threads, **_position(trainer)})
+    else:
+        kept = [r for r in run.read_metrics() if r["step"] <= trainer.step]
+        run.write_metrics(kept)
+        if config != run.config():
+            run.write_config(config)
+        run.append_metrics({"kind": "event", "event": "resume", "threads": trainer.threads, **_position(trainer)})
     return trainer
+
+
+def _agree(run: Run, config: TrainConfig, checkpoint: Checkpoint) -> None:
+    """config.json and the checkpoint must describe the same learning, or the resume would lie."""
+    for name in LEARNING_FIELDS:
+        ours, theirs = getattr(config, name), getattr(checkpoint.config, name)
+        if ours != theirs:
+            raise SeqtuiError(
+                f"run {run.shown_name}: config.json and its checkpoint disagree on {name} ({ours} against "
+                f"{theirs}); restore config.json, or train from step 0 with --restart"
+            )
+
+
+def _write_failed_status(run: Run, message: str) -> None:
+    try:
+        run.write_status(RunStatus(state="failed", host=socket.gethostname(), message=message))
+    except SeqtuiError:
+        pass  # the disk is full too: the error itself still reaches the user
 
 
 def _position(trainer: Trainer) -> dict:
     return {"step": trainer.step, "examples": trainer.examples, "elapsed": trainer.elapsed}
 
 
-def train(
-    run: Run,
-    trainer: Trainer,
-    on_event: Callable[[Event], None] | None = None,
-    checkpoint_every: float = 30.0,
-) -> Outcome:
-    """Train until the budget, the target, a stop request or a signal; report how it ended."""
-    status = run.status()
-    if status["state"] in ("running", "paused") and status.get("pid") != os.getpid():
-        raise SeqtuiError(f"run {run.name} is already being trained by process {status.get('pid')}")
-    run.request("running")
-    run.write_status(
-        state="running",
-        pid=os.getpid(),
-        host=socket.gethostname(),
-        device=str(trainer.device),
-        started=time.time(),
-        message="",
-        **_position(trainer),
-        best_worst=trainer.best_worst,
-    )
-    last_checkpoint = time.monotonic()
-    outcome: Outcome | None = None
-    with _StopSignal() as stop:
-        events = trainer.run()
+def verdict(config: TrainConfig, evaluation: Evaluation | None) -> str | None:
+    """Did a finished run learn? learned, short (of what its preset reaches) or chance."""
+    if evaluation is None:
+        return None
+    if evaluation.accuracy < CHANCE:
+        return "chance"
+    expected = expected_worst(config)
+    if expected is not None and evaluation.worst < expected - SHORT_MARGIN:
+        return "short"
+    return "learned"
+
+
+class _Session:
+    """One trainer process's life on a run: status, metrics, checkpoints, pause and stop."""
+
+    def __init__(self, run: Run, trainer: Trainer):
+        self.run, self.trainer = run, trainer
+        self.status = RunStatus(
+            state="running",
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            started=time.time(),
+            device=str(trainer.device),
+            threads=trainer.threads,
+        )
+
+    def write_status(self, **changes) -> None:
+        for name, value in changes.items():
+            setattr(self.status, name, value)
+        t = self.trainer
+        self.status.step, self.status.examples, self.status.elapsed = t.step, t.examples, t.elapsed
+        self.status.best_worst = t.best_worst
+        self.run.write_status(self.status)
+
+    def save(self) -> None:
+        save_checkpoint(self.trainer, self.run.checkpoint_path)
+
+    def train(self, on_event: Callable[[Event], None] | None) -> Outcome:
+        run, trainer = self.run, self.trainer
+        run.request("running")
+        self.write_status(message="")
+        outcome: Outcome | None = None
+        with _StopSignal() as stop:
+            events = trainer.run()
+            try:
+                for event in events:
+                    if on_event:
+                        on_event(event)
+                    if isinstance(event, Finished):
+                        outcome = self._finish(event)
+                        break
+                    if isinstance(event, CheckpointDue):
+                        self.save()
+                    else:
+                        run.append_metrics(event.to_record())
+                    if isinstance(event, HeldOut):
+                        self.save()  # after the record it goes with, so a resume keeps that record
+                    self.write_status()
+                    if run.wanted() == "paused" and not stop.raised:
+                        self._pause(stop)
+                    if stop.raised or run.wanted() == "stopped":
+                        why = f"stopped by {stop.raised}" if stop.raised else "stopped on request"
+                        outcome = self._stop(why)
+                        outcome.stop_signal = stop.number
+                        break
+            except SeqtuiError as error:  # a full disk, a file that cannot be written: said plainly
+                events.close()
+                self._failed(f"training stopped at step {trainer.step:,}: {error}")
+                raise SeqtuiError(
+                    f"{error} (training stopped at step {trainer.step:,}; the last checkpoint "
+                    f"is kept: seqtui train --resume {run.path} continues)"
+                ) from None
+            except BaseException as error:  # a crash: keep the last good checkpoint, say what broke
+                events.close()
+                self._failed(f"training failed: {type(error).__name__}: {error}")
+                raise
+            finally:
+                events.close()
+        assert outcome is not None
+        return outcome
+
+    def _failed(self, message: str) -> None:
         try:
-            for event in events:
-                if on_event:
-                    on_event(event)
-                if isinstance(event, Finished):
-                    outcome = _finish(run, trainer, event)
-                    break
-                run.append_metrics(event.to_record())
-                if isinstance(event, HeldOut) or time.monotonic() - last_checkpoint >= checkpoint_every:
-                    save_checkpoint(trainer, run.checkpoint_path)
-                    last_checkpoint = time.monotonic()
-                run.write_status(state="running", **_position(trainer), best_worst=trainer.best_worst)
-                if run.wanted() == "paused" and not stop.raised:
-                    _pause(run, trainer, stop)
-                if stop.raised or run.wanted() == "stopped":
-                    why = f"stopped by {stop.raised}" if stop.raised else "stopped on request"
-                    outcome = _stop(run, trainer, why)
-                    outcome.stop_signal = stop.number
-                    break
-        except BaseException as error:  # a crash: keep the last good checkpoint, say what broke
-            events.close()
-            message = f"training failed: {type(error).__name__}: {error}"
-            run.append_metrics({"kind": "event", "event": "failed", "message": message, **_position(trainer)})
-            run.write_status(state="failed", message=message, pid=None)
-            raise
-        finally:
-            events.close()
-    assert outcome is not None
-    return outcome
+            self.run.append_metrics({"kind": "event", "event": "failed", "message": message, **_position(self.trainer)})
+        except SeqtuiError:
+            pass
+        try:
+            self.write_status(state="failed", message=message, pid=None)
+        except SeqtuiError:
+            pass
+
+    def _pause(self, stop: _StopSignal) -> None:
+        run, trainer = self.run, self.trainer
+        self.save()
+        run.append_metrics({"kind": "event", "event": "pause", **_position(trainer)})
+        self.write_status(state="paused", message="paused")
+        last_beat = time.monotonic()
+        while run.wanted() == "paused" and not stop.raised:
+            time.sleep(PAUSE_POLL)
+            if time.monotonic() - last_beat >= PAUSED_HEARTBEAT:
+                self.write_status()
+                last_beat = time.monotonic()
+        if run.wanted() == "running" and not stop.raised:
+            run.append_metrics({"kind": "event", "event": "resume", **_position(trainer)})
+            self.write_status(state="running", message="")
+
+    def _stop(self, why: str) -> Outcome:
+        run, trainer = self.run, self.trainer
+        self.save()
+        run.append_metrics({"kind": "event", "event": "stop", "message": why, **_position(trainer)})
+        message = f"{why} at step {trainer.step:,}; continue with: seqtui train --resume {run.path}"
+        self.write_status(state="stopped", message=message, pid=None)
+        return Outcome("stopped", message, trainer.step, trainer)
+
+    def _finish(self, event: Finished) -> Outcome:
+        run, trainer = self.run, self.trainer
+        if event.reason == "diverged":  # the weights are not worth keeping: the last checkpoint stays
+            run.append_metrics({"kind": "event", "event": "diverged", "message": event.message, **_position(trainer)})
+            self.write_status(state="failed", message=event.message, pid=None)
+            return Outcome("failed", event.message, trainer.step, trainer)
+        self.save()
+        judged = verdict(trainer.config, event.evaluation)
+        message = self._final_message(event, judged)
+        run.append_metrics(
+            {
+                "kind": "event",
+                "event": "finish",
+                "reason": event.reason,
+                "verdict": judged,
+                "message": message,
+                **_position(trainer),
+            }
+        )
+        final = None
+        if event.evaluation is not None:
+            e = event.evaluation
+            worst_length = min(e.by_length, key=lambda r: r.accuracy).length
+            final = {"accuracy": e.accuracy, "worst": e.worst, "worst_length": worst_length}
+        self.write_status(state="finished", message=message, pid=None, final=final, verdict=judged)
+        return Outcome("finished", message, trainer.step, trainer, verdict=judged)
+
+    def _final_message(self, event: Finished, judged: str | None) -> str:
+        trainer, run = self.trainer, self.run
+        head = f"{event.message}"
+        e = event.evaluation
+        if e is None:
+            return head
+        worst = min(e.by_length, key=lambda r: r.accuracy)
+        head += f": held-out {e.accuracy:.4f}, worst length {worst.accuracy:.4f} (length {worst.length})"
+        more = _more_budget(trainer.config.budget)
+        then = f"continue it with: seqtui train --resume {run.path} {more} (c in the app)"
+        if judged == "chance":
+            return (
+                f"{head}. The model did not learn: that is chance level. To go on, {then}, or start again "
+                "with a larger budget"
+            )
+        if judged == "short":
+            expected = expected_worst(trainer.config)
+            return f"{head}. That is well short of the {expected:.2f} this preset reaches: {then}"
+        return head
 
 
-def _pause(run: Run, trainer: Trainer, stop: _StopSignal) -> None:
-    save_checkpoint(trainer, run.checkpoint_path)
-    run.append_metrics({"kind": "event", "event": "pause", **_position(trainer)})
-    run.write_status(state="paused", message="paused")
-    last_beat = time.monotonic()
-    while run.wanted() == "paused" and not stop.raised:
-        time.sleep(PAUSE_POLL)
-        if time.monotonic() - last_beat >= PAUSED_HEARTBEAT:
-            run.write_status(state="paused")
-            last_beat = time.monotonic()
-    if run.wanted() == "running" and not stop.raised:
-        run.append_metrics({"kind": "event", "event": "resume", **_position(trainer)})
-        run.write_status(state="running", message="")
+def _more_budget(budget: Budget) -> str:
+    """The flag that trains as much again as the budget did."""
+    if budget.samples:
+        return f"--samples {count_text(_round(budget.samples))}"
+    if budget.steps:
+        return f"--steps {count_text(_round(budget.steps))}"
+    if budget.seconds:
+        return f"--time {budget.seconds:g}"
+    return "--samples 1M"
 
 
-def _stop(run: Run, trainer: Trainer, why: str) -> Outcome:
-    save_checkpoint(trainer, run.checkpoint_path)
-    run.append_metrics({"kind": "event", "event": "stop", "message": why, **_position(trainer)})
-    message = f"{why} at step {trainer.step}; resume with: seqtui train --resume {run.path}"
-    run.write_status(state="stopped", message=message, pid=None, **_position(trainer))
-    return Outcome("stopped", message, trainer.step)
+def _round(count: int) -> int:
+    """Two significant digits, rounded up: 25,224 -> 26,000."""
+    scale = 10 ** max(0, len(str(count)) - 2)
+    return -(-count // scale) * scale
 
 
-def _finish(run: Run, trainer: Trainer, event: Finished) -> Outcome:
-    if event.reason == "diverged":  # the weights are not worth keeping: the last checkpoint stays
-        run.append_metrics({"kind": "event", "event": "diverged", "message": event.message, **_position(trainer)})
-        run.write_status(state="failed", message=event.message, pid=None)
-        return Outcome("failed", event.message, trainer.step)
-    save_checkpoint(trainer, run.checkpoint_path)
-    run.append_metrics({"kind": "event", "event": "finish", "reason": event.reason, **_position(trainer)})
-    run.write_status(
-        state="finished", message=event.message, pid=None, **_position(trainer), best_worst=trainer.best_worst
-    )
-    return Outcome("finished", event.message, trainer.step)
+def settings_from(config: TrainConfig) -> dict[str, Any]:
+    """Every setting of `config` by name (the inverse of TrainConfig.replaced)."""
+    return {s.name: config.value(s.name) for s in SETTINGS}

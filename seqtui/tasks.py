@@ -16,47 +16,14 @@ Batches are generated whole, with one pattern length per batch, so a batch never
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
+from seqtui.config import NEGATIVES, TASKS, TaskConfig  # noqa: F401  (re-exported)
 from seqtui.errors import SeqtuiError
 
-TASKS = ("match", "palindrome")
-NEGATIVES = ("random", "hard", "mixed")
 DIGITS = 10
-
-
-@dataclass(frozen=True)
-class TaskConfig:
-    task: str = "match"
-    negatives: str = "random"
-    n_min: int = 1  # shortest pattern: sequences are 2 * n_min digits long
-    n_max: int = 10
-
-    def validate(self) -> "TaskConfig":
-        if self.task not in TASKS:
-            raise SeqtuiError(f"unknown task {self.task!r}: choose one of {', '.join(TASKS)}")
-        if self.negatives not in NEGATIVES:
-            raise SeqtuiError(
-                f"unknown negatives {self.negatives!r}: choose one of {', '.join(NEGATIVES)}"
-            )
-        if self.n_min < 1:
-            raise SeqtuiError(f"n_min must be at least 1, got {self.n_min}")
-        if self.n_min > self.n_max:
-            raise SeqtuiError(f"n_min ({self.n_min}) is larger than n_max ({self.n_max})")
-        return self
-
-    @property
-    def pattern_lengths(self) -> range:
-        return range(self.n_min, self.n_max + 1)
-
-    @property
-    def sequence_lengths(self) -> list[int]:
-        return [2 * n for n in self.pattern_lengths]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
@@ -116,9 +83,7 @@ def make_batch(
         wrong = _hard_negatives(target, generator)
     else:
         use_hard = torch.randint(0, 2, (size, 1), generator=generator).bool()
-        wrong = torch.where(
-            use_hard, _hard_negatives(target, generator), _random_negatives(target, generator)
-        )
+        wrong = torch.where(use_hard, _hard_negatives(target, generator), _random_negatives(target, generator))
     second = torch.where(labels.bool().unsqueeze(1), target, wrong)
     return Batch(torch.cat([pattern, second], dim=1), labels)
 
@@ -127,9 +92,7 @@ def draw_pattern_length(config: TaskConfig, generator: torch.Generator) -> int:
     return int(torch.randint(config.n_min, config.n_max + 1, (1,), generator=generator))
 
 
-def sample_examples(
-    config: TaskConfig, count: int, generator: torch.Generator
-) -> list[tuple[list[int], int]]:
+def sample_examples(config: TaskConfig, count: int, generator: torch.Generator) -> list[tuple[list[int], int]]:
     """`count` independent examples, each with its own pattern length, in random order."""
     lengths = torch.randint(config.n_min, config.n_max + 1, (count,), generator=generator)
     examples: list[tuple[list[int], int] | None] = [None] * count
@@ -171,13 +134,10 @@ def parse_sequence(text: str) -> list[int]:
         tokens = list(tokens[0])
     bad = [t for t in tokens if len(t) != 1 or t not in "0123456789"]
     if bad:
-        raise SeqtuiError(
-            f"not a digit sequence: {bad[0]!r} in {stripped!r} (use digits 0-9, e.g. 1 4 2 1 4 2)"
-        )
+        raise SeqtuiError(f"not a digit sequence: {bad[0]!r} in {stripped!r} (use digits 0-9, e.g. 1 4 2 1 4 2)")
     if len(tokens) % 2:
         raise SeqtuiError(
-            f"odd length {len(tokens)} in {stripped!r}: a sequence is a pattern and a second half "
-            "of the same length"
+            f"odd length {len(tokens)} in {stripped!r}: a sequence is a pattern and a second half of the same length"
         )
     return [int(t) for t in tokens]
 

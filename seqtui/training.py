@@ -10,120 +10,22 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from typing import Iterator
 
 import torch
 import torch.nn.functional as F
 
+from seqtui.config import SCHEDULES, Budget, TrainConfig  # noqa: F401  (re-exported)
 from seqtui.errors import SeqtuiError
 from seqtui.evaluation import Evaluation, evaluate_batches, held_out_set
 from seqtui.gradients import GradientFlow
 from seqtui.gradients import measure as measure_gradients
-from seqtui.models import ModelConfig, build_model
-from seqtui.tasks import TaskConfig, draw_pattern_length, make_batch
+from seqtui.limits import GRADIENT_SAMPLES, check_training_fits
+from seqtui.models import build_model
+from seqtui.tasks import draw_pattern_length, make_batch
 
-SCHEDULES = ("cosine", "constant")
 HELD_OUT_SEED_OFFSET = 1_000_003  # the held-out set never shares a stream with training data
-GRADIENT_SAMPLES = 128  # probe batch per length for the gradient flow measured with each evaluation
-
-
-@dataclass
-class Budget:
-    """When to stop: whichever of the set limits comes first. All None means no limit."""
-
-    steps: int | None = None
-    samples: int | None = None  # training examples
-    seconds: float | None = None  # training time, excluding time spent paused
-
-    def is_set(self) -> bool:
-        return any(v is not None for v in (self.steps, self.samples, self.seconds))
-
-    def progress(self, step: int, examples: int, elapsed: float) -> float:
-        """Fraction done, 0..1, by the limit closest to being reached (0 with no limit)."""
-        done = [0.0]
-        if self.steps:
-            done.append(step / self.steps)
-        if self.samples:
-            done.append(examples / self.samples)
-        if self.seconds:
-            done.append(elapsed / self.seconds)
-        return min(max(done), 1.0)
-
-    def reached(self, step: int, examples: int, elapsed: float) -> bool:
-        return (
-            (self.steps is not None and step >= self.steps)
-            or (self.samples is not None and examples >= self.samples)
-            or (self.seconds is not None and elapsed >= self.seconds)
-        )
-
-    def extended(self, extra: "Budget", step: int, examples: int, elapsed: float) -> "Budget":
-        """This budget grown by `extra`, counted from where a run stands now."""
-        return Budget(
-            steps=None if extra.steps is None else step + extra.steps,
-            samples=None if extra.samples is None else examples + extra.samples,
-            seconds=None if extra.seconds is None else elapsed + extra.seconds,
-        )
-
-    def validate(self) -> "Budget":
-        for name in ("steps", "samples", "seconds"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                flag = "time" if name == "seconds" else name
-                raise SeqtuiError(f"--{flag} must be positive, got {value}")
-        return self
-
-
-@dataclass
-class TrainConfig:
-    task: TaskConfig = field(default_factory=TaskConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    lr: float = 3e-3
-    batch_size: int = 256
-    clip: float | None = 1.0  # max gradient norm; None trains unclipped
-    schedule: str = "cosine"  # over the budget, from lr down to lr * LR_FLOOR
-    seed: int = 0
-    device: str = "auto"
-    budget: Budget = field(default_factory=Budget)
-    target_accuracy: float | None = None  # stop once the worst length reaches this
-    eval_samples: int = 20_000  # size of the fixed held-out set
-    eval_every: float = 10.0  # seconds of training between held-out evaluations
-    log_every: float = 0.5  # seconds between metrics lines
-
-    def validate(self) -> "TrainConfig":
-        self.task.validate()
-        self.model.validate()
-        self.budget.validate()
-        if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise SeqtuiError(f"learning rate must be a positive number, got {self.lr}")
-        if self.batch_size < 1:
-            raise SeqtuiError(f"batch size must be at least 1, got {self.batch_size}")
-        if self.clip is not None and not self.clip > 0:
-            raise SeqtuiError(f"clip must be positive (or off), got {self.clip}")
-        if self.schedule not in SCHEDULES:
-            raise SeqtuiError(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
-        if self.target_accuracy is not None and not 0 < self.target_accuracy <= 1:
-            raise SeqtuiError(f"target accuracy must be in (0, 1], got {self.target_accuracy}")
-        if self.eval_samples < len(self.task.pattern_lengths):
-            raise SeqtuiError(f"eval samples must be at least one per length, got {self.eval_samples}")
-        if self.eval_every <= 0 or self.log_every <= 0:
-            raise SeqtuiError("eval and log intervals must be positive")
-        resolve_device(self.device)
-        return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["task"] = TaskConfig(**data.get("task", {}))
-        values["model"] = ModelConfig(**data.get("model", {}))
-        values["budget"] = Budget(**data.get("budget", {}))
-        return cls(**values)
-
-
 LR_FLOOR = 0.02
 
 
@@ -134,11 +36,21 @@ def resolve_device(name: str) -> torch.device:
         device = torch.device(name)
     except (RuntimeError, ValueError):
         raise SeqtuiError(f"unknown device {name!r}: use auto, cpu or cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SeqtuiError(f"device {name!r} asked for, but this machine has no CUDA device")
     if device.type not in ("cpu", "cuda"):
         raise SeqtuiError(f"unsupported device {name!r}: use auto, cpu or cuda")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SeqtuiError(f"device {name!r} asked for, but this machine has no CUDA device")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise SeqtuiError(f"device {name!r} asked for, but this machine has {torch.cuda.device_count()} CUDA devices")
     return device
+
+
+def check_device_memory(config: TrainConfig, device: torch.device) -> None:
+    """Refuse a run that would not fit in this machine's memory, or the GPU's."""
+    check_training_fits(config)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        check_training_fits(config, free, f"GPU {device}")
 
 
 @dataclass
@@ -185,20 +97,39 @@ class HeldOut:
 
 
 @dataclass
+class CheckpointDue:
+    """The run has trained `checkpoint_every` more examples: a good moment to save."""
+
+    step: int
+    examples: int
+
+
+@dataclass
 class Finished:
     reason: str  # "budget", "target" or "diverged"
     message: str
+    evaluation: Evaluation | None = None  # the last held-out evaluation, if there was one
 
 
-Event = Progress | HeldOut | Finished
+Event = Progress | HeldOut | CheckpointDue | Finished
 
 
 class Trainer:
-    """Owns a model, its optimiser and the training data stream; `run()` trains it."""
+    """Owns a model, its optimiser and the training data stream; `run()` trains it.
+
+    Everything that decides what is learned (the schedule, when to evaluate and checkpoint) counts
+    steps and examples, not seconds, so the same config and seed give the same weights on the same
+    device and thread count however busy the machine is. Only `log_every` (how often a viewer hears
+    news) and a time cap in the budget follow the clock.
+    """
 
     def __init__(self, config: TrainConfig):
         self.config = config.validate()
         self.device = resolve_device(config.device)
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        self.threads = torch.get_num_threads()
+        check_device_memory(config, self.device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.model = build_model(config.model).to(self.device)
@@ -208,16 +139,19 @@ class Trainer:
         self.examples = 0
         self.elapsed = 0.0
         self.best_worst: float | None = None  # best held-out accuracy at the worst length
-        self.held_out = held_out_set(
-            config.task, config.eval_samples, config.seed + HELD_OUT_SEED_OFFSET
-        )
+        self.last_evaluation: Evaluation | None = None
+        self.evaluated_at: int | None = None  # examples at the last held-out evaluation
+        self.held_out = held_out_set(config.task, config.eval_samples, config.seed + HELD_OUT_SEED_OFFSET)
 
     # -- one step -------------------------------------------------------------------------
     def learning_rate(self) -> float:
         cfg = self.config
         if cfg.schedule == "constant" or not cfg.budget.is_set():
             return cfg.lr
-        p = cfg.budget.progress(self.step, self.examples, self.elapsed)
+        if cfg.budget.in_work():  # the schedule follows work, so it is the same on any machine
+            p = cfg.budget.work_progress(self.step, self.examples)
+        else:  # only a time limit: the schedule has to follow the clock
+            p = cfg.budget.progress(self.step, self.examples, self.elapsed)
         return cfg.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * p)))
 
     def train_step(self, lr: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
@@ -229,9 +163,7 @@ class Trainer:
         loss = F.cross_entropy(logits, batch.labels)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(
-            self.model.parameters(), self.config.clip or math.inf
-        )
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip or math.inf)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.step()
@@ -242,6 +174,10 @@ class Trainer:
 
     def evaluate(self) -> Evaluation:
         return evaluate_batches(self.model, self.held_out, self.config.task.negatives, self.device)
+
+    def weights_finite(self) -> bool:
+        with torch.no_grad():
+            return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
 
     # -- the loop -------------------------------------------------------------------------
     def run(self) -> Iterator[Event]:
@@ -259,7 +195,6 @@ class Trainer:
             segment_start, base_elapsed = time.perf_counter(), self.elapsed
 
         window = _Window(self, clock())
-        last_eval = self.elapsed
         while True:
             if cfg.budget.reached(self.step, self.examples, clock()):
                 if window.steps:
@@ -268,43 +203,73 @@ class Trainer:
                     if isinstance(event, Finished):
                         return
                     restart_clock()
-                event = self._held_out_event()
-                clock()
-                yield event
-                restart_clock()
-                yield Finished("budget", f"budget reached at step {self.step}")
+                if self.evaluated_at != self.examples:
+                    event = self._held_out_event()
+                    clock()
+                    yield event
+                    if isinstance(event, Finished):
+                        return
+                    restart_clock()
+                yield self._finished("budget", f"budget reached at step {self.step:,}")
                 return
+            before = self.examples
             window.add(*self.train_step(self.learning_rate()))
             now = clock()
-            if now - window.started >= cfg.log_every:
+            evaluate_now = self.examples // cfg.eval_every > before // cfg.eval_every
+            save_now = (
+                bool(cfg.checkpoint_every) and self.examples // cfg.checkpoint_every > before // cfg.checkpoint_every
+            )
+            # the metrics line first, so what a checkpoint holds is always in the log before it
+            if now - window.started >= cfg.log_every or evaluate_now or save_now:
                 event = window.close(now)
                 yield event
                 if isinstance(event, Finished):
                     return
                 restart_clock()
                 window = _Window(self, self.elapsed)
-            if now - last_eval >= cfg.eval_every:
+                now = self.elapsed
+            if evaluate_now:
                 event = self._held_out_event()
                 spent = clock() - now
                 yield event
+                if isinstance(event, Finished):
+                    return
                 restart_clock()
-                last_eval = self.elapsed
                 window.started += spent  # examples/s measures training, not evaluation
                 if cfg.target_accuracy is not None and event.evaluation.worst >= cfg.target_accuracy:
-                    yield Finished(
-                        "target",
-                        f"held-out accuracy reached {event.evaluation.worst:.4f} at every length",
+                    yield self._finished(
+                        "target", f"held-out accuracy reached {event.evaluation.worst:.4f} at every length"
                     )
                     return
+            elif save_now:
+                if not self.weights_finite():
+                    yield self._diverged("the weights")
+                    return
+                yield CheckpointDue(self.step, self.examples)
+                restart_clock()
 
-    def _held_out_event(self) -> HeldOut:
+    def _held_out_event(self) -> HeldOut | Finished:
+        if not self.weights_finite():  # never evaluate (or let anyone save) broken weights
+            return self._diverged("the weights")
         evaluation = self.evaluate()
         gradients = measure_gradients(self.model, self.config.task, GRADIENT_SAMPLES, device=self.device)
         self.model.train()
         worst = evaluation.worst
         if self.best_worst is None or worst > self.best_worst:
             self.best_worst = worst
+        self.last_evaluation, self.evaluated_at = evaluation, self.examples
         return HeldOut(self.step, self.examples, self.elapsed, evaluation, gradients)
+
+    def _finished(self, reason: str, message: str) -> Finished:
+        return Finished(reason, message, self.last_evaluation)
+
+    def _diverged(self, what: str) -> Finished:
+        return Finished(
+            "diverged",
+            f"{what} became non-finite near step {self.step:,}: training stopped; the last checkpoint "
+            "(with finite weights) is kept (try a lower --lr or --clip)",
+            self.last_evaluation,
+        )
 
     # -- state for checkpoints ------------------------------------------------------------
     def counters(self) -> dict:
@@ -346,11 +311,7 @@ class _Window:
         loss = float(self.loss) / seen
         grad_norm = float(self.grad_norm) / self.steps
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-            return Finished(
-                "diverged",
-                f"loss became {loss} near step {t.step}: training stopped; "
-                "the last checkpoint is kept (try a lower --lr or --clip)",
-            )
+            return t._diverged(f"the loss ({loss:g})")
         return Progress(
             step=t.step,
             examples=t.examples,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ def small_config(**overrides) -> TrainConfig:
         batch_size=32,
         budget=Budget(steps=40),
         eval_samples=300,
-        eval_every=3600.0,
+        eval_every=10**9,
         log_every=0.05,
         device="cpu",
     )
@@ -51,3 +52,13 @@ def seqtui_command(*args: str, cwd: Path | None = None, stdin: str | None = None
         timeout=timeout,
         env=env,
     )
+
+
+def wait_until(condition, timeout: float = 60.0, what: str = "condition") -> None:
+    """Wait for a condition, not for a time: a busy machine only makes it slower."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
+import shutil
 import time
 
 import pytest
 import torch
-
 from conftest import small_config
+from textual.widgets import DataTable, Input, Static
+
 from seqtui import runner
 from seqtui.app import make_app
 from seqtui.app.screens.compare import CompareScreen
@@ -18,13 +20,12 @@ from seqtui.app.screens.dialogs import NewRunDialog, QuitDialog
 from seqtui.app.screens.evaluate import EvaluateScreen
 from seqtui.app.widgets.chart import Chart
 from seqtui.app.widgets.heatmap import Heatmap
+from seqtui.checkpoint import save_checkpoint
 from seqtui.launch import spawn, start_training
 from seqtui.models import ModelConfig
 from seqtui.runs import Run
 from seqtui.tasks import TaskConfig
-from seqtui.checkpoint import save_checkpoint
 from seqtui.training import Budget, Trainer
-from textual.widgets import DataTable, Input, Static
 
 
 async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
@@ -43,15 +44,20 @@ def text_of(app, selector: str) -> str:
 @pytest.fixture
 def trained_run(tmp_path) -> Run:
     """A finished run, trained in this process: an LSTM that knows short patterns."""
-    config = small_config(model=ModelConfig("lstm", 16), lr=1e-2, batch_size=64, budget=Budget(steps=150),
-                          task=TaskConfig(n_min=1, n_max=3))
+    config = small_config(
+        model=ModelConfig("lstm", 16),
+        lr=1e-2,
+        batch_size=64,
+        budget=Budget(steps=150),
+        task=TaskConfig(n_min=1, n_max=3),
+    )
     run = Run.create(tmp_path / "runs" / "lstm-small", config)
-    runner.train(run, runner.start_run(run, config))
+    runner.train(run)
     return run
 
 
 def long_config():
-    return small_config(budget=Budget(steps=1_000_000), eval_every=1.0)
+    return small_config(budget=Budget(steps=1_000_000), eval_every=2_000)
 
 
 def test_new_run_from_the_app_trains_in_its_own_process_and_fills_the_charts(tmp_path):
@@ -61,10 +67,10 @@ def test_new_run_from_the_app_trains_in_its_own_process_and_fills_the_charts(tmp
             await pilot.press("f3", "n")
             await wait_for(pilot, lambda: isinstance(app.screen, NewRunDialog), what="the dialog")
             dialog = app.screen
-            for field, value in (("n_max", "3"), ("hidden", "16"), ("budget", "300 steps"), ("lr", "x")):
+            for field, value in (("n-max", "3"), ("hidden", "16"), ("samples", "off"), ("steps", "300"), ("lr", "x")):
                 dialog.query_one(f"#f-{field}", Input).value = value
             await pilot.pause()
-            assert "not a valid learning rate" in str(dialog.query_one("#e-lr").render())
+            assert "not a number: 'x'" in str(dialog.query_one("#e-lr").render())
             await pilot.press("ctrl+s")
             assert isinstance(app.screen, NewRunDialog)  # refused: the value is still wrong
             dialog.query_one("#f-lr", Input).value = "0.01"
@@ -73,19 +79,22 @@ def test_new_run_from_the_app_trains_in_its_own_process_and_fills_the_charts(tmp
             await wait_for(pilot, lambda: app.current is not None, what="the run to start")
             run = app.current
             status = run.raw_status()
-            assert status["pid"] and status["pid"] != os.getpid()  # a separate process
+            assert status.pid and status.pid != os.getpid()  # a separate process
             try:  # it yields the CPU to the app when both want it
-                niceness = os.getpriority(os.PRIO_PROCESS, status["pid"])
+                niceness = os.getpriority(os.PRIO_PROCESS, status.pid)
             except ProcessLookupError:
                 niceness = None  # already finished: nothing to compare
             assert niceness in (None, os.getpriority(os.PRIO_PROCESS, 0) + 5)
-            await wait_for(pilot, lambda: run.status()["state"] == "finished", what="the run to finish")
+            await wait_for(pilot, lambda: run.status().state == "finished", what="the run to finish")
             await wait_for(pilot, lambda: "finished" in text_of(app, "#train-status"), what="the status line")
             screen = app.screen
-            assert screen.query_one("#loss-chart", Chart).lines
+            await wait_for(pilot, lambda: screen.query_one("#loss-chart", Chart).lines, what="the loss chart")
             assert screen.query_one("#acc-chart", Chart).lines
-            await wait_for(pilot, lambda: len(screen.query_one("#length-map", Heatmap).rows) == 3,
-                           what="held-out accuracy by length")
+            await wait_for(
+                pilot,
+                lambda: len(screen.query_one("#length-map", Heatmap).rows) == 3,
+                what="held-out accuracy by length",
+            )
             assert "step 300" in text_of(app, "#train-status")
 
     asyncio.run(scenario())
@@ -94,17 +103,18 @@ def test_new_run_from_the_app_trains_in_its_own_process_and_fills_the_charts(tmp
 def test_pause_resume_and_stop_reach_the_trainer(tmp_path):
     run = start_training(tmp_path / "runs" / "long", long_config())
     try:
+
         async def scenario():
             app = make_app(tmp_path / "runs", run.path)
             async with app.run_test(size=(100, 30)) as pilot:
-                await wait_for(pilot, lambda: run.status()["state"] == "running", what="training")
+                await wait_for(pilot, lambda: run.status().state == "running", what="training")
                 await pilot.press("space")
-                await wait_for(pilot, lambda: run.status()["state"] == "paused", what="pause")
+                await wait_for(pilot, lambda: run.status().state == "paused", what="pause")
                 await wait_for(pilot, lambda: "paused" in text_of(app, "#train-status"), what="paused shown")
                 await pilot.press("space")
-                await wait_for(pilot, lambda: run.status()["state"] == "running", what="resume")
+                await wait_for(pilot, lambda: run.status().state == "running", what="resume")
                 await pilot.press("s")
-                await wait_for(pilot, lambda: run.status()["state"] == "stopped", what="stop")
+                await wait_for(pilot, lambda: run.status().state == "stopped", what="stop")
 
         asyncio.run(scenario())
     finally:
@@ -116,6 +126,7 @@ def test_pause_resume_and_stop_reach_the_trainer(tmp_path):
 def test_quitting_while_a_run_trains_asks_whether_to_leave_or_stop_it(tmp_path, choice, state):
     run = start_training(tmp_path / "runs" / "long", long_config())
     try:
+
         async def scenario():
             app = make_app(tmp_path / "runs", run.path)
             async with app.run_test(size=(100, 30)) as pilot:
@@ -126,9 +137,9 @@ def test_quitting_while_a_run_trains_asks_whether_to_leave_or_stop_it(tmp_path, 
 
         asyncio.run(scenario())
         deadline = time.monotonic() + 30
-        while run.status()["state"] != state and time.monotonic() < deadline:
+        while run.status().state != state and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert run.status()["state"] == state
+        assert run.status().state == state
     finally:
         if run.is_active():
             run.request("stopped")
@@ -201,25 +212,23 @@ def test_probe_answers_valid_input_and_explains_invalid_input(trained_run):
     asyncio.run(scenario())
 
 
-def test_probe_shows_a_diverged_model_and_says_why_it_draws_no_pca_path(tmp_path):
+def test_probe_refuses_a_checkpoint_with_non_finite_weights_and_says_why(tmp_path):
+    """seqtui never writes such a checkpoint now; one from elsewhere is refused, not drawn."""
     config = small_config()
     run = Run.create(tmp_path / "runs" / "diverged", config)
     trainer = Trainer(config)
     with torch.no_grad():
         trainer.model.recurrent.weight_hh_l0.fill_(float("nan"))
+    trainer.weights_finite = lambda: True  # as a writer that did not check would
     save_checkpoint(trainer, run.checkpoint_path)
 
     async def scenario():
         app = make_app(run.path.parent, run.path)
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("f4")
-            screen = app.screen
-            await wait_for(pilot, lambda: screen.model is not None, what="the model")
-            await pilot.press(*"1 2 1 2", "enter", "p")
-            chart = screen.query_one("#pca-chart", Chart)
-            await wait_for(pilot, lambda: "not finite" in chart.empty_message, what="the failed fit")
-            assert "diverged" in text_of(app, "#verdict") and "truly match" in text_of(app, "#verdict")
-            assert chart.display and not chart.lines
+            await wait_for(pilot, lambda: "non-finite weights" in text_of(app, "#probe-model"), what="the refusal")
+            await pilot.press(*"1 2 1 2", "enter")
+            assert app.screen.model is None and "no model: " in text_of(app, "#verdict")
 
     asyncio.run(scenario())
 
@@ -299,8 +308,9 @@ def test_gradients_screen_shows_the_flow_and_its_history(trained_run):
         app = make_app(trained_run.path.parent, trained_run.path)
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("f6")
-            await wait_for(pilot, lambda: "gradient flow at step 150" in text_of(app, "#gradients-status"),
-                           what="the measurement")
+            await wait_for(
+                pilot, lambda: "gradient flow at step 150" in text_of(app, "#gradients-status"), what="the measurement"
+            )
             ratios = text_of(app, "#gradients-ratios")
             assert all(f"{n}: " in ratios for n in (2, 4, 6))
             flow = app.screen.query_one("#flow-chart", Chart)
@@ -331,8 +341,7 @@ def test_compare_key_starts_a_comparison_and_the_compare_screen_follows_it(tmp_p
 
     def spawn_small(args, log):  # the real detached `seqtui compare`, on a tiny budget
         started.append((args, log))
-        process = spawn(args + ["--n-max", "2", "--steps", "30", "--models", "rnn,lstm", "--eval-samples", "300"],
-                        log)
+        process = spawn(args + ["--n-max", "2", "--steps", "30", "--models", "rnn,lstm", "--eval-samples", "300"], log)
         processes.append(process)
         return process
 
@@ -347,13 +356,17 @@ def test_compare_key_starts_a_comparison_and_the_compare_screen_follows_it(tmp_p
             await pilot.press("C")
             await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen), what="the compare screen")
             screen = app.screen
-            (args, log), = started
+            ((args, log),) = started
             stamp = args[args.index("--name") + 1]
             assert args[:3] == ["compare", "--root", str(root)] and log.parent == root
             assert app.compare_group == stamp
             table = screen.query_one("#compare-table", DataTable)
-            await wait_for(pilot, lambda: table.row_count == 2 and "report" in text_of(app, "#compare-runs"),
-                           timeout=120, what="both runs and the report")
+            await wait_for(
+                pilot,
+                lambda: table.row_count == 2 and "report" in text_of(app, "#compare-runs"),
+                timeout=120,
+                what="both runs and the report",
+            )
             loss, acc = screen.query_one("#compare-loss", Chart), screen.query_one("#compare-acc", Chart)
             names = [f"cmp-{stamp}-rnn", f"cmp-{stamp}-lstm"]
             # in a comparison, lines and rows are named by model; the status line names the comparison
@@ -375,8 +388,11 @@ def test_compare_key_starts_a_comparison_and_the_compare_screen_follows_it(tmp_p
             assert acc.title == "held-out accuracy, worst length"
             await pilot.press("t")
             clock = screen.followers[root / names[0]].history.clock.points()[1]
-            assert loss.x_label == "seconds" and loss.lines[0].xs == clock and 0 < max(clock) <= \
-                Run(root / names[0]).status()["elapsed"]
+            assert (
+                loss.x_label == "seconds"
+                and loss.lines[0].xs == clock
+                and 0 < max(clock) <= Run(root / names[0]).status().elapsed
+            )
             await pilot.press("e")  # accuracy by length for the same runs
             await wait_for(pilot, lambda: isinstance(app.screen, EvaluateScreen), what="the evaluate screen")
             assert {run.name for run in app.screen.runs()} == set(names)
@@ -385,11 +401,13 @@ def test_compare_key_starts_a_comparison_and_the_compare_screen_follows_it(tmp_p
             app.compare = {trained.path}
             await pilot.press("f7")
             await wait_for(pilot, lambda: "2 runs" in text_of(app, "#compare-runs"), what="the marked runs")
-            assert [line.label for line in app.screen.query_one("#compare-loss", Chart).lines] == \
-                [names[0], trained.name]
+            assert [line.label for line in app.screen.query_one("#compare-loss", Chart).lines] == [
+                names[0],
+                trained.name,
+            ]
 
     trained = Run.create(root / "rnn-marked", small_config())
-    runner.train(trained, runner.start_run(trained, small_config()))
+    runner.train(trained)
     try:
         asyncio.run(scenario())
     finally:  # a failed check must not leave the comparison training in the background
@@ -400,15 +418,124 @@ def test_compare_key_starts_a_comparison_and_the_compare_screen_follows_it(tmp_p
 
 
 def test_a_comparison_that_fails_in_the_background_says_why_on_the_compare_screen(tmp_path, monkeypatch):
-    monkeypatch.setattr("seqtui.app.screens.runs.spawn",
-                        lambda args, log: spawn(args + ["--models", "rnn,transformer"], log))
+    monkeypatch.setattr(
+        "seqtui.app.screens.runs.spawn", lambda args, log: spawn(args + ["--models", "rnn,transformer"], log)
+    )
 
     async def scenario():
         app = make_app(tmp_path / "runs")
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("C")
-            await wait_for(pilot, lambda: "unknown model 'transformer'" in text_of(app, "#compare-runs"),
-                           timeout=60, what="the error from the comparison's log")
+            await wait_for(
+                pilot,
+                lambda: "unknown model 'transformer'" in text_of(app, "#compare-runs"),
+                timeout=60,
+                what="the error from the comparison's log",
+            )
             assert "compare-" in text_of(app, "#compare-runs")  # where the whole log is
+
+    asyncio.run(scenario())
+
+
+def test_a_screen_hidden_while_its_run_was_rewritten_shows_the_new_log_whole(trained_run):
+    """A resume replaces metrics.jsonl (dropping redone steps); a screen that was not shown meanwhile
+    must not keep the old lines nor skip the new ones, whatever the new file's length."""
+    records = trained_run.read_metrics()
+    train = [r for r in records if r["kind"] == "train"]
+
+    async def scenario():
+        app = make_app(trained_run.path.parent, trained_run.path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = app.screen
+            await wait_for(pilot, lambda: screen.follower.history.last_train is not None, what="the history")
+            await pilot.press("f2")
+            # what a resume from an early checkpoint and further training leave: a new, longer file
+            kept = [r for r in records if r["step"] <= 40]
+            grown = [dict(r, step=r["step"] + 1000, examples=r["examples"] + 64_000) for r in train] * 3
+            trained_run.write_metrics(kept + grown)
+            follower = app.followers[trained_run.path]
+            await wait_for(pilot, lambda: follower.reader.restarts == 1, what="the rewrite to be noticed")
+            xs = follower.history.loss.points()[0]
+            expected = [r["examples"] for r in kept + grown if r["kind"] == "train"]
+            assert len(follower.history.loss) == len(expected) and xs == [float(x) for x in expected]
+            await pilot.press("f3")
+            chart = app.screen.query_one("#loss-chart", Chart)
+            await wait_for(pilot, lambda: chart.lines and chart.lines[0].xs == xs, what="the chart redrawn")
+
+    asyncio.run(scenario())
+
+
+def test_the_compare_screen_shows_a_report_as_soon_as_it_is_written(tmp_path):
+    root = tmp_path / "runs"
+    for model in ("rnn", "lstm"):
+        run = Run.create(root / f"cmp-live-{model}", small_config(model=ModelConfig(model, 8)))
+        runner.train(run)
+
+    async def scenario():
+        app = make_app(root, root / "cmp-live-lstm")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f7")
+            await wait_for(pilot, lambda: "comparison live" in text_of(app, "#compare-runs"), what="the screen")
+            assert "report" not in text_of(app, "#compare-runs")
+            lengths = ",".join(f"random_{n},hard_{n}" for n in (2, 4, 6))
+            values = ",".join("0.9,0.8" for _ in range(3))
+            (root / "cmp-live-report.csv").write_text(
+                f"model,run,{lengths}\nrnn,cmp-live-rnn,{values}\nlstm,cmp-live-lstm,{values}\n"
+            )
+            (root / "cmp-live-report.md").write_text("# Comparison live\n")
+            # no key pressed: the app's follower of the comparison notices the report
+            await wait_for(
+                pilot,
+                lambda: "report: cmp-live-report.md" in text_of(app, "#compare-runs"),
+                timeout=10,
+                what="the report",
+            )
+            await pilot.press("a", "a")
+            assert "random negatives" in app.screen.query_one("#compare-acc", Chart).title
+
+    asyncio.run(scenario())
+
+
+def test_the_app_survives_damaged_runs_and_deletes_a_link_without_its_target(tmp_path, trained_run):
+    root = trained_run.path.parent
+    (root / "link").symlink_to(trained_run.path)
+    broken = root / "broken-config"
+    shutil.copytree(trained_run.path, broken)
+    (broken / "config.json").write_text("{not json")
+    truncated = root / "truncated"
+    shutil.copytree(trained_run.path, truncated)
+    checkpoint = truncated / "checkpoint.safetensors"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:300])
+    evil = root / "evil\x1b[31mred"
+    shutil.copytree(trained_run.path, evil)
+
+    async def scenario():
+        app = make_app(root)
+        async with app.run_test(size=(100, 30)) as pilot:
+            table = app.screen.query_one(DataTable)
+            await wait_for(pilot, lambda: table.row_count == 5, what="every run listed")
+            cells = [str(table.get_row_at(i)) for i in range(5)]
+            assert not any("\x1b" in c for c in cells) and any("evil?[31mred" in c for c in cells)
+            assert "damaged" in text_of(app, "#runs-title")
+            # the probe and the evaluation of a run whose checkpoint is cut short say so and end
+            app.open_run(Run(trained_run.path), "probe")
+            await wait_for(pilot, lambda: app.screen.model is not None, what="the good model")
+            app.open_run(Run(truncated), "probe")
+            await wait_for(
+                pilot, lambda: "not a readable checkpoint" in text_of(app, "#probe-model"), what="the probe's refusal"
+            )
+            assert app.screen.model is None  # not the previous run's model
+            await pilot.press("f5")
+            app.screen.query_one("#eval-samples", Input).value = "500"
+            await pilot.press("e")
+            await wait_for(
+                pilot,
+                lambda: "not a readable checkpoint" in text_of(app, "#eval-error"),
+                what="the evaluation's refusal",
+            )
+            bar = app.screen.query_one("#eval-progress")
+            assert bar.total == 100 and bar.progress == 0  # not an endless spinner
+            said = app.delete_run(Run(root / "link"))
+            assert "kept" in said and not (root / "link").exists() and trained_run.path.is_dir()
 
     asyncio.run(scenario())

@@ -3,7 +3,6 @@
 import json
 
 import pytest
-
 from conftest import seqtui_command
 
 
@@ -11,8 +10,25 @@ from conftest import seqtui_command
 def trained_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "lstm1"
     result = seqtui_command(
-        "train", "--model", "lstm", "--hidden", "32", "--n-max", "3", "--lr", "0.01", "--batch-size", "128",
-        "--steps", "400", "--eval-samples", "600", "--eval-every", "3600", "--run-dir", str(run_dir),
+        "train",
+        "--model",
+        "lstm",
+        "--hidden",
+        "32",
+        "--n-max",
+        "3",
+        "--lr",
+        "0.01",
+        "--batch-size",
+        "128",
+        "--steps",
+        "400",
+        "--eval-samples",
+        "600",
+        "--eval-every",
+        "1G",
+        "--run-dir",
+        str(run_dir),
     )
     assert result.returncode == 0, result.stderr
     assert "finished" in result.stdout
@@ -29,7 +45,10 @@ def assert_one_line_error(result, says: str, code: int = 1):
 
 def test_train_writes_the_documented_run_layout(trained_run):
     assert {p.name for p in trained_run.iterdir()} >= {
-        "config.json", "metrics.jsonl", "checkpoint.safetensors", "status.json"
+        "config.json",
+        "metrics.jsonl",
+        "checkpoint.safetensors",
+        "status.json",
     }
     records = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
     assert all("step" in r and "kind" in r for r in records)
@@ -95,15 +114,30 @@ def test_export_writes_csv(trained_run, tmp_path):
 
 
 def test_compare_from_the_command_line(tmp_path):
-    result = seqtui_command("compare", "--root", str(tmp_path), "--steps", "5", "--n-max", "2",
-                            "--models", "rnn,lstm", "--eval-samples", "200", "--nice", "1")
+    result = seqtui_command(
+        "compare",
+        "--root",
+        str(tmp_path),
+        "--steps",
+        "5",
+        "--n-max",
+        "2",
+        "--models",
+        "rnn,lstm",
+        "--eval-samples",
+        "200",
+        "--nice",
+        "1",
+    )
     assert result.returncode == 0, result.stderr
     assert len(list(tmp_path.glob("cmp-*-report.md"))) == 1 and len(list(tmp_path.glob("cmp-*-report.csv"))) == 1
     assert sorted(p.name.rsplit("-", 1)[-1] for p in tmp_path.glob("cmp-*") if p.is_dir()) == ["lstm", "rnn"]
 
 
 def test_sample_json_lines(tmp_path):
-    result = seqtui_command("sample", "--task", "palindrome", "--negatives", "hard", "-n", "50", "--seed", "3", "--json")
+    result = seqtui_command(
+        "sample", "--task", "palindrome", "--negatives", "hard", "-n", "50", "--seed", "3", "--json"
+    )
     assert result.returncode == 0
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 50
@@ -144,8 +178,14 @@ def test_bad_input_gets_one_clear_line(trained_run, tmp_path, args, says):
     assert not (tmp_path / "a").exists()  # nothing half-created
 
 
-@pytest.mark.parametrize("args, says", [(["train", "--model", "transformer"], "invalid choice"),
-                                         (["eval"], "required"), (["predict", "x", "--samples", "3"], "unrecognized")])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["train", "--model", "transformer"], "invalid choice"),
+        (["eval"], "required"),
+        (["predict", "x", "--samples", "3"], "unrecognized"),
+    ],
+)
 def test_usage_errors_are_one_line_too(args, says):
     assert_one_line_error(seqtui_command(*args), says, code=2)
 
@@ -158,7 +198,11 @@ def test_a_corrupt_checkpoint_is_reported_and_left_alone(trained_run, tmp_path):
     checkpoint = broken / "checkpoint.safetensors"
     checkpoint.write_bytes(checkpoint.read_bytes()[:300])
     before = checkpoint.read_bytes()
-    for args in (["eval", str(broken)], ["predict", str(broken), "11"], ["train", "--resume", str(broken), "--steps", "5"]):
+    for args in (
+        ["eval", str(broken)],
+        ["predict", str(broken), "11"],
+        ["train", "--resume", str(broken), "--steps", "5"],
+    ):
         assert_one_line_error(seqtui_command(*args), "not a readable checkpoint")
     assert checkpoint.read_bytes() == before
     assert (broken / "metrics.jsonl").read_text() == (trained_run / "metrics.jsonl").read_text()

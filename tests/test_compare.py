@@ -1,4 +1,5 @@
 import csv
+import json
 
 import pytest
 
@@ -9,10 +10,18 @@ from seqtui.training import Budget
 
 
 def test_compare_trains_each_model_as_a_run_and_writes_a_report(tmp_path):
-    md, table = compare(tmp_path, {"--n-max": 2}, Budget(steps=20), ["rnn", "rnn-identity", "lstm", "gru"],
-                        samples=400, report=lambda line: None)
-    runs = {s.run.name.rsplit("-", 1)[-1] if not s.run.name.endswith("identity") else "rnn-identity": s
-            for s in list_runs(tmp_path)}
+    md, table = compare(
+        tmp_path,
+        {"n-max": 2},
+        Budget(steps=20),
+        ["rnn", "rnn-identity", "lstm", "gru"],
+        samples=400,
+        report=lambda line: None,
+    )
+    runs = {
+        s.run.name.rsplit("-", 1)[-1] if not s.run.name.endswith("identity") else "rnn-identity": s
+        for s in list_runs(tmp_path)
+    }
     assert len(runs) == 4 and all(s.state == "finished" and s.step == 20 for s in runs.values())
     assert len({s.examples for s in runs.values()}) == 1  # the same data budget for every model
     rows = list(csv.DictReader(open(table)))
@@ -30,8 +39,9 @@ def test_compare_refuses_an_unknown_model(tmp_path):
 
 
 def test_a_named_comparison_is_a_group_of_runs_the_app_can_find(tmp_path):
-    md, _ = compare(tmp_path, {"--n-max": 2}, Budget(steps=5), ["lstm", "rnn"], samples=200,
-                    report=lambda line: None, stamp="t1")
+    md, _ = compare(
+        tmp_path, {"n-max": 2}, Budget(steps=5), ["lstm", "rnn"], samples=200, report=lambda line: None, stamp="t1"
+    )
     assert md == report_path(tmp_path, "t1") and md.is_file()
     (tmp_path / "cmp-t1-notes").mkdir()  # not a model's run: not in the group
     assert [p.name for p in group_runs(tmp_path, "t1")] == ["cmp-t1-rnn", "cmp-t1-lstm"]  # in SPECS order
@@ -47,11 +57,17 @@ def test_a_named_comparison_is_a_group_of_runs_the_app_can_find(tmp_path):
     assert not (tmp_path / "cmp-t1-gru").exists()
 
 
-@pytest.mark.parametrize("name,stamp", [
-    ("cmp-1127-211345-rnn-identity", "1127-211345"), ("cmp-1127-211345-lstm", "1127-211345"),
-    ("cmp-t1-gru", "t1"), ("cmp-t1-transformer", None), ("lstm-match-random-1127-211345", None),
-    ("cmp-t1-report.md", None),
-])
+@pytest.mark.parametrize(
+    "name,stamp",
+    [
+        ("cmp-1127-211345-rnn-identity", "1127-211345"),
+        ("cmp-1127-211345-lstm", "1127-211345"),
+        ("cmp-t1-gru", "t1"),
+        ("cmp-t1-transformer", None),
+        ("lstm-match-random-1127-211345", None),
+        ("cmp-t1-report.md", None),
+    ],
+)
 def test_group_of_reads_the_comparison_from_a_run_name(name, stamp):
     assert group_of(name) == stamp
 
@@ -65,16 +81,24 @@ def test_a_comparison_name_cannot_reach_outside_the_runs_root(tmp_path):
 
 def test_two_at_a_time_trains_the_models_side_by_side_in_their_own_processes(tmp_path):
     lines = []
-    md, table = compare(tmp_path, {"--n-max": 2}, Budget(seconds=2), ["rnn", "lstm", "gru"], samples=200,
-                        report=lines.append, stamp="two", parallel=2)
+    md, table = compare(
+        tmp_path,
+        {"n-max": 2},
+        Budget(seconds=2),
+        ["rnn", "lstm", "gru"],
+        samples=200,
+        report=lines.append,
+        stamp="two",
+        parallel=2,
+    )
     runs = [Run(tmp_path / f"cmp-two-{name}") for name in ("rnn", "lstm", "gru")]
     status = [run.raw_status() for run in runs]
-    assert all(s["state"] == "finished" for s in status)
+    assert all(s.state == "finished" for s in status)
     assert all((run.path / "train.log").is_file() for run in runs)  # each trained by its own `seqtui train`
     # rnn and lstm ran at the same time; gru started when one of them had finished
     ends = [(run.path / "status.json").stat().st_mtime for run in runs]
-    assert status[1]["started"] < ends[0] and status[0]["started"] < ends[1]
-    assert status[2]["started"] >= min(ends[0], ends[1]) - 0.5
+    assert status[1].started < ends[0] and status[0].started < ends[1]
+    assert status[2].started >= min(ends[0], ends[1]) - 0.5
     assert [r["model"] for r in csv.DictReader(open(table))] == ["rnn", "lstm", "gru"]
     assert "2 at a time" in md.read_text() and all("2 models at a time" in line for line in lines)
 
@@ -82,14 +106,26 @@ def test_two_at_a_time_trains_the_models_side_by_side_in_their_own_processes(tmp
 def test_a_model_that_fails_in_its_process_fails_the_comparison_with_its_log(tmp_path, monkeypatch):
     from seqtui import compare as module
 
-    def broken_for_rnn(config):  # a trainer that refuses its settings, as a crashed one would exit
-        return module_arguments(config) + (["--hidden", "0"] if config.model.model == "rnn" else [])
+    def broken_for_rnn(run, **kwargs):  # the rnn's trainer finds a damaged config.json and refuses it
+        if run.name.endswith("-rnn"):
+            config = json.loads(run.file("config.json").read_text())
+            config["model"]["hidden"] = 0
+            run.file("config.json").write_text(json.dumps(config))
+        return spawn_trainer(run, **kwargs)
 
-    module_arguments = module.train_arguments
-    monkeypatch.setattr(module, "train_arguments", broken_for_rnn)
+    spawn_trainer = module.spawn_trainer
+    monkeypatch.setattr(module, "spawn_trainer", broken_for_rnn)
     with pytest.raises(SeqtuiError, match="rnn did not finish .*hidden size must be at least 1.*train.log"):
-        compare(tmp_path, {"--n-max": 2}, Budget(steps=5), ["rnn", "lstm"], samples=200,
-                report=lambda line: None, stamp="bad", parallel=2)
+        compare(
+            tmp_path,
+            {"n-max": 2},
+            Budget(steps=5),
+            ["rnn", "lstm"],
+            samples=200,
+            report=lambda line: None,
+            stamp="bad",
+            parallel=2,
+        )
     assert not (tmp_path / "cmp-bad-report.md").exists()
 
 
@@ -101,6 +137,7 @@ def test_a_model_named_twice_is_refused_before_anything_trains(tmp_path):
 
 def test_a_name_that_is_only_the_start_of_another_comparison_is_free(tmp_path):
     (tmp_path / "cmp-1127-211345-rnn").mkdir()  # a comparison named by date and time
-    md, _ = compare(tmp_path, {"--n-max": 1}, Budget(steps=2), ["rnn"], samples=100,
-                    report=lambda line: None, stamp="1127")
+    md, _ = compare(
+        tmp_path, {"n-max": 1}, Budget(steps=2), ["rnn"], samples=100, report=lambda line: None, stamp="1127"
+    )
     assert md.name == "cmp-1127-report.md" and group_runs(tmp_path, "1127") == [tmp_path / "cmp-1127-rnn"]

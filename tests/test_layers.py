@@ -1,9 +1,24 @@
 import subprocess
 import sys
 
-PLAIN = ["seqtui.tasks", "seqtui.models", "seqtui.training", "seqtui.evaluation", "seqtui.checkpoint",
-         "seqtui.runs", "seqtui.runner", "seqtui.presets", "seqtui.history", "seqtui.launch", "seqtui.gradients", "seqtui.export",
-         "seqtui.compare", "seqtui.projection"]
+PLAIN = [
+    "seqtui.tasks",
+    "seqtui.models",
+    "seqtui.training",
+    "seqtui.evaluation",
+    "seqtui.checkpoint",
+    "seqtui.runs",
+    "seqtui.runner",
+    "seqtui.presets",
+    "seqtui.history",
+    "seqtui.launch",
+    "seqtui.gradients",
+    "seqtui.export",
+    "seqtui.compare",
+    "seqtui.projection",
+    "seqtui.config",
+    "seqtui.limits",
+]
 
 
 def test_plain_modules_never_import_textual():
@@ -14,3 +29,27 @@ def test_plain_modules_never_import_textual():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "", f"plain modules pulled in: {result.stdout}"
+
+
+LIGHT = [
+    "seqtui.config",
+    "seqtui.limits",
+    "seqtui.runs",
+    "seqtui.presets",
+    "seqtui.history",
+    "seqtui.launch",
+    "seqtui.export",
+    "seqtui.compare",
+    "seqtui.cli",
+    "seqtui.commands",
+    "seqtui.app",
+]
+
+
+def test_the_run_directory_layer_and_the_light_commands_never_import_torch():
+    code = (
+        f"import sys\nfor m in {LIGHT!r}: __import__(m)\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] == 'torch')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "", f"torch pulled in by: {LIGHT}"

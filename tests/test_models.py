@@ -53,8 +53,12 @@ def test_identity_init_and_forget_bias():
 
 @pytest.mark.parametrize(
     "config, says",
-    [(ModelConfig("transformer"), "unknown model"), (ModelConfig("rnn", 0), "at least 1"),
-     (ModelConfig("lstm", 8, "identity"), "rnn model only"), (ModelConfig("rnn", 8, "zeros"), "unknown init")],
+    [
+        (ModelConfig("transformer"), "unknown model"),
+        (ModelConfig("rnn", 0), "at least 1"),
+        (ModelConfig("lstm", 8, "identity"), "rnn model only"),
+        (ModelConfig("rnn", 8, "zeros"), "unknown init"),
+    ],
 )
 def test_impossible_model_settings_are_refused(config, says):
     with pytest.raises(SeqtuiError, match=says):

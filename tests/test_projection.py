@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from seqtui.models import ModelConfig, build_model
 from seqtui.errors import SeqtuiError
+from seqtui.models import ModelConfig, build_model
 from seqtui.projection import FIT_SEED, fit_projection
 from seqtui.tasks import TaskConfig, make_batch
 

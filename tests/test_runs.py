@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import small_config, wait_until
 
-from conftest import small_config
 from seqtui import runner
 from seqtui.checkpoint import load_checkpoint, restore_trainer, save_checkpoint
 from seqtui.errors import SeqtuiError
@@ -45,15 +45,15 @@ def test_checkpoint_round_trip_restores_everything(tmp_path):
 
 def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
     run = Run.create(tmp_path / "run", small_config(budget=Budget(steps=25)))
-    outcome = runner.train(run, runner.start_run(run, run.config()))
+    outcome = runner.train(run)
     assert outcome.state == "finished" and outcome.step == 25
     with pytest.raises(SeqtuiError, match="whole budget"):
-        runner.resume_run(run, Budget())
+        runner.train(run)
     # a budget given with --resume extends the run; the schedule was set for 25 steps, so
     # compare with a straight run under the same total schedule instead
-    resumed = runner.resume_run(run, Budget(steps=35))
-    assert resumed.step == 25 and resumed.config.budget.steps == 60
-    runner.train(run, resumed)
+    starts = []
+    resumed = runner.train(run, Budget(steps=35), on_start=lambda t: starts.append(t.step)).trainer
+    assert starts == [25] and resumed.config.budget.steps == 60 and run.config().budget.steps == 60
     reference = Trainer(small_config(budget=Budget(steps=25)))
     list(reference.run())
     reference.config.budget = Budget(steps=60)
@@ -66,22 +66,21 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
 
 
 def test_a_stopped_run_resumes_on_the_same_trajectory(tmp_path):
-    config = small_config(budget=Budget(steps=50))
+    config = small_config(budget=Budget(steps=50), log_every=1e-9)  # an event every step: a stop lands at once
     straight = Trainer(config)
     list(straight.run())
 
     run = Run.create(tmp_path / "run", config)
-    trainer = runner.start_run(run, config)
+    trainers = []
 
     def stop_at_20(event):
-        if trainer.step >= 20:
+        if trainers[0].step >= 20:
             run.request("stopped")
 
-    outcome = runner.train(run, trainer, on_event=stop_at_20)
+    outcome = runner.train(run, on_event=stop_at_20, on_start=trainers.append)
     assert outcome.state == "stopped" and 20 <= outcome.step < 50
-    assert run.status()["state"] == "stopped"
-    resumed = runner.resume_run(run, Budget())
-    runner.train(run, resumed)
+    assert run.status().state == "stopped"
+    resumed = runner.train(run).trainer
     assert resumed.step == 50
     for key, value in weights(straight).items():
         assert torch.equal(resumed.model.state_dict()[key], value), key
@@ -92,27 +91,44 @@ def trainer_process(run_dir: Path, past_step: int, extra=()):
     """A `seqtui train` child process, once it has logged more than `past_step` steps."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
     process = subprocess.Popen(
-        [sys.executable, "-c", "from seqtui.cli import entry; entry()", "train", "--model", "rnn",
-         "--hidden", "16", "--n-max", "3", "--batch-size", "32", "--steps", "100000", "--eval-samples", "300",
-         "--eval-every", "3600", "--run-dir", str(run_dir), "--quiet", *extra],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from seqtui.cli import entry; entry()",
+            "train",
+            "--model",
+            "rnn",
+            "--hidden",
+            "16",
+            "--n-max",
+            "3",
+            "--batch-size",
+            "32",
+            "--steps",
+            "100000",
+            "--eval-samples",
+            "300",
+            "--eval-every",
+            "1G",
+            "--run-dir",
+            str(run_dir),
+            "--quiet",
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
-        _wait_for(lambda: (run_dir / "status.json").exists() and Run(run_dir).status().get("step", 0) > past_step,
-                  what="training to start")
+        wait_until(
+            lambda: (run_dir / "status.json").exists() and Run(run_dir).status().step > past_step,
+            what="training to start",
+        )
         yield process
     finally:
         process.kill()
         process.wait(timeout=30)
-
-
-def _wait_for(condition, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -125,20 +141,20 @@ def test_another_process_pauses_resumes_and_stops_a_trainer(tmp_path):
     with trainer_process(run_dir, past_step=20) as process:
         run = Run.open(run_dir)
         run.request("paused")
-        _wait_for(lambda: run.status()["state"] == "paused", what="pause")
-        paused_at = run.status()["step"]
+        wait_until(lambda: run.status().state == "paused", what="pause")
+        paused_at = run.status().step
         cpu_before = _cpu_seconds(process.pid)
         time.sleep(1.5)
         assert _cpu_seconds(process.pid) - cpu_before < 0.15  # a paused trainer sleeps
-        assert run.status()["step"] == paused_at
+        assert run.status().step == paused_at
         run.request("running")
-        _wait_for(lambda: run.status()["state"] == "running" and run.status()["step"] > paused_at, what="resume")
+        wait_until(lambda: run.status().state == "running" and run.status().step > paused_at, what="resume")
         run.request("stopped")
         assert process.wait(timeout=30) == 0
     status = run.status()
-    assert status["state"] == "stopped" and "resume with" in status["message"]
+    assert status.state == "stopped" and "continue with" in status.message
     checkpoint = load_checkpoint(run.checkpoint_path)
-    assert checkpoint.step == status["step"] > paused_at
+    assert checkpoint.step == status.step > paused_at
     events = [r["event"] for r in run.read_metrics() if r["kind"] == "event"]
     assert events == ["start", "pause", "resume", "stop"]
 
@@ -150,46 +166,66 @@ def test_a_signal_stops_cleanly_with_a_checkpoint(tmp_path, sig, code):
         process.send_signal(sig)
         assert process.wait(timeout=30) == code
     run = Run.open(run_dir)
-    assert run.status()["state"] == "stopped"
-    assert load_checkpoint(run.checkpoint_path).step == run.status()["step"] > 10
+    assert run.status().state == "stopped"
+    assert load_checkpoint(run.checkpoint_path).step == run.status().step > 10
 
 
 def test_a_trainer_killed_with_sigkill_leaves_a_run_that_loads_and_resumes(tmp_path):
     run_dir = tmp_path / "run"
-    with trainer_process(run_dir, past_step=50, extra=("--checkpoint-every", "0.2")) as process:
+    with trainer_process(run_dir, past_step=50, extra=("--checkpoint-every", "320")) as process:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     run = Run.open(run_dir)
-    assert run.status()["state"] == "interrupted"
+    assert run.status().state == "interrupted"
     checkpoint = load_checkpoint(run.checkpoint_path)
     assert checkpoint.step > 0
     logged = max(r["step"] for r in run.read_metrics())
     assert logged >= checkpoint.step
-    trainer = runner.resume_run(run, Budget(steps=30))
-    assert trainer.step == checkpoint.step
-    assert max(r["step"] for r in run.read_metrics()) == checkpoint.step  # redone steps are dropped
-    outcome = runner.train(run, trainer)
+
+    def started(trainer):
+        assert trainer.step == checkpoint.step
+        assert max(r["step"] for r in run.read_metrics()) == checkpoint.step  # redone steps are dropped
+
+    outcome = runner.train(run, Budget(steps=30), on_start=started)
     assert outcome.state == "finished" and outcome.step == checkpoint.step + 30
     assert not list(run_dir.glob(".*tmp"))
 
 
 def test_a_second_trainer_on_a_live_run_is_refused(tmp_path):
     run_dir = tmp_path / "run"
-    with trainer_process(run_dir, past_step=0):
+    with trainer_process(run_dir, past_step=0) as process:
         run = Run.open(run_dir)
-        with pytest.raises(SeqtuiError, match="already being trained"):
-            runner.train(run, Trainer(run.config()))
+        with pytest.raises(SeqtuiError, match=f"being trained by process {process.pid}"):
+            runner.train(run)
+
+
+def _line(step: int, **fields) -> str:
+    return (
+        json.dumps(
+            {
+                "kind": "train",
+                "step": step,
+                "examples": step * 32,
+                "elapsed": step / 10,
+                "loss": 0.5,
+                "accuracy": 0.75,
+                **fields,
+            }
+        )
+        + "\n"
+    )
 
 
 def test_metrics_reader_tolerates_a_partly_written_line(tmp_path):
     path = tmp_path / "metrics.jsonl"
-    path.write_text('{"kind": "train", "step": 1}\n{"kind": "tra')
+    whole = _line(2)
+    path.write_text(_line(1) + whole[:20])
     reader = MetricsReader(path)
     assert [r["step"] for r in reader.read_new()] == [1]
     with open(path, "a") as handle:
-        handle.write('in", "step": 2}\nnot json at all\n{"kind": "train", "step": 3}\n')
+        handle.write(whole[20:] + "not json at all\n" + _line(3))
     assert [r["step"] for r in reader.read_new()] == [2, 3]
-    assert reader.read_new() == []
+    assert reader.read_new() == [] and reader.skipped == 1
 
 
 def test_damaged_checkpoints_are_refused_with_a_message(tmp_path):
@@ -233,20 +269,22 @@ def test_a_checkpoint_crafted_to_run_code_does_not_run(tmp_path):
     assert not marker.exists()
 
 
-def test_list_runs_reports_state_and_skips_damaged_runs(tmp_path):
+def test_list_runs_reports_state_and_shows_damaged_runs_as_damaged(tmp_path):
     run = Run.create(tmp_path / "good", small_config())
-    runner.train(run, runner.start_run(run, run.config()))
+    runner.train(run)
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "config.json").write_text("{not json")
     (tmp_path / "unrelated").mkdir()
-    summaries = list_runs(tmp_path)
-    assert [s.run.name for s in summaries] == ["good"]
-    assert summaries[0].state == "finished" and summaries[0].step == 40
-    assert summaries[0].best_worst is not None
+    summaries = {s.run.name: s for s in list_runs(tmp_path)}
+    assert set(summaries) == {"good", "broken"}
+    good, broken = summaries["good"], summaries["broken"]
+    assert good.state == "finished" and good.step == 40 and good.best_worst is not None and good.problem is None
+    assert broken.state == "damaged" and "not valid JSON" in broken.problem
 
 
 def test_creating_over_an_existing_run_is_refused(tmp_path):
     Run.create(tmp_path / "run", small_config())
+    before = (tmp_path / "run" / "config.json").read_bytes()
     with pytest.raises(SeqtuiError, match="already exists"):
-        Run.create(tmp_path / "run", small_config())
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["lr"] == 3e-3
+        Run.create(tmp_path / "run", small_config(lr=0.5))
+    assert (tmp_path / "run" / "config.json").read_bytes() == before

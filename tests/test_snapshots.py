@@ -16,7 +16,7 @@ from seqtui.checkpoint import save_checkpoint
 from seqtui.models import ModelConfig
 from seqtui.runs import Run
 from seqtui.tasks import TaskConfig
-from seqtui.training import Budget, Trainer, TrainConfig
+from seqtui.training import Budget, TrainConfig, Trainer
 
 SIZES = [(100, 30), (80, 24)]
 
@@ -24,8 +24,13 @@ SIZES = [(100, 30), (80, 24)]
 def synthetic_run(root: Path, name: str = "lstm-match-random", model: str = "lstm", pace: float = 1.0) -> Run:
     """A finished run with made-up, fixed metrics and a seeded (untrained) checkpoint; `pace` < 1
     learns slower and tops out lower."""
-    config = TrainConfig(task=TaskConfig(n_min=1, n_max=5), model=ModelConfig(model, 24),
-                         budget=Budget(steps=2000), eval_samples=100, device="cpu")
+    config = TrainConfig(
+        task=TaskConfig(n_min=1, n_max=5),
+        model=ModelConfig(model, 24),
+        budget=Budget(steps=2000),
+        eval_samples=100,
+        device="cpu",
+    )
     run = Run.create(root / name, config)
     trainer = Trainer(config)
     trainer.step, trainer.examples, trainer.elapsed = 2000, 512_000, 40.0 / pace
@@ -34,22 +39,55 @@ def synthetic_run(root: Path, name: str = "lstm-match-random", model: str = "lst
     for i in range(1, 201):
         step = i * 10
         loss = 0.7 * math.exp(-step * pace / 500) + 0.02 / pace + 0.01 * math.sin(i)
-        records.append({"kind": "train", "step": step, "examples": step * 256, "elapsed": step / (50 * pace),
-                        "loss": loss, "accuracy": 1 - loss / 1.4, "examples_per_s": 12_800.0,
-                        "grad_norm": 0.5, "lr": 5e-3, "progress": step / 2000})
+        records.append(
+            {
+                "kind": "train",
+                "step": step,
+                "examples": step * 256,
+                "elapsed": step / (50 * pace),
+                "loss": loss,
+                "accuracy": 1 - loss / 1.4,
+                "examples_per_s": 12_800.0,
+                "grad_norm": 0.5,
+                "lr": 5e-3,
+                "progress": step / 2000,
+            }
+        )
         if i % 20 == 0:
             by_length = {str(2 * n): min(1.0, 0.5 + pace * step / 2000 - 0.04 * n / pace) for n in range(1, 6)}
             decay = 0.3 + 0.6 * step / 2000  # per step back: the flow improves as training goes
             norms = {str(2 * n): [decay ** (2 * n - t) for t in range(1, 2 * n + 1)] for n in range(1, 6)}
-            records.append({"kind": "eval", "step": step, "examples": step * 256, "elapsed": step / (50 * pace),
-                            "accuracy": sum(by_length.values()) / 5, "worst": min(by_length.values()),
-                            "accuracy_by_length": by_length, "gradient_norms_by_length": norms,
-                            "gradient_ratio_by_length": {k: v[0] / v[-1] for k, v in norms.items()}})
+            records.append(
+                {
+                    "kind": "eval",
+                    "step": step,
+                    "examples": step * 256,
+                    "elapsed": step / (50 * pace),
+                    "accuracy": sum(by_length.values()) / 5,
+                    "worst": min(by_length.values()),
+                    "accuracy_by_length": by_length,
+                    "gradient_norms_by_length": norms,
+                    "gradient_ratio_by_length": {k: v[0] / v[-1] for k, v in norms.items()},
+                }
+            )
     records.append({"kind": "event", "event": "finish", "step": 2000, "examples": 512_000, "elapsed": 40.0 / pace})
     (run.path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    (run.path / "status.json").write_text(json.dumps({
-        "state": "finished", "pid": None, "host": "test", "device": "cpu", "step": 2000, "examples": 512_000,
-        "elapsed": 40.0 / pace, "best_worst": 0.8, "message": "budget reached at step 2000", "heartbeat": 0.0}))
+    (run.path / "status.json").write_text(
+        json.dumps(
+            {
+                "state": "finished",
+                "pid": None,
+                "host": "test",
+                "device": "cpu",
+                "step": 2000,
+                "examples": 512_000,
+                "elapsed": 40.0 / pace,
+                "best_worst": 0.8,
+                "message": "budget reached at step 2000",
+                "heartbeat": 0.0,
+            }
+        )
+    )
     return run
 
 
@@ -110,7 +148,6 @@ def test_evaluate_screen(snap_compare, runs_root, size):
 
 def test_too_small(snap_compare, runs_root):
     assert snap_compare(make_app(runs_root), terminal_size=(70, 20))
-
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

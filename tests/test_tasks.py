@@ -63,7 +63,9 @@ def test_hard_negatives_differ_in_exactly_one_position(task):
 def test_random_negatives_differ_in_most_positions_and_mixed_has_both_kinds():
     generator = torch.Generator().manual_seed(4)
     random = make_batch(TaskConfig("match", "random"), 10, 4000, generator)
-    diffs = [differences_from_target(d, "match") for d, y in zip(random.digits.tolist(), random.labels.tolist()) if not y]
+    diffs = [
+        differences_from_target(d, "match") for d, y in zip(random.digits.tolist(), random.labels.tolist()) if not y
+    ]
     assert sum(diffs) / len(diffs) == pytest.approx(9.0, abs=0.2)  # 90% of positions
     mixed = make_batch(TaskConfig("match", "mixed"), 10, 4000, generator)
     diffs = [differences_from_target(d, "match") for d, y in zip(mixed.digits.tolist(), mixed.labels.tolist()) if not y]
@@ -106,8 +108,15 @@ def test_parse_accepts_the_three_forms(text):
 
 @pytest.mark.parametrize(
     "text, says",
-    [("", "empty"), ("   ", "empty"), ("12a4", "not a digit"), ("1 2 3", "odd length"),
-     ("12 34", "not a digit"), ("1 -2", "not a digit"), ("1.5 2", "not a digit")],
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("12a4", "not a digit"),
+        ("1 2 3", "odd length"),
+        ("12 34", "not a digit"),
+        ("1 -2", "not a digit"),
+        ("1.5 2", "not a digit"),
+    ],
 )
 def test_parse_explains_bad_input(text, says):
     with pytest.raises(SeqtuiError, match=says):
@@ -116,8 +125,12 @@ def test_parse_explains_bad_input(text, says):
 
 @pytest.mark.parametrize(
     "config, says",
-    [(TaskConfig(task="copy"), "unknown task"), (TaskConfig(negatives="easy"), "unknown negatives"),
-     (TaskConfig(n_min=0), "at least 1"), (TaskConfig(n_min=5, n_max=3), "larger than")],
+    [
+        (TaskConfig(task="copy"), "unknown task"),
+        (TaskConfig(negatives="easy"), "unknown negatives"),
+        (TaskConfig(n_min=0), "at least 1"),
+        (TaskConfig(n_min=5, n_max=3), "larger than"),
+    ],
 )
 def test_impossible_task_settings_are_refused(config, says):
     with pytest.raises(SeqtuiError, match=says):

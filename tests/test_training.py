@@ -2,8 +2,8 @@ import math
 
 import pytest
 import torch
-
 from conftest import small_config
+
 from seqtui.errors import SeqtuiError
 from seqtui.evaluation import evaluate, wilson_interval
 from seqtui.models import ModelConfig
@@ -13,7 +13,7 @@ from seqtui.training import Budget, Finished, HeldOut, Progress, Trainer
 
 def test_a_short_run_really_learns_short_patterns():
     config = small_config(
-        model=ModelConfig("lstm", 32), lr=1e-2, batch_size=128, budget=Budget(steps=400), eval_every=1e9
+        model=ModelConfig("lstm", 32), lr=1e-2, batch_size=128, budget=Budget(steps=400), eval_every=10**9
     )
     trainer = Trainer(config)
     before = evaluate(trainer.model, config.task, 3000, seed=99).accuracy
@@ -47,8 +47,13 @@ def test_samples_and_time_budgets_stop_the_run():
 
 def test_target_accuracy_stops_early():
     config = small_config(
-        task=TaskConfig(n_min=1, n_max=1), model=ModelConfig("lstm", 32), lr=1e-2, batch_size=128,
-        budget=Budget(steps=5000), target_accuracy=0.99, eval_every=0.2,
+        task=TaskConfig(n_min=1, n_max=1),
+        model=ModelConfig("lstm", 32),
+        lr=1e-2,
+        batch_size=128,
+        budget=Budget(steps=5000),
+        target_accuracy=0.99,
+        eval_every=128 * 20,
     )
     trainer = Trainer(config)
     events = list(trainer.run())
@@ -76,9 +81,16 @@ def test_a_loss_that_becomes_nan_ends_the_run_as_diverged():
 
 @pytest.mark.parametrize(
     "overrides, says",
-    [(dict(lr=-1e-3), "learning rate"), (dict(lr=float("nan")), "learning rate"), (dict(batch_size=0), "batch size"),
-     (dict(clip=-1.0), "clip"), (dict(budget=Budget(steps=-5)), "--steps"), (dict(device="tpu"), "device"),
-     (dict(task=TaskConfig(n_min=4, n_max=2)), "larger than"), (dict(target_accuracy=1.5), "target accuracy")],
+    [
+        (dict(lr=-1e-3), "learning rate"),
+        (dict(lr=float("nan")), "learning rate"),
+        (dict(batch_size=0), "batch size"),
+        (dict(clip=-1.0), "clip"),
+        (dict(budget=Budget(steps=-5)), "--steps"),
+        (dict(device="tpu"), "device"),
+        (dict(task=TaskConfig(n_min=4, n_max=2)), "larger than"),
+        (dict(target_accuracy=1.5), "target accuracy"),
+    ],
 )
 def test_impossible_training_settings_are_refused(overrides, says):
     with pytest.raises(SeqtuiError, match=says):
@@ -89,7 +101,7 @@ def test_cuda_is_refused_clearly_without_a_gpu():
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     with pytest.raises(SeqtuiError, match="no CUDA device"):
-        small_config(device="cuda").validate()
+        Trainer(small_config(device="cuda"))
 
 
 def test_wilson_interval_contains_the_estimate_and_narrows():

@@ -11,8 +11,10 @@ from seqtui.app.widgets.chart import Chart, Line, Note, nice_ticks, tick_label
 from seqtui.app.widgets.heatmap import Heatmap
 
 
-@pytest.mark.parametrize("low,high,most", [(3968, 1_624_405, 4), (0.8, 96.1, 6), (2, 20, 4), (-2.3, 2.7, 5),
-                                           (0, 1, 8), (45_824, 1_234_880, 3)])
+@pytest.mark.parametrize(
+    "low,high,most",
+    [(3968, 1_624_405, 4), (0.8, 96.1, 6), (2, 20, 4), (-2.3, 2.7, 5), (0, 1, 8), (45_824, 1_234_880, 3)],
+)
 def test_nice_ticks_are_round_evenly_spaced_and_inside_the_range(low, high, most):
     ticks = nice_ticks(low, high, most)
     assert 1 <= len(ticks) <= most + 1
@@ -31,8 +33,14 @@ def test_nice_ticks_of_an_empty_or_broken_range_are_none():
 
 
 def test_tick_labels_are_short():
-    assert [tick_label(v) for v in (1_500_000, 250_000, 1_000, 35, 0.5, 2_000_000_000)] == \
-        ["1.5M", "250k", "1k", "35", "0.5", "2G"]
+    assert [tick_label(v) for v in (1_500_000, 250_000, 1_000, 35, 0.5, 2_000_000_000)] == [
+        "1.5M",
+        "250k",
+        "1k",
+        "35",
+        "0.5",
+        "2G",
+    ]
 
 
 def evaluation(examples: int, accuracy: float) -> dict:
@@ -43,19 +51,35 @@ def test_length_map_columns_stand_for_even_steps_of_examples_seen():
     evaluations = [evaluation(500, 0.6), evaluation(600, 0.7), evaluation(1000, 0.9)]
     columns = length_map_columns(evaluations, 10)
     # column c covers examples up to (c + 1) * 100: none before 500, then the latest made by then
-    assert [None if c is None else c["examples"] for c in columns] == \
-        [None, None, None, None, 500, 600, 600, 600, 600, 1000]
+    assert [None if c is None else c["examples"] for c in columns] == [
+        None,
+        None,
+        None,
+        None,
+        500,
+        600,
+        600,
+        600,
+        600,
+        1000,
+    ]
     # unevenly spaced evaluations (older ones thinned) still land where their examples put them
     assert length_map_columns([evaluation(1000, 0.9)], 4) == [None, None, None, evaluations[-1]]
 
 
 def test_heatmap_draws_missing_values_blank_and_an_axis_of_examples():
     heatmap = Heatmap()
-    heatmap.show([[None, None, 0.5, 1.0] * 5, [None, 0.75, 0.5, 1.0] * 5], labels=["2", "4"], low=0.5,
-                 high=1.0, x_range=(0, 2_000_000), title="map")
+    heatmap.show(
+        [[None, None, 0.5, 1.0] * 5, [None, 0.75, 0.5, 1.0] * 5],
+        labels=["2", "4"],
+        low=0.5,
+        high=1.0,
+        x_range=(0, 2_000_000),
+        title="map",
+    )
     lines = heatmap.render().plain.splitlines()
     assert lines[0] == "map"
-    cells = lines[1][len("2/4 "):]
+    cells = lines[1][len("2/4 ") :]
     assert cells.startswith(" ▄▀▀")  # nothing / only the lower row / both rows
     assert lines[2].split() == ["|0", "|1M", "|2M"]
     start = len("2/4 ")  # columns are evenly spaced values 0 .. 2M: 1M is at column 9.5 -> 10
@@ -77,8 +101,9 @@ def test_the_length_map_axis_marks_the_column_where_an_evaluation_first_shows():
     columns = length_map_columns(evaluations, 20)
     first = next(i for i, c in enumerate(columns) if c is not None)
     heatmap = Heatmap()
-    heatmap.show([[None if c is None else 0.75 for c in columns]], labels=["2"], low=0.5, high=1.0,
-                 x_range=(1000 / 20, 1000))
+    heatmap.show(
+        [[None if c is None else 0.75 for c in columns]], labels=["2"], low=0.5, high=1.0, x_range=(1000 / 20, 1000)
+    )
     axis = heatmap.render().plain.splitlines()[1]
     label_area = 2 * len("2") + 2  # the row labels' column ("  2 ")
     assert axis.index("|500") - label_area == first == 9
@@ -93,7 +118,10 @@ def test_a_title_wider_than_the_chart_is_shortened_not_dropped():
 
 def test_notes_at_the_edges_of_a_chart_are_not_cut():
     chart = Chart("path")
-    chart.plot([Line([0.0, 1.0, 2.0], [0.0, 1.0, 0.5], "path")], legend=False,
-               notes=[Note(0.0, 0.0, "10"), Note(1.0, 1.0, "5"), Note(2.0, 0.5, "12")])
+    chart.plot(
+        [Line([0.0, 1.0, 2.0], [0.0, 1.0, 0.5], "path")],
+        legend=False,
+        notes=[Note(0.0, 0.0, "10"), Note(1.0, 1.0, "5"), Note(2.0, 0.5, "12")],
+    )
     plot = chart._build(40, 10).plain
     assert "10" in plot and "12" in plot and "5" in plot

@@ -2,15 +2,20 @@
 
 The app never trains in its own process. It starts `seqtui train` detached (seqtui.launch) and
 follows runs through their directories (seqtui.runs), so it may quit, lose its terminal or be
-started again at any time without touching a run.
+started again at any time without touching a run. It keeps one follower per followed run (and
+per followed comparison), polls them on one timer and tells the shown screen what changed.
+
+The runs list needs no torch: the probe and evaluate screens, which do, are imported when first
+shown, so `seqtui` opens at once.
 """
 
 from __future__ import annotations
 
 import gc
+import shutil
 from functools import partial
 from pathlib import Path
-from typing import Iterable
+from typing import Hashable, Iterable
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -18,24 +23,45 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from seqtui.app.messages import FollowedChanged
 from seqtui.app.screens.base import MODES
 from seqtui.app.screens.compare import CompareScreen
 from seqtui.app.screens.dialogs import QuitDialog
-from seqtui.app.screens.evaluate import EvaluateScreen
 from seqtui.app.screens.gradients import GradientsScreen
-from seqtui.app.screens.probe import ProbeScreen
 from seqtui.app.screens.runs import RunsScreen
 from seqtui.app.screens.train import TrainScreen
+from seqtui.compare import ComparisonFollower
+from seqtui.errors import SeqtuiError
+from seqtui.history import RunFollower
 from seqtui.runs import Run
 
 MIN_SIZE = (80, 24)
+POLL_SECONDS = 0.5  # the trainer writes a metrics line every half second
+
+
+def probe_screen() -> Screen:
+    from seqtui.app.screens.probe import ProbeScreen
+
+    return ProbeScreen()
+
+
+def evaluate_screen() -> Screen:
+    from seqtui.app.screens.evaluate import EvaluateScreen
+
+    return EvaluateScreen()
 
 
 class SeqtuiApp(App):
     CSS_PATH = "seqtui.tcss"
     TITLE = "seqtui"
-    MODES = {"runs": RunsScreen, "train": TrainScreen, "probe": ProbeScreen, "evaluate": EvaluateScreen,
-             "gradients": GradientsScreen, "compare": CompareScreen}
+    MODES = {
+        "runs": RunsScreen,
+        "train": TrainScreen,
+        "probe": probe_screen,
+        "evaluate": evaluate_screen,
+        "gradients": GradientsScreen,
+        "compare": CompareScreen,
+    }
     BINDINGS = [
         Binding("f2", "switch_mode('runs')", "Runs", show=False),  # shown in the nav bar
         Binding("f3", "switch_mode('train')", "Train", show=False),  # shown in the nav bar
@@ -55,14 +81,45 @@ class SeqtuiApp(App):
         self.initial_run = run
         self.compare: set[Path] = set()  # runs marked for comparison in the runs list
         self.compare_group: str | None = None  # a comparison started here, shown until a run is opened
+        # key (a run's path, or ("comparison", name)) -> its follower, and who asked for it
+        self.followers: dict[Hashable, RunFollower | ComparisonFollower] = {}
+        self.followed_by: dict[Hashable, set[int]] = {}
 
     def on_mount(self) -> None:
         gc.freeze()  # torch's many long-lived objects make full collections stall the UI
+        self.set_interval(POLL_SECONDS, self.poll_followed)
         if self.initial_run is not None:
             self.current = Run.open(self.initial_run)
             self.switch_mode("train")
         else:
             self.switch_mode("runs")
+
+    # -- following runs --------------------------------------------------------------------------
+    def follow(self, key: Hashable, owner: object):
+        """The one follower of a run (key: its path) or a comparison (key: ("comparison", name)),
+        up to date; it is polled until every owner has let go of it."""
+        follower = self.followers.get(key)
+        if follower is None:
+            if isinstance(key, tuple) and key[0] == "comparison":
+                follower = ComparisonFollower(self.root, key[1])
+            else:
+                follower = RunFollower(Run(Path(key)))
+            follower.poll()
+            self.followers[key] = follower
+        self.followed_by.setdefault(key, set()).add(id(owner))
+        return follower
+
+    def unfollow(self, key: Hashable, owner: object) -> None:
+        owners = self.followed_by.get(key, set())
+        owners.discard(id(owner))
+        if not owners:
+            self.followed_by.pop(key, None)
+            self.followers.pop(key, None)
+
+    def poll_followed(self) -> None:
+        changed = {key for key, follower in list(self.followers.items()) if follower.poll()}
+        if changed:
+            self.screen.post_message(FollowedChanged(changed))
 
     def open_run(self, run: Run, mode: str = "train") -> None:
         self.compare_group = None
@@ -79,6 +136,26 @@ class SeqtuiApp(App):
         path = self.save_screenshot(path=str(folder))
         self.notify(f"saved {path}")
 
+    def delete_run(self, run: Run) -> str:
+        """Delete a run that nothing trains (a link to a run: only the link). Says what was done."""
+        if run.path.is_symlink():
+            try:
+                run.path.unlink()
+            except OSError as error:
+                raise SeqtuiError(f"cannot remove {run.path}: {error.strerror or error}") from None
+            said = f"removed the link {run.shown_name} (the run it points to is kept)"
+        else:
+            with run.locked(f"{run.shown_name} is being trained: stop it first"):
+                try:
+                    shutil.rmtree(run.path)
+                except OSError as error:
+                    raise SeqtuiError(f"cannot delete {run.path}: {error.strerror or error}") from None
+            said = f"deleted {run.shown_name}"
+        self.compare.discard(run.path)
+        if self.current is not None and self.current.path == run.path:
+            self.current = None
+        return said
+
     async def action_quit(self) -> None:
         run = self.current
         if run is None or not run.is_active():
@@ -88,24 +165,26 @@ class SeqtuiApp(App):
         def chosen(choice: str | None) -> None:
             if choice == "stop":
                 run.request("stopped")
-                self.exit(message=f"asked {run.name} to stop; it saves a checkpoint first")
+                self.exit(message=f"asked {run.shown_name} to stop; it saves a checkpoint first")
             elif choice == "leave":
-                self.exit(message=f"{run.name} keeps training; reattach with: seqtui open {run.path}")
+                self.exit(message=f"{run.shown_name} keeps training; reattach with: seqtui open {run.path}")
 
-        self.push_screen(QuitDialog(run.name), chosen)
+        self.push_screen(QuitDialog(run.shown_name), chosen)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every key binding of the screens, so the command palette lists every action."""
         yield from super().get_system_commands(screen)
         for key, mode, label in MODES:
-            yield SystemCommand(f"Go to {label}", f"the {label.lower()} screen ({key.upper()})",
-                                partial(self.switch_mode, mode))
+            yield SystemCommand(
+                f"Go to {label}", f"the {label.lower()} screen ({key.upper()})", partial(self.switch_mode, mode)
+            )
         for binding in screen.BINDINGS:
             if isinstance(binding, Binding) and binding.description and not binding.action.startswith("app."):
                 key = binding.key.split(",")[0]
                 where = getattr(screen, "MODE", "") or "this"
-                yield SystemCommand(binding.description, f"{where} screen, key {key}",
-                                    partial(screen.run_action, binding.action))
+                yield SystemCommand(
+                    binding.description, f"{where} screen, key {key}", partial(screen.run_action, binding.action)
+                )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """One place that reports background failures (a damaged checkpoint, a bad run)."""

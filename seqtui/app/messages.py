@@ -35,3 +35,21 @@ class ProjectionFitted(Message):
 @dataclass
 class RunStarted(Message):
     run: object
+
+
+@dataclass
+class FollowedChanged(Message):
+    """Followed runs (by path) or comparisons (by name) that changed since the last poll."""
+
+    keys: set
+
+
+@dataclass
+class EvaluationFailed(Message):
+    reason: str
+
+
+@dataclass
+class ModelFailed(Message):
+    path: object  # the checkpoint that could not be loaded
+    reason: str

@@ -1,4 +1,9 @@
-"""What every seqtui screen shares: header, footer, a status line and the too-small notice."""
+"""What every seqtui screen shares: header, footer, a status line and the too-small notice.
+
+Screens never read run files themselves: the app keeps one follower per followed run (see
+SeqtuiApp.follow) and tells the shown screen, with a FollowedChanged message, which runs changed.
+A hidden screen catches up from the same followers when it is shown again.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,19 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from seqtui.app.messages import FollowedChanged
 from seqtui.history import RunFollower
 from seqtui.runs import Run
 
 TOO_SMALL = "terminal too small: seqtui needs at least 80 x 24 (this one is {w} x {h})"
-MODES = [("f2", "runs", "Runs"), ("f3", "train", "Train"), ("f4", "probe", "Probe"), ("f5", "evaluate", "Evaluate"),
-         ("f6", "gradients", "Gradients"), ("f7", "compare", "Compare")]
+MODES = [
+    ("f2", "runs", "Runs"),
+    ("f3", "train", "Train"),
+    ("f4", "probe", "Probe"),
+    ("f5", "evaluate", "Evaluate"),
+    ("f6", "gradients", "Gradients"),
+    ("f7", "compare", "Compare"),
+]
 
 
 def nav_text(current: str) -> str:
@@ -29,8 +41,6 @@ class SeqtuiScreen(Screen):
     """Handlers here run for every screen (Textual calls each class's handler in the MRO, so
     subclasses add their own without calling these)."""
 
-    POLL_SECONDS: float | None = None  # how often tick() runs while the screen is shown
-
     MODE = ""
 
     def compose_frame(self) -> ComposeResult:
@@ -40,56 +50,67 @@ class SeqtuiScreen(Screen):
     def compose_footer(self) -> ComposeResult:
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.timer = self.set_interval(self.POLL_SECONDS, self.tick) if self.POLL_SECONDS else None
-
-    def tick(self) -> None:
-        """Periodic work while the screen is shown: reading what a trainer wrote."""
-
     def on_resize(self, event) -> None:
         self._check_size()
 
     def on_screen_resume(self) -> None:
         self._check_size()
-        if self.timer is not None:
-            self.timer.resume()
-
-    def on_screen_suspend(self) -> None:
-        if self.timer is not None:
-            self.timer.pause()
 
     def _check_size(self) -> None:
         small = self.app.too_small
         self.set_class(small, "-too-small")
         if small:
-            self.query_one("#too-small", Static).update(
-                TOO_SMALL.format(w=self.app.size.width, h=self.app.size.height)
-            )
+            self.query_one("#too-small", Static).update(TOO_SMALL.format(w=self.app.size.width, h=self.app.size.height))
 
 
 class RunFollowingScreen(SeqtuiScreen):
-    """A screen that follows the app's current run through its metrics log."""
-
-    POLL_SECONDS = 0.5  # the trainer writes a metrics line every half second
+    """A screen that shows the app's current run, from the app's follower of it."""
 
     def __init__(self):
         super().__init__()
         self.follower: RunFollower | None = None
-        self.dirty = True  # something changed that the metrics log does not show (a key, a new run)
+        self.dirty = True  # something changed that the screen does not show yet
+        self.seen = -1  # the follower's version the screen last caught up with
 
     def on_mount(self) -> None:
         self.watch(self.app, "current", self.attach)
 
     def on_screen_resume(self) -> None:
         self.attach(self.app.current)
+        if self.follower is not None and (self.dirty or self.follower.version != self.seen):
+            self.catch_up()
 
     def attach(self, run: Run | None) -> None:
-        if run is None or (self.follower is not None and self.follower.run.path == run.path):
+        if run is None:
+            if self.follower is not None:
+                self.app.unfollow(self.follower.run.path, self)
+                self.follower = None
+                self.detached()
             return
-        self.follower = RunFollower(run)
+        if self.follower is not None and self.follower.run.path == run.path:
+            return
+        if self.follower is not None:
+            self.app.unfollow(self.follower.run.path, self)
+        self.follower = self.app.follow(run.path, self)
         self.dirty = True
         self.attached(run)
-        self.tick()
+        self.catch_up()
+
+    def on_followed_changed(self, message: FollowedChanged) -> None:
+        if self.follower is not None and self.follower.run.path in message.keys:
+            self.dirty = True
+            if self.is_current:
+                self.catch_up()
+
+    def catch_up(self) -> None:
+        self.seen = self.follower.version if self.follower is not None else -1
+        self.changed()
 
     def attached(self, run: Run) -> None:
-        """A new run to follow: read what the screen needs of it once."""
+        """A new run to follow: reset what the screen showed of the previous one."""
+
+    def detached(self) -> None:
+        """The run followed is gone (deleted)."""
+
+    def changed(self) -> None:
+        """The followed run changed (or the screen is shown again after it did): redraw."""

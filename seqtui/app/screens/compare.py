@@ -17,13 +17,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
+from seqtui.app.messages import FollowedChanged
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, SMOOTHING, Chart, Line
-from seqtui.compare import group_of, group_runs, read_by_length, report_path
-from seqtui.errors import SeqtuiError
+from seqtui.compare import ComparisonFollower, group_of
 from seqtui.history import RunFollower, RunHistory, smooth
-from seqtui.runs import Run
-
+from seqtui.runs import Run, display_name
 
 
 def when(seconds: float | None) -> str:
@@ -43,7 +42,6 @@ def gradient_ratio(history: RunHistory) -> float | None:
 
 class CompareScreen(SeqtuiScreen):
     MODE = "compare"
-    POLL_SECONDS = 1.0
     BINDINGS = [
         Binding("t", "toggle_time", "Time axis"),
         Binding("a", "toggle_accuracy", "Accuracy"),  # worst held-out, training, by length (report)
@@ -61,6 +59,7 @@ class CompareScreen(SeqtuiScreen):
         self.smoothing = 2
         self.log_loss = True
         self.group: str | None = None
+        self.comparison: ComparisonFollower | None = None
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
@@ -73,49 +72,65 @@ class CompareScreen(SeqtuiScreen):
         yield from self.compose_footer()
 
     def on_screen_resume(self) -> None:
-        self.tick(force=True)
+        self.sync()
+        self.redraw()
+
+    def on_followed_changed(self, message: FollowedChanged) -> None:
+        if self.is_current and message.keys & (set(self.followers) | {("comparison", self.group)}):
+            self.sync()
+            self.redraw()
 
     # -- which runs -----------------------------------------------------------------------------
-    def runs(self) -> list[Path]:
+    def sync(self) -> None:
+        """Follow (through the app) the runs to compare: the open run and the marked ones, or with
+        none marked, the comparison the open run belongs to, as its runs appear."""
         app = self.app
         current = app.current.path if app.current is not None else None
-        self.group = None
+        group = None
         if app.compare:
             paths = ([current] if current else []) + sorted(p for p in app.compare if p != current)
         else:
-            self.group = app.compare_group or (group_of(app.current.name) if app.current is not None else None)
-            paths = group_runs(app.root, self.group) if self.group else ([current] if current else [])
-        return [p for p in paths if (Path(p) / "config.json").is_file()]
-
-    def tick(self, force: bool = False) -> None:
-        paths = self.runs()
-        changed = force or list(self.followers) != paths
-        if list(self.followers) != paths:
-            self.followers = {p: self.followers.get(p) or RunFollower(Run(p)) for p in paths}
-        for follower in self.followers.values():
-            changed |= follower.poll()
-        if changed or (self.group and not self.followers):  # waiting: the log may have news
-            self.redraw()
+            group = app.compare_group or (group_of(app.current.name) if app.current is not None else None)
+            paths = [current] if current and not group else []
+        if group != self.group:
+            if self.group is not None:
+                app.unfollow(("comparison", self.group), self)
+            self.group = group
+            self.comparison = app.follow(("comparison", group), self) if group else None
+        if self.comparison is not None:
+            paths = list(self.comparison.runs)
+        paths = [p for p in paths if (Path(p) / "config.json").exists()]
+        for path in set(self.followers) - set(paths):
+            app.unfollow(path, self)
+        self.followers = {p: self.followers.get(p) or app.follow(p, self) for p in paths}
 
     # -- drawing --------------------------------------------------------------------------------
     def redraw(self) -> None:
         status = self.query_one("#compare-runs", Static)
         if not self.followers and self.group:  # started from the runs list: its log says how it goes
             log = self.app.root / f"compare-{self.group}.log"
-            lines = log.read_text(errors="replace").split("\n") if log.is_file() else []
-            last = next((line for line in reversed(lines) if line.strip()), "")
-            status.update(f"[b]comparison {self.group}[/]: " + (
-                f"[red]{escape(last)}[/] (log: {log})" if "error" in last
-                else "waiting for its first model to start"))
+            last = self.comparison.log_line if self.comparison else ""
+            status.update(
+                f"[b]comparison {escape(self.group)}[/]: "
+                + (
+                    f"[red]{escape(display_name(last))}[/] (log: {escape(str(log))})"
+                    if "error" in last
+                    else "waiting for its first model to start"
+                )
+            )
         elif not self.followers:
-            status.update("nothing to compare: open a run (F2) and mark others with space, "
-                          "or press C on the runs list to train rnn, IRNN, lstm and gru on one task")
+            status.update(
+                "nothing to compare: open a run (F2) and mark others with space, "
+                "or press C on the runs list to train rnn, IRNN, lstm and gru on one task"
+            )
         else:
             count = len(self.followers)
             what = f"comparison {self.group}" if self.group else f"{count} run{'s' if count != 1 else ''}"
-            report = report_path(self.app.root, self.group) if self.group else None
-            status.update(f"[b]{what}[/]   x: {'training time' if self.by_time else 'examples seen'}"
-                          + (f"   report: {report.name}" if report and report.is_file() else ""))
+            report = self.comparison.report if self.comparison and self.comparison.by_length else None
+            status.update(
+                f"[b]{escape(what)}[/]   x: {'training time' if self.by_time else 'examples seen'}"
+                + (f"   report: {escape(report.name)}" if report else "")
+            )
         self.draw_charts()
         self.draw_table()
 
@@ -141,30 +156,38 @@ class CompareScreen(SeqtuiScreen):
             else:  # accuracy by length from the comparison's report
                 accuracies = by_length.get(name, {}).get(mode, {})
                 ex, ys = sorted(accuracies), [accuracies[n] for n in sorted(accuracies)]
-                try:
-                    trained.add(2 * follower.run.config().task.n_max)
-                except SeqtuiError:  # a damaged config.json: the chart goes without the marker
-                    pass
+                if follower.config is not None:  # a damaged config.json: the chart goes without the marker
+                    trained.add(2 * follower.config.task.n_max)
             acc_lines.append(Line(ex, ys, name, colour))
             lowest = min([lowest, *ys])
         x_label = "seconds" if self.by_time else "examples"
         self.query_one("#compare-loss", Chart).plot(
-            loss_lines, title=f"loss{' (log)' if self.log_loss else ''}, smoothing {weight:g}",
-            log_y=self.log_loss, x_label=x_label, legend=False)  # the table below is the key
+            loss_lines,
+            title=f"loss{' (log)' if self.log_loss else ''}, smoothing {weight:g}",
+            log_y=self.log_loss,
+            x_label=x_label,
+            legend=False,
+        )  # the table below is the key
         low = max(0.0, math.floor((lowest - 0.01) * 20) / 20)
         chart = self.query_one("#compare-acc", Chart)
         if mode in ("random", "hard"):
             lengths = sorted({x for line in acc_lines for x in line.xs})
-            chart.plot(acc_lines, title=f"by length, {mode} negatives",
-                       y_range=(low, 1.0), x_label="sequence length (report)", vertical=sorted(trained),
-                       x_ticks=lengths[:: max(1, len(lengths) // 6)], legend=False)
+            chart.plot(
+                acc_lines,
+                title=f"by length, {mode} negatives",
+                y_range=(low, 1.0),
+                x_label="sequence length (report)",
+                vertical=sorted(trained),
+                x_ticks=lengths[:: max(1, len(lengths) // 6)],
+                legend=False,
+            )
         else:
             title = "held-out accuracy, worst length" if mode == "held-out" else f"train accuracy, smoothing {weight:g}"
             chart.plot(acc_lines, title=title, y_range=(low, 1.0), x_label=x_label, legend=False)
 
     def report(self) -> dict:
         """The comparison's accuracy by length, once it has written its report (else empty)."""
-        return read_by_length(self.app.root, self.group) if self.group else {}
+        return self.comparison.by_length if self.comparison is not None else {}
 
     @staticmethod
     def modes(report: dict) -> list[str]:
@@ -174,7 +197,8 @@ class CompareScreen(SeqtuiScreen):
     def label(self, run: Run) -> str:
         """In a comparison the model's name (the status line names the comparison), else the run's."""
         prefix = f"cmp-{self.group}-"
-        return run.name[len(prefix):] if self.group and run.name.startswith(prefix) else run.name[:24]
+        name = run.shown_name
+        return name[len(prefix) :] if self.group and name.startswith(prefix) else name[:24]
 
     def draw_table(self) -> None:
         table = self.query_one("#compare-table", DataTable)
@@ -182,15 +206,20 @@ class CompareScreen(SeqtuiScreen):
         for name in ("run", "state", "ex/s", "time", "worst", "grad f/l", "to 95%", "to 99%"):
             table.add_column(name)
         for index, follower in enumerate(self.followers.values()):
-            history, status = follower.history, follower.run.status()
-            elapsed = float(status.get("elapsed") or 0.0)
-            rate = status.get("examples", 0) / elapsed if elapsed else 0.0
+            history, status = follower.history, follower.status
+            elapsed = status.elapsed
+            rate = status.examples / elapsed if elapsed else 0.0
             latest = history.evaluations[-1]["worst"] if history.evaluations else None
             ratio = gradient_ratio(history)
             colour = RICH_COLOURS[index % len(RICH_COLOURS)]
             table.add_row(
-                Text.assemble(("■ ", colour), self.label(follower.run)), status.get("state", "new"), f"{rate:,.0f}",
-                when(elapsed), "-" if latest is None else f"{latest:.4f}", "-" if ratio is None else f"{ratio:.2g}", when(history.reached.get(0.95)),
+                Text.assemble(("■ ", colour), self.label(follower.run)),
+                Text(status.state),
+                f"{rate:,.0f}",
+                when(elapsed),
+                "-" if latest is None else f"{latest:.4f}",
+                "-" if ratio is None else f"{ratio:.2g}",
+                when(history.reached.get(0.95)),
                 when(history.reached.get(0.99)),
             )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -13,14 +14,15 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label, ProgressBar, Select, Static
 from textual.worker import get_current_worker
 
-from seqtui.app.messages import EvaluationDone, EvaluationProgress
+from seqtui.app.messages import EvaluationDone, EvaluationFailed, EvaluationProgress
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, Chart, Line
 from seqtui.checkpoint import load_checkpoint
+from seqtui.config import parse_count
 from seqtui.errors import SeqtuiError
 from seqtui.evaluation import Evaluation, evaluate_stream
+from seqtui.limits import check_fits, evaluation_bytes
 from seqtui.runs import Run
-
 
 
 class EvaluateScreen(SeqtuiScreen):
@@ -45,8 +47,12 @@ class EvaluateScreen(SeqtuiScreen):
                 yield Input("20000", id="eval-samples")
                 yield Label("max length")
                 yield Input("", id="eval-max-len", placeholder="default")
-                yield Select([("random negatives", "random"), ("hard negatives", "hard")], value="random",
-                             allow_blank=False, id="eval-negatives")
+                yield Select(
+                    [("random negatives", "random"), ("hard negatives", "hard")],
+                    value="random",
+                    allow_blank=False,
+                    id="eval-negatives",
+                )
             yield Static("", id="eval-error")
             yield ProgressBar(id="eval-progress", show_eta=False)
             with Horizontal(id="eval-results"):
@@ -56,8 +62,8 @@ class EvaluateScreen(SeqtuiScreen):
 
     def on_screen_resume(self) -> None:
         runs = self.runs()
-        names = ", ".join(run.name for run in runs) or "none: open a run (F2), mark others with space to compare"
-        self.query_one("#eval-runs", Static).update(f"[b]runs[/]: {names}   [dim]e: evaluate, esc: cancel[/]")
+        names = ", ".join(run.shown_name for run in runs) or "none: open a run (F2), mark others with space to compare"
+        self.query_one("#eval-runs", Static).update(f"[b]runs[/]: {escape(names)}   [dim]e: evaluate, esc: cancel[/]")
 
     def runs(self) -> list[Run]:
         paths = []
@@ -68,16 +74,16 @@ class EvaluateScreen(SeqtuiScreen):
 
     def settings(self) -> tuple[int, int | None, str]:
         try:
-            samples = int(self.query_one("#eval-samples", Input).value)
-            if samples < 10:
-                raise ValueError
-        except ValueError:
-            raise SeqtuiError("examples: a whole number of at least 10") from None
+            samples = parse_count(self.query_one("#eval-samples", Input).value)
+            if not 10 <= samples <= 10**9:
+                raise SeqtuiError("out of range")
+        except SeqtuiError:
+            raise SeqtuiError("examples: a whole number from 10 to 1G (20000, 20k, 1M)") from None
         text = self.query_one("#eval-max-len", Input).value.strip()
         max_len = None
         if text:
-            if not text.isdigit() or int(text) % 2 or int(text) < 2:
-                raise SeqtuiError("max length: an even sequence length such as 30")
+            if not text.isdigit() or int(text) % 2 or not 2 <= int(text) <= 2000:
+                raise SeqtuiError("max length: an even sequence length such as 30 (at most 2000)")
             max_len = int(text)
         return samples, max_len, str(self.query_one("#eval-negatives", Select).value)
 
@@ -102,22 +108,39 @@ class EvaluateScreen(SeqtuiScreen):
 
     @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
     def evaluate(self, runs: list[Run], samples: int, max_len: int | None, negatives: str) -> None:
+        """Every run's checkpoint checked first; anything wrong ends the evaluation with one message."""
+        try:
+            self.post_message(EvaluationDone(self._evaluate(runs, samples, max_len, negatives)))
+        except SeqtuiError as error:
+            self.post_message(EvaluationFailed(str(error)))
+
+    def _evaluate(self, runs: list[Run], samples: int, max_len: int | None, negatives: str) -> list:
         worker = get_current_worker()
         plans = []
         for run in runs:
-            checkpoint = load_checkpoint(run.checkpoint_path)
-            task = checkpoint.config.task
-            max_pattern = max(task.n_min, (max_len // 2) if max_len else task.n_max)
-            plans.append((run, checkpoint, task, max_pattern))
+            try:
+                checkpoint = load_checkpoint(run.checkpoint_path)
+                task = checkpoint.config.task
+                max_pattern = max(task.n_min, (max_len // 2) if max_len else task.n_max)
+                check_fits(evaluation_bytes(checkpoint.config.model, max_pattern), f"evaluating {run.shown_name}")
+                model = checkpoint.build_model("cpu")
+            except SeqtuiError as error:
+                raise SeqtuiError(f"{run.shown_name}: {error}") from None
+            plans.append((run, model, task, max_pattern))
         results = []
-        for index, (run, checkpoint, task, max_pattern) in enumerate(plans):
-            model = checkpoint.build_model("cpu")
-            for done, total, evaluation in evaluate_stream(model, task, samples, negatives, max_pattern):
+        for index, (run, model, task, max_pattern) in enumerate(plans):
+            evaluation = None
+            for done, total, partial in evaluate_stream(model, task, samples, negatives, max_pattern):
                 if worker.is_cancelled:
-                    return
+                    return []
                 self.post_message(EvaluationProgress(index * total + done, len(plans) * total))
-            results.append((run.name, task.n_max, evaluation))
-        self.post_message(EvaluationDone(results))
+                evaluation = partial  # the last one holds every length
+            results.append((run.shown_name, task.n_max, evaluation))
+        return results
+
+    def on_evaluation_failed(self, message: EvaluationFailed) -> None:
+        self.query_one("#eval-error", Static).update(Text(message.reason, style="red"))
+        self.query_one("#eval-progress", ProgressBar).update(total=100, progress=0)
 
     def action_cancel(self) -> None:
         cancelled = [w for w in self.workers if w.group == "evaluate" and w.is_running]
@@ -131,6 +154,8 @@ class EvaluateScreen(SeqtuiScreen):
         self.query_one("#eval-progress", ProgressBar).update(total=message.total, progress=message.done)
 
     def on_evaluation_done(self, message: EvaluationDone) -> None:
+        if not message.results:  # cancelled
+            return
         self.results = message.results
         lines, trained = [], set()
         for index, (name, n_max, evaluation) in enumerate(self.results):
@@ -142,9 +167,15 @@ class EvaluateScreen(SeqtuiScreen):
         lengths = sorted({r.length for _, _, e in self.results for r in e.by_length})
         lowest = min((y for line in lines for y in line.ys), default=0.5)
         low = max(0.0, math.floor((lowest - 0.01) * 100) / 100)  # the top of the scale is what matters
-        chart.plot(lines, title="accuracy by length (grey: end of training)", y_range=(low, 1.0),
-                   x_label="sequence length", vertical=sorted(trained),
-                   x_ticks=lengths[:: max(1, len(lengths) // 8)], legend=False)  # the table's header is the key
+        chart.plot(
+            lines,
+            title="accuracy by length (grey: end of training)",
+            y_range=(low, 1.0),
+            x_label="sequence length",
+            vertical=sorted(trained),
+            x_ticks=lengths[:: max(1, len(lengths) // 8)],
+            legend=False,
+        )  # the table's header is the key
         table = self.query_one("#eval-table", DataTable)
         table.clear(columns=True)
         table.add_column("len")

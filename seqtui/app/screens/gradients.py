@@ -13,56 +13,74 @@ from seqtui.app.screens.base import RunFollowingScreen
 from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, Chart, Line
 
 
-
 class GradientsScreen(RunFollowingScreen):
     MODE = "gradients"
-    POLL_SECONDS = 1.0
     BINDINGS = [Binding("q", "app.quit", "Quit", show=False)]
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
         with Vertical(id="gradients-body"):
-            yield Static("no run attached: open one from the runs list (F2)", id="gradients-status",
-                         classes="status-line")
+            yield Static(
+                "no run attached: open one from the runs list (F2)", id="gradients-status", classes="status-line"
+            )
             yield Static("", id="gradients-ratios")
             with Horizontal(id="gradient-charts"):
                 yield Chart("|dL/dh_t| against t", id="flow-chart")
                 yield Chart("first/last over training", id="ratio-chart")
         yield from self.compose_footer()
 
-    def tick(self) -> None:
-        if self.follower is not None and (self.follower.poll() or self.dirty):
-            self.dirty = False
-            self.redraw()
+    def changed(self) -> None:
+        self.dirty = False
+        self.redraw()
 
     def redraw(self) -> None:
         measured = [e for e in self.follower.history.evaluations if "gradient_norms_by_length" in e]
         status = self.query_one("#gradients-status", Static)
         if not measured:
-            status.update(f"[b]{self.follower.run.name}[/]: no gradient measurement yet "
-                          "(one comes with every held-out evaluation)")
+            status.update(
+                f"[b]{escape(self.follower.run.shown_name)}[/]: "
+                + (
+                    f"[red]{escape(self.follower.problem)}[/]"
+                    if self.follower.problem
+                    else "no gradient measurement yet (one comes with every held-out evaluation)"
+                )
+            )
             return
         latest = measured[-1]
         norms = latest["gradient_norms_by_length"]
         lengths = sorted(norms, key=int)
         ratios = latest["gradient_ratio_by_length"]
         self.query_one("#gradients-ratios", Static).update(
-            "|dL/dh_1| / |dL/dh_T| by length: " + "  ".join(f"{n}: {ratios[n]:.2g}" for n in lengths)
+            "|dL/dh_1| / |dL/dh_T| by length: " + "  ".join(f"{n}: {_ratio(ratios.get(n))}" for n in lengths)
         )
         shown = lengths[-1:] + lengths[len(lengths) // 2 : len(lengths) // 2 + 1] + lengths[:1]
         shown = list(dict.fromkeys(shown))  # the longest, a middle and the shortest length
-        lines = [Line(list(range(1, len(norms[n]) + 1)), norms[n], f"length {n}", COLOURS[i % len(COLOURS)])
-                 for i, n in enumerate(shown)]
+        lines = []
+        for i, n in enumerate(shown):
+            points = [(t, v) for t, v in enumerate(norms[n], 1) if v is not None and v > 0]
+            lines.append(Line([t for t, _ in points], [v for _, v in points], f"length {n}", COLOURS[i % len(COLOURS)]))
         key = " ".join(f"[{RICH_COLOURS[i % len(RICH_COLOURS)]}]■[/] {n}" for i, n in enumerate(shown))
-        status.update(Text.from_markup(  # rich markup: its colour names are the chart's ANSI colours
-            f"[b]{escape(self.follower.run.name)}[/]  gradient flow at step {latest['step']:,} "
-            f"({len(measured)} measurements)   lengths {key}"))
+        status.update(
+            Text.from_markup(  # rich markup: its colour names are the chart's ANSI colours
+                f"[b]{escape(self.follower.run.shown_name)}[/]  gradient flow at step {latest['step']:,} "
+                f"({len(measured)} measurements)   lengths {key}"
+            )
+        )
         # no legend box: it sits on the top left, where the short lengths' lines are
-        self.query_one("#flow-chart", Chart).plot(lines, title="|dL/dh_t| against step t (log)",
-                                                  log_y=True, x_label="step t", legend=False)
+        self.query_one("#flow-chart", Chart).plot(
+            lines, title="|dL/dh_t| against step t (log)", log_y=True, x_label="step t", legend=False
+        )
         longest = lengths[-1]
-        xs = [e["examples"] for e in measured]
-        ys = [e["gradient_ratio_by_length"][longest] for e in measured]
+        points = [(e["examples"], e["gradient_ratio_by_length"].get(longest)) for e in measured]
+        points = [(x, y) for x, y in points if y is not None and y > 0]
         self.query_one("#ratio-chart", Chart).plot(
-            [Line(xs, ys, f"length {longest}", "cyan")], title=f"first/last at length {longest} (log)",
-            log_y=True, x_label="examples", legend=False)
+            [Line([x for x, _ in points], [y for _, y in points], f"length {longest}", "cyan")],
+            title=f"first/last at length {longest} (log)",
+            log_y=True,
+            x_label="examples",
+            legend=False,
+        )
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2g}"

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import torch
+from rich.markup import escape
 from rich.style import Style
 from rich.text import Text
 from textual import work
@@ -14,17 +15,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Static
 
-from seqtui.app.messages import ModelLoaded, ProjectionFitted
-from seqtui.app.screens.base import SeqtuiScreen
+from seqtui.app.messages import ModelFailed, ModelLoaded, ProjectionFitted
+from seqtui.app.screens.base import RunFollowingScreen
 from seqtui.app.widgets.chart import Chart, Line, Note
 from seqtui.app.widgets.heatmap import SEQUENTIAL, Heatmap, colour_of
 from seqtui.checkpoint import Checkpoint, load_checkpoint
 from seqtui.errors import SeqtuiError
 from seqtui.models import SequenceClassifier
 from seqtui.projection import Projection, fit_projection
+from seqtui.runs import Run
 from seqtui.tasks import is_positive, make_batch, parse_sequence
-
-RELOAD_SECONDS = 2.0
 
 
 class SequenceInput(Input):
@@ -38,9 +38,8 @@ class SequenceInput(Input):
             event.prevent_default()  # not typed into the field: the screen's bindings have it
 
 
-class ProbeScreen(SeqtuiScreen):
+class ProbeScreen(RunFollowingScreen):
     MODE = "probe"
-    POLL_SECONDS = RELOAD_SECONDS
     BINDINGS = [
         Binding("r", "example('positive')", "Positive"),
         Binding("n", "example('random')", "Negative"),
@@ -56,6 +55,7 @@ class ProbeScreen(SeqtuiScreen):
         super().__init__()
         self.model: SequenceClassifier | None = None
         self.checkpoint: Checkpoint | None = None
+        self.model_problem: str | None = None  # why there is no model to probe
         self.loaded_from: tuple[Path, float] | None = None
         self.digits: list[int] | None = None
         self.show_cell = False
@@ -70,8 +70,7 @@ class ProbeScreen(SeqtuiScreen):
         with Vertical(id="probe-body"):
             yield Static("no run attached: open one from the runs list (F2)", id="probe-model", classes="status-line")
             with Horizontal(id="probe-input-row"):
-                yield SequenceInput(placeholder="type a sequence: 1 4 2 1 4 2, 1,4,2,1,4,2 or 142142",
-                                    id="sequence")
+                yield SequenceInput(placeholder="type a sequence: 1 4 2 1 4 2, 1,4,2,1,4,2 or 142142", id="sequence")
                 yield Button("positive (r)", id="positive")
                 yield Button("negative (n)", id="random")
                 yield Button("hard (h)", id="hard")
@@ -83,32 +82,52 @@ class ProbeScreen(SeqtuiScreen):
             yield Chart("", id="pca-chart")
         yield from self.compose_footer()
 
-    def on_mount(self) -> None:
-        self.watch(self.app, "current", lambda run: self.tick())
-
     def on_screen_resume(self) -> None:
-        self.tick()
         self.query_one("#sequence", Input).focus()
 
     # -- the model, kept in step with the run's latest checkpoint ------------------------------
-    def tick(self) -> None:
+    def attached(self, run: Run) -> None:
+        """Another run: its model replaces the one shown (nothing of the previous run stays)."""
+        self.model = self.checkpoint = self.loaded_from = None
+        self.model_problem = None
+        self.projections = {}
+        self.query_one("#probe-model", Static).update(Text(f"{run.shown_name}: loading its checkpoint ..."))
+        self.query_one("#verdict", Static).update("")
+
+    def changed(self) -> None:
         """Load the run's checkpoint when it is newer than the model shown."""
-        run = self.app.current
-        if run is None:
+        self.dirty = False
+        follower = self.follower
+        if follower is None or follower.checkpoint_mtime is None:
+            if follower is not None:
+                self.query_one("#probe-model", Static).update(Text(f"{follower.run.shown_name}: no checkpoint yet"))
             return
-        path = run.checkpoint_path
-        try:
-            mtime = path.stat().st_mtime
-        except FileNotFoundError:
-            return
-        if self.loaded_from != (path, mtime):
-            self.loaded_from = (path, mtime)
-            self.load(path, mtime)
+        stamp = (follower.run.checkpoint_path, follower.checkpoint_mtime)
+        if self.loaded_from != stamp:
+            self.loaded_from = stamp
+            self.load(*stamp)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load(self, path: Path, mtime: float) -> None:
-        checkpoint = load_checkpoint(path)
-        self.post_message(ModelLoaded(checkpoint.build_model("cpu"), checkpoint, mtime))
+        try:
+            checkpoint = load_checkpoint(path)
+            model = checkpoint.build_model("cpu")
+        except SeqtuiError as error:
+            self.post_message(ModelFailed(path, str(error)))
+            return
+        self.post_message(ModelLoaded(model, checkpoint, mtime))
+
+    def on_model_failed(self, message: ModelFailed) -> None:
+        if self.follower is None or message.path != self.follower.run.checkpoint_path:
+            return  # a load for a run no longer shown
+        self.model = self.checkpoint = None
+        self.model_problem = message.reason
+        self.projections = {}
+        self.query_one("#probe-model", Static).update(
+            Text.assemble((self.follower.run.shown_name, "bold"), ": ", (message.reason, "red"))
+        )
+        self.query_one("#verdict", Static).update("")
+        self.query_one("#strip", Static).update("")
 
     @work(thread=True, group="fit", exit_on_error=False)
     def fit(self, model: SequenceClassifier, checkpoint: Checkpoint, state: str) -> None:
@@ -125,11 +144,14 @@ class ProbeScreen(SeqtuiScreen):
                 self.analyse(self.digits)
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
+        if self.follower is None or self.loaded_from != (self.follower.run.checkpoint_path, message.mtime):
+            return  # a load for a run (or a checkpoint) no longer shown
         self.model, self.checkpoint = message.model, message.checkpoint
+        self.model_problem = None
         self.projections = {}
         config = self.checkpoint.config
         self.query_one("#probe-model", Static).update(
-            f"[b]{self.app.current.name}[/]  {config.model.model}{config.model.hidden}  "
+            f"[b]{escape(self.follower.run.shown_name)}[/]  {config.model.model}{config.model.hidden}  "
             f"{config.task.task}/{config.task.negatives}  lengths {2 * config.task.n_min}-{2 * config.task.n_max}"
             f"  checkpoint at step {self.checkpoint.step:,}"
         )
@@ -203,7 +225,11 @@ class ProbeScreen(SeqtuiScreen):
     def analyse(self, digits: list[int]) -> None:
         self.digits = digits
         if self.model is None or self.checkpoint is None:
-            self.query_one("#verdict", Static).update("[dim]waiting for the model to load[/]")
+            self.query_one("#verdict", Static).update(
+                Text(f"no model: {self.model_problem}", style="red")
+                if self.model_problem
+                else Text("waiting for the model to load", style="dim")
+            )
             return
         task = self.checkpoint.config.task
         with torch.inference_mode():
@@ -218,13 +244,17 @@ class ProbeScreen(SeqtuiScreen):
         if not math.isfinite(p_match):
             self.query_one("#verdict", Static).update(
                 f"[red]the model's output is {p_match} (its training diverged): no verdict[/]   "
-                f"truly {'match' if truth else 'no match'}")
+                f"truly {'match' if truth else 'no match'}"
+            )
         else:
             self.query_one("#verdict", Static).update(
                 f"verdict [b]{'match' if verdict else 'no match'}[/]   p(match) {p_match:.4f}   "
                 f"truly {'match' if truth else 'no match'}   {right}"
-                + ("" if in_range else f"   [yellow]length {len(digits)} is outside the trained "
-                   f"{2 * task.n_min}-{2 * task.n_max}[/]")
+                + (
+                    ""
+                    if in_range
+                    else f"   [yellow]length {len(digits)} is outside the trained {2 * task.n_min}-{2 * task.n_max}[/]"
+                )
             )
         self.query_one("#strip", Static).update(self._strip(digits, p_steps))
         states = unrolled.cell if (self.show_cell and unrolled.cell is not None) else unrolled.hidden
@@ -237,10 +267,13 @@ class ProbeScreen(SeqtuiScreen):
         units = len(rows[0])
         shown = min(units, available)
         self.query_one("#hidden-map", Heatmap).show(
-            [row[:shown] for row in rows], labels=[str(d) for d in digits],
+            [row[:shown] for row in rows],
+            labels=[str(d) for d in digits],
             diverging=self.checkpoint.config.model.model != "rnn",
-            title=f"{what}, steps x units" + (f" (units 1-{shown} of {units})" if shown < units else "")
-            + ("   x: hidden/cell" if unrolled.cell is not None else "") + "   p: PCA path",
+            title=f"{what}, steps x units"
+            + (f" (units 1-{shown} of {units})" if shown < units else "")
+            + ("   x: hidden/cell" if unrolled.cell is not None else "")
+            + "   p: PCA path",
         )
 
     def _draw_path(self, digits: list[int], states: torch.Tensor, what: str) -> None:
@@ -258,17 +291,30 @@ class ProbeScreen(SeqtuiScreen):
         path = projection.project(states)
         xs, ys = path[:, 0].tolist(), path[:, 1].tolist()
         lines = [
-            Line(projection.ends[0][:, 0].tolist(), projection.ends[0][:, 1].tolist(), "ends: no match", "red",
-                 "dot", scatter=True),
-            Line(projection.ends[1][:, 0].tolist(), projection.ends[1][:, 1].tolist(), "ends: match", "green",
-                 "dot", scatter=True),
+            Line(
+                projection.ends[0][:, 0].tolist(),
+                projection.ends[0][:, 1].tolist(),
+                "ends: no match",
+                "red",
+                "dot",
+                scatter=True,
+            ),
+            Line(
+                projection.ends[1][:, 0].tolist(),
+                projection.ends[1][:, 1].tolist(),
+                "ends: match",
+                "green",
+                "dot",
+                scatter=True,
+            ),
             Line(xs, ys, "this sequence", "cyan", "braille"),
         ]
         n = len(digits) // 2
         notes = [Note(xs[0], ys[0], "1"), Note(xs[n - 1], ys[n - 1], str(n)), Note(xs[-1], ys[-1], str(len(digits)))]
         first, second = projection.explained
         chart.plot(
-            lines, notes=notes,
+            lines,
+            notes=notes,
             title=f"{what}: PC1 ({first:.0%}) x PC2 ({second:.0%}) of {projection.fitted_on:,} held-out "
             f"states; numbers: steps",
         )

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-
+from rich.markup import escape
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.screens.dialogs import ConfirmDialog
+from seqtui.errors import SeqtuiError
 from seqtui.launch import spawn
-from seqtui.runs import Run, RunSummary, list_runs
+from seqtui.runs import Run, RunSummary, display_name, list_runs
 
 REFRESH_SECONDS = 1.0
 
@@ -24,8 +25,9 @@ def compact(count: int) -> str:
 
 
 class RunsScreen(SeqtuiScreen):
+    """The one screen that reads the runs root itself: a listing, not a run to follow."""
+
     MODE = "runs"
-    POLL_SECONDS = REFRESH_SECONDS
     BINDINGS = [
         Binding("enter", "open('train')", "Open"),
         Binding("p", "open('probe')", "Probe"),
@@ -52,13 +54,18 @@ class RunsScreen(SeqtuiScreen):
     def on_mount(self) -> None:
         self.columns_for = 0
         self.show_task = True
+        self.timer = self.set_interval(REFRESH_SECONDS, self.tick)
         self.refresh_runs()
 
     def on_resize(self, event) -> None:
         self.refresh_runs()
 
     def on_screen_resume(self) -> None:
+        self.timer.resume()
         self.refresh_runs()
+
+    def on_screen_suspend(self) -> None:
+        self.timer.pause()
 
     def tick(self) -> None:
         self.refresh_runs()
@@ -89,17 +96,25 @@ class RunsScreen(SeqtuiScreen):
                 if summary.run.path == selected.path:
                     table.move_cursor(row=index)
         count = len(summaries)
+        damaged = [s for s in summaries if s.problem and s.state == "damaged"]
         self.query_one("#runs-title", Static).update(
-            f"[b]{count} run{'s' if count != 1 else ''}[/] under {self.app.root}"
+            f"[b]{count} run{'s' if count != 1 else ''}[/] under {escape(display_name(str(self.app.root)))}"
             + ("" if count else ": press n to start one")
             + (f"   ● {len(self.app.compare)} marked for comparison (F5, F7)" if self.app.compare else "")
+            + (
+                f"\n[red]{len(damaged)} damaged[/]: {escape(damaged[0].run.shown_name)}: "
+                f"{escape(display_name(damaged[0].problem))}"
+                if damaged
+                else ""
+            )
         )
 
     def _row(self, s: RunSummary) -> tuple:
         best = "-" if s.best_worst is None else f"{s.best_worst:.4f}"
         mark = "● " if s.run.path in self.app.compare else ""
         task = (f"{s.task}/{s.negatives}",) if self.show_task else ()
-        return (mark + s.run.name, s.state, s.model, *task, compact(s.examples), best)
+        state = Text(s.state, style="red" if s.state in ("damaged", "failed") or s.status.verdict == "chance" else "")
+        return (Text(mark + s.run.shown_name), state, s.model, *task, compact(s.examples), best)
 
     def selected(self) -> Run | None:
         table = self.query_one(DataTable)
@@ -112,8 +127,18 @@ class RunsScreen(SeqtuiScreen):
 
     def action_open(self, mode: str) -> None:
         run = self.selected()
-        if run is not None:
-            self.app.open_run(run, mode)
+        if run is None:
+            return
+        summary = self.summaries[self.query_one(DataTable).cursor_row]
+        if summary.state == "damaged" and summary.problem and "config.json" in summary.problem:
+            self.notify(
+                f"{run.shown_name} cannot be opened: {display_name(summary.problem)}",
+                severity="error",
+                timeout=8,
+                markup=False,
+            )
+            return
+        self.app.open_run(run, mode)
 
     def action_mark(self) -> None:
         run = self.selected()
@@ -132,9 +157,11 @@ class RunsScreen(SeqtuiScreen):
         self.app.compare.clear()
         self.app.compare_group = stamp
         self.app.switch_mode("compare")
-        self.notify(f"comparing rnn, rnn-identity, lstm and gru in the background (about 5 minutes); "
-                    f"each appears here as it starts, the report in {self.app.root} (log: {log.name})",
-                    timeout=10)
+        self.notify(
+            f"comparing rnn, rnn-identity, lstm and gru in the background (about 5 minutes); "
+            f"each appears here as it starts, the report in {self.app.root} (log: {log.name})",
+            timeout=10,
+        )
 
     def action_new_run(self) -> None:
         self.app.switch_mode("train")
@@ -144,23 +171,28 @@ class RunsScreen(SeqtuiScreen):
         run = self.selected()
         if run is not None and run.is_active():
             run.request("stopped")
-            self.notify(f"stopping {run.name}")
+            self.notify(f"stopping {run.shown_name}", markup=False)
 
     def action_delete(self) -> None:
         run = self.selected()
         if run is None:
             return
         if run.is_active():
-            self.notify(f"{run.name} is training: stop it first (s)", severity="warning")
+            self.notify(f"{run.shown_name} is training: stop it first (s)", severity="warning", markup=False)
             return
+        link = run.path.is_symlink()
+        question = (
+            f"Remove the link {run.shown_name}? (the run it points to is kept)"
+            if link
+            else f"Delete {run.shown_name} and everything in it?"
+        )
 
         def answered(yes: bool | None) -> None:
             if yes:
-                shutil.rmtree(run.path)
-                self.app.compare.discard(run.path)
-                if self.app.current and self.app.current.path == run.path:
-                    self.app.current = None
-                self.notify(f"deleted {run.name}")
+                try:
+                    self.notify(self.app.delete_run(run), markup=False)
+                except SeqtuiError as error:
+                    self.notify(str(error), severity="error", markup=False)
                 self.refresh_runs()
 
-        self.app.push_screen(ConfirmDialog(f"Delete {run.name} and everything in it?"), answered)
+        self.app.push_screen(ConfirmDialog(question), answered)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,13 +16,15 @@ from seqtui.app.screens.base import RunFollowingScreen
 from seqtui.app.screens.dialogs import NewRunDialog
 from seqtui.app.widgets.chart import SMOOTHING, Chart, Line
 from seqtui.app.widgets.heatmap import Heatmap
+from seqtui.config import Budget, TrainConfig
+from seqtui.errors import SeqtuiError
 from seqtui.export import export_csv
 from seqtui.history import smooth
 from seqtui.launch import resume_training, start_training
-from seqtui.runs import Run, new_run_path
-from seqtui.training import TrainConfig
+from seqtui.runs import Run, display_name, new_run_path
 
-CHART_SECONDS = 1.0  # the trainer writes a metrics line every half second
+CHART_SECONDS = 1.0  # charts redraw at most this often; the status line at once
+VERDICT_STYLE = {"chance": "red", "short": "yellow"}
 
 
 def length_map_columns(evaluations: list[dict], columns: int) -> list[dict | None]:
@@ -74,13 +77,15 @@ class TrainScreen(RunFollowingScreen):
         self.pending = False  # metrics arrived that the charts do not show yet
         self.drawn_at = 0.0
         self.cursor: float | None = None  # fraction of the history to read values at; None: latest
-        self.status: dict = {}
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
         with Vertical(id="train-body"):
-            yield Static("no run attached: press n to start one (default preset), or F2 to open a run",
-                         id="train-status", classes="status-line")
+            yield Static(
+                "no run attached: press n to start one (default preset), or F2 to open a run",
+                id="train-status",
+                classes="status-line",
+            )
             yield Static("", id="train-values")
             with Horizontal(id="charts"):
                 yield Chart("loss", id="loss-chart")
@@ -89,24 +94,28 @@ class TrainScreen(RunFollowingScreen):
         yield from self.compose_footer()
 
     # -- following a run ------------------------------------------------------------------------
-    def attached(self, run: Run) -> None:
-        self.config = run.config()
+    def on_mount(self) -> None:
+        self.set_interval(CHART_SECONDS, self.draw_pending)
 
-    def tick(self) -> None:
-        """Read what the trainer wrote; redraw charts at most once a second, and only on news."""
-        if self.follower is None:
-            return
-        status = self.follower.run.status()
-        self.pending |= self.follower.poll() or status.get("step") != self.status.get("step")
-        now = time.monotonic()
-        if self.dirty or (self.pending and now - self.drawn_at >= CHART_SECONDS):
-            self.status = status
+    def attached(self, run: Run) -> None:
+        self.cursor = None
+
+    def detached(self) -> None:
+        self.query_one("#train-status", Static).update("no run attached: press n to start one, or F2 to open a run")
+
+    def changed(self) -> None:
+        """The status line at once; the charts at most once a second (draw_pending)."""
+        self.draw_status()
+        self.pending = True
+        if time.monotonic() - self.drawn_at >= CHART_SECONDS:
+            self.draw_pending()
+
+    def draw_pending(self) -> None:
+        if self.pending and self.follower is not None and self.is_current:
             self.pending = False
-            self.drawn_at = now
-            self.redraw()
-        elif status.get("state") != self.status.get("state"):  # paused, stopped: say so at once
-            self.status = status
-            self.draw_status()
+            self.dirty = False
+            self.drawn_at = time.monotonic()
+            self.draw_charts()
 
     def redraw(self) -> None:
         self.dirty = False
@@ -115,32 +124,46 @@ class TrainScreen(RunFollowingScreen):
 
     def draw_status(self) -> None:
         follower = self.follower
-        history = follower.history
-        status = self.status
-        config = self.config
+        if follower is None:
+            return
+        line = self.query_one("#train-status", Static)
+        name = escape(follower.run.shown_name)
+        config = follower.config
+        if config is None:
+            line.update(f"[b]{name}[/]  [red]damaged[/]\n[red]{escape(display_name(follower.problem or ''))}[/]")
+            return
+        history, status = follower.history, follower.status
         last = history.last_train or {}
         rate = last.get("examples_per_s")
-        if status.get("state") not in ("running", "paused") and status.get("elapsed"):
-            rate = status.get("examples", 0) / status["elapsed"]  # a finished run: its average
+        if status.state not in ("running", "paused") and status.elapsed:
+            rate = status.examples / status.elapsed  # a finished run: its average
         progress = last.get("progress")
-        elapsed = status.get("elapsed") or last.get("elapsed")
+        elapsed = status.elapsed or last.get("elapsed")
         eta = None
-        if progress and elapsed and 0 < progress < 1 and status.get("state") == "running":
+        if progress and elapsed and 0 < progress < 1 and status.state == "running":
             eta = elapsed * (1 - progress) / progress
-        best = history.best_worst if history.best_worst is not None else status.get("best_worst")
+        best = history.best_worst if history.best_worst is not None else status.best_worst
+        state = status.state
+        style = VERDICT_STYLE.get(status.verdict or "") or ("red" if state in ("failed", "damaged") else "")
         parts = [
-            f"[b]{follower.run.name}[/]", status.get("state", "new"),
-            f"{config.model.model}{config.model.hidden} {status.get('device', config.device)}",
-            f"step {status.get('step', 0):,}", f"{rate or 0:,.0f} ex/s", human(elapsed),
+            f"[b]{name}[/]",
+            f"[{style}]{state}[/]" if style else state,
+            f"{config.model.model}{config.model.hidden} {escape(status.device or config.device)}",
+            f"step {status.step:,}",
+            f"{rate or 0:,.0f} ex/s",
+            human(elapsed),
         ]
         if eta is not None:
             parts.append(f"eta {human(eta)}")
         parts.append(f"best {'-' if best is None else f'{best:.4f}'}")
-        self.query_one("#train-status", Static).update(
-            "  ".join(parts) + (f"\n[dim]{status['message']}[/]" if status.get("message") else "")
-        )
+        message = status.message or follower.problem or ""
+        if message:
+            message = f"\n[{style or 'dim'}]{escape(display_name(message))}[/]"
+        line.update("  ".join(parts) + message)
 
     def draw_charts(self) -> None:
+        if self.follower is None:
+            return
         history = self.follower.history
         last = history.last_train or {}
         loss, acc = history.loss, history.accuracy
@@ -151,11 +174,14 @@ class TrainScreen(RunFollowingScreen):
         values = self.query_one("#train-values", Static)
         marker: list[float] = []
         if self.cursor is None or not loss_points[0]:
+
             def numbers(series) -> str:
                 return "-" if series.last is None else f"{series.last:.4f} (best {series.best:.4f})"
 
-            values.update(f"loss {numbers(loss)}   accuracy {numbers(acc)}"
-                          f"   at {last.get('examples', 0):,} examples   smoothing {weight:g}")
+            values.update(
+                f"loss {numbers(loss)}   accuracy {numbers(acc)}"
+                f"   at {last.get('examples', 0):,} examples   smoothing {weight:g}"
+            )
         else:  # reading values at a point of the history (left/right move, end returns)
             i = min(int(self.cursor * len(loss_points[0])), len(loss_points[0]) - 1)
             marker = [loss_points[0][i]]
@@ -168,14 +194,12 @@ class TrainScreen(RunFollowingScreen):
         self._plot(self.query_one("#acc-chart", Chart), "train accuracy", acc_points, acc_smooth, False, marker)
         self._draw_lengths(history.evaluations)
 
-    def _plot(self, chart: Chart, title: str, points, smoothed: list[float], log_y: bool,
-              marker: list[float]) -> None:
+    def _plot(self, chart: Chart, title: str, points, smoothed: list[float], log_y: bool, marker: list[float]) -> None:
         xs, ys = points
         lines = [Line(xs, ys, None, "gray")]
         if SMOOTHING[self.smoothing]:
             lines.append(Line(xs, smoothed, "smoothed", "cyan"))
-        chart.plot(lines, title=title + (" (log)" if log_y else ""), log_y=log_y, x_label="examples",
-                   vertical=marker)
+        chart.plot(lines, title=title + (" (log)" if log_y else ""), log_y=log_y, x_label="examples", vertical=marker)
 
     def _draw_lengths(self, evaluations: list[dict]) -> None:
         heatmap = self.query_one("#length-map", Heatmap)
@@ -185,12 +209,21 @@ class TrainScreen(RunFollowingScreen):
         lengths = sorted({int(k) for e in evaluations for k in e["accuracy_by_length"]})
         label_width = 2 * len(str(lengths[-1])) + 2
         columns = max(10, self.size.width - label_width - 4)
-        rows = [[None if e is None else e["accuracy_by_length"].get(str(n)) for e in
-                 length_map_columns(evaluations, columns)] for n in lengths]
+        rows = [
+            [
+                None if e is None else e["accuracy_by_length"].get(str(n))
+                for e in length_map_columns(evaluations, columns)
+            ]
+            for n in lengths
+        ]
         latest = evaluations[-1]
         worst_length = min(latest["accuracy_by_length"], key=lambda k: latest["accuracy_by_length"][k])
         heatmap.show(
-            rows, labels=[str(n) for n in lengths], low=0.5, high=1.0, x_range=(evaluations[-1]["examples"] / columns, evaluations[-1]["examples"]),
+            rows,
+            labels=[str(n) for n in lengths],
+            low=0.5,
+            high=1.0,
+            x_range=(evaluations[-1]["examples"] / columns, evaluations[-1]["examples"]),
             title=f"accuracy by length x examples: now mean {latest['accuracy']:.4f}, "
             f"worst {latest['worst']:.4f} at length {worst_length}",
         )
@@ -208,28 +241,44 @@ class TrainScreen(RunFollowingScreen):
         run = start_training(new_run_path(self.app.root, config), config)
         self.post_message(RunStarted(run))
 
-    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
     def action_continue_run(self) -> None:
-        if self.follower is None:
+        """Train the run further: from its checkpoint, as much again if its budget is spent."""
+        follower = self.follower
+        if follower is None:
             return
-        run = resume_training(self.follower.run, ["--time", "60"] if self._budget_spent() else [])
-        self.post_message(RunStarted(run))
+        if follower.status.active:
+            self.notify(f"{follower.run.shown_name} is training already", severity="warning", markup=False)
+            return
+        if follower.config is None:
+            self.notify(f"{follower.run.shown_name} is damaged: {follower.problem}", severity="error", markup=False)
+            return
+        self.continue_run(follower.run, self._more(follower))
 
-    def _budget_spent(self) -> bool:
-        config = self.follower.run.config()
-        status = self.follower.run.status()
-        return config.budget.reached(int(status.get("step", 0)), int(status.get("examples", 0)),
-                                     float(status.get("elapsed", 0.0)))
+    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
+    def continue_run(self, run: Run, extra: Budget | None) -> None:
+        self.post_message(RunStarted(resume_training(run, extra)))
+
+    @staticmethod
+    def _more(follower) -> Budget | None:
+        """As much again as the run's budget, if that is spent (or its last evaluation was poor)."""
+        budget, status = follower.config.budget, follower.status
+        if not budget.reached(status.step, status.examples, status.elapsed) and status.state != "finished":
+            return None
+        if budget.samples:
+            return Budget(samples=budget.samples)
+        if budget.steps:
+            return Budget(steps=budget.steps)
+        return Budget(seconds=budget.seconds or 60.0)
 
     def on_run_started(self, message: RunStarted) -> None:
-        self.notify(f"{message.run.name} is training in the background")
+        self.notify(f"{message.run.shown_name} is training in the background", markup=False)
         self.app.open_run(message.run)
 
     def action_pause_resume(self) -> None:
         run = self.follower.run if self.follower else None
         if run is None:
             return
-        state = run.status()["state"]
+        state = run.status().state
         if state == "running":
             run.request("paused")
             self.notify("pausing: the trainer saves a checkpoint and sleeps")
@@ -237,18 +286,19 @@ class TrainScreen(RunFollowingScreen):
             run.request("running")
             self.notify("resuming")
         else:
-            self.notify(f"{run.name} is {state}: press c to continue training it", severity="warning")
+            self.notify(
+                f"{run.shown_name} is {state}: press c to continue training it", severity="warning", markup=False
+            )
 
     def action_stop(self) -> None:
         run = self.follower.run if self.follower else None
         if run is not None and run.is_active():
             run.request("stopped")
-            self.notify(f"stopping {run.name}")
+            self.notify(f"stopping {run.shown_name}", markup=False)
 
     def action_smoothing(self, step: int) -> None:
         self.smoothing = (self.smoothing + step) % len(SMOOTHING)
-        self.dirty = True
-        self.tick()
+        self.redraw()
 
     def action_cursor(self, move: int) -> None:
         if move == 0:
@@ -256,17 +306,18 @@ class TrainScreen(RunFollowingScreen):
         else:
             start = 1.0 if self.cursor is None else self.cursor
             self.cursor = min(1.0, max(0.0, start + move / 40))
-        self.dirty = True
-        self.tick()
+        self.redraw()
 
     def action_export(self) -> None:
         if self.follower is None:
             return
-        paths = export_csv(self.follower.run)
-        self.notify(f"wrote {', '.join(str(p) for p in paths)}", timeout=6)
+        try:
+            paths = export_csv(self.follower.run)
+        except SeqtuiError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        self.notify(f"wrote {', '.join(str(p) for p in paths)}", timeout=6, markup=False)
 
     def action_log_scale(self) -> None:
         self.log_loss = not self.log_loss
-        self.dirty = True
-        self.tick()
-
+        self.redraw()

@@ -9,7 +9,6 @@ import plotext as plt
 from rich.text import Text
 from textual.widget import Widget
 
-
 SMOOTHING = [0.0, 0.6, 0.9, 0.97]  # the weights `m` cycles through on screens with training curves
 # one line colour per run, in order: plotext's names and rich's names of the same ANSI colours
 # (6, 3, 2, 5, 12, 1, 14), so a table's key matches the chart in every terminal theme
@@ -93,10 +92,19 @@ class Chart(Widget):
         self._cache: tuple[tuple, Text] | None = None
         self._version = 0
 
-    def plot(self, lines: list[Line], *, title: str | None = None, log_y: bool = False,
-             y_range: tuple[float, float] | None = None, x_label: str = "",
-             vertical: list[float] | None = None, x_ticks: list[float] | None = None,
-             notes: list[Note] | None = None, legend: bool = True) -> None:
+    def plot(
+        self,
+        lines: list[Line],
+        *,
+        title: str | None = None,
+        log_y: bool = False,
+        y_range: tuple[float, float] | None = None,
+        x_label: str = "",
+        vertical: list[float] | None = None,
+        x_ticks: list[float] | None = None,
+        notes: list[Note] | None = None,
+        legend: bool = True,
+    ) -> None:
         """`legend=False` when the screen shows which colour is which (plotext's legend box sits on
         the plot's top left and can hide lines there)."""
         self.lines = [line for line in lines if line.xs]
@@ -131,8 +139,13 @@ class Chart(Widget):
         for line in self.lines:
             if line.scatter:
                 stride = max(1, len(line.xs) // (4 * width))
-                plt.scatter(line.xs[::stride], line.ys[::stride], label=line.label if self.legend else None,
-                            color=line.color, marker=line.marker)
+                plt.scatter(
+                    line.xs[::stride],
+                    line.ys[::stride],
+                    label=line.label if self.legend else None,
+                    color=line.color,
+                    marker=line.marker,
+                )
                 continue
             xs, ys = thin(line.xs, line.ys, 2 * width)  # braille: two points a column is all that shows
             if self.log_y:

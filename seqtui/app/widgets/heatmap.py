@@ -65,9 +65,18 @@ class Heatmap(Widget):
         self.legend_format = "{:.2f}"
         self.x_range: tuple[float, float] | None = None
 
-    def show(self, rows: list[list[float | None]], *, labels: list[str] | None = None, low: float | None = None,
-             high: float | None = None, diverging: bool = False, title: str = "",
-             legend_format: str = "{:.2f}", x_range: tuple[float, float] | None = None) -> None:
+    def show(
+        self,
+        rows: list[list[float | None]],
+        *,
+        labels: list[str] | None = None,
+        low: float | None = None,
+        high: float | None = None,
+        diverging: bool = False,
+        title: str = "",
+        legend_format: str = "{:.2f}",
+        x_range: tuple[float, float] | None = None,
+    ) -> None:
         self.rows = rows
         self.labels = labels or [""] * len(rows)
         self.x_range = x_range
@@ -138,6 +147,6 @@ class Heatmap(Widget):
             label = "|" + tick_label(tick)
             if column < free_from or column + len(label) > len(line):
                 continue
-            line[column:column + len(label)] = label
+            line[column : column + len(label)] = label
             free_from = column + len(label) + 1
         return " " * indent + "".join(line).rstrip()
