@@ -46,6 +46,7 @@ QUALITY_MODELS = [
     ("gru", ["--model", "gru"]),
 ]
 QUALITY_TASKS = [("random", 0.99), ("hard", 0.99)]
+NOTES = "## Notes"  # results.md from this heading on is written by hand and kept when the benchmark runs again
 # commands that must answer at once: they read run directories and need no torch
 LIGHT_COMMANDS = [["--version"], ["--help"], ["runs"], ["pause", "{run}"], ["resume", "{run}"], ["stop", "{run}"]]
 
@@ -336,6 +337,8 @@ def main() -> None:
     except (OSError, ValueError):
         earlier = {}
     parts = {"speed": speed_result, "quality": quality_rows, "light": light_result}
+    if any("budget_examples" not in row for row in earlier.get("quality") or []):
+        earlier.pop("quality")  # measured on budgets of seconds: not comparable with today's
     for name, value in parts.items():
         if value is None and earlier.get(name):
             parts[name] = earlier[name]
@@ -347,8 +350,17 @@ def main() -> None:
             if value is not None
         }
     )
+    for name in parts:
+        if parts[name] is not None and name not in dates:
+            dates[name] = "by an earlier version (no date kept)"
     text = markdown(info, parts["speed"], parts["quality"], parts["light"])
     text += "\n" + "\n".join(f"- {name}: measured {date}" for name, date in sorted(dates.items())) + "\n"
+    try:  # the notes written by hand below the tables (and the app's cost, bench/app_bench.py) stay
+        previous = args.out.read_text()
+    except OSError:
+        previous = ""
+    if NOTES in previous:
+        text += "\n" + previous[previous.index(NOTES) :]
     args.out.write_text(text)
     args.out.with_suffix(".json").write_text(json.dumps({"machine": info, **parts, "measured": dates}, indent=2) + "\n")
     print(text)

@@ -25,7 +25,7 @@ OUT = ROOT / "screenshots"
 def train(root: Path, name: str, *flags: str) -> Path:
     run = root / name
     subprocess.run(
-        [sys.executable, "-m", "seqtui", "train", "--run-dir", str(run), "--eval-every", "2", "--quiet", *flags],
+        [sys.executable, "-m", "seqtui", "train", "--run-dir", str(run), "--eval-every", "50k", "--quiet", *flags],
         check=True,
     )
     return run
@@ -73,7 +73,7 @@ def main() -> None:
         os.chdir(tmp)  # the app shows the runs root as given: a short relative path
         root = Path("runs")
         lstm = train(root, "lstm-match-random")
-        rnn = train(root, "rnn-match-random", "--model", "rnn", "--time", "30")
+        rnn = train(root, "rnn-match-random", "--model", "rnn", "--samples", "1M")
         asyncio.run(draw(root, lstm, rnn))
     print(f"wrote {', '.join(p.name for p in sorted(OUT.glob('*.svg')))} to {OUT}")
 

@@ -26,7 +26,7 @@ from seqtui.config import SETTINGS, Budget, TrainConfig, count_text
 from seqtui.errors import SeqtuiError
 from seqtui.evaluation import Evaluation
 from seqtui.presets import expected_worst
-from seqtui.runs import Run, RunStatus
+from seqtui.runs import Run, RunStatus, default_root
 from seqtui.training import CheckpointDue, Event, Finished, HeldOut, Trainer
 
 PAUSE_POLL = 0.2  # seconds between looks at the control file while paused
@@ -314,24 +314,34 @@ class _Session:
         return Outcome("finished", message, trainer.step, trainer, verdict=judged)
 
     def _final_message(self, event: Finished, judged: str | None) -> str:
-        trainer, run = self.trainer, self.run
-        head = f"{event.message}"
+        trainer = self.trainer
         e = event.evaluation
         if e is None:
-            return head
+            return event.message
         worst = min(e.by_length, key=lambda r: r.accuracy)
-        head += f": held-out {e.accuracy:.4f}, worst length {worst.accuracy:.4f} (length {worst.length})"
-        more = _more_budget(trainer.config.budget)
-        then = f"continue it with: seqtui train --resume {run.path} {more} (c in the app)"
+        head = f"{event.message}: held-out {e.accuracy:.4f}, worst length {worst.accuracy:.4f} (length {worst.length})"
+        more = f"seqtui train --resume {_shown(self.run)} {_more_budget(trainer.config.budget)} (c in the app)"
         if judged == "chance":
             return (
-                f"{head}. The model did not learn: that is chance level. To go on, {then}, or start again "
+                f"{head}. Chance level: the model did not learn. Train it further with {more}, or start again "
                 "with a larger budget"
             )
         if judged == "short":
-            expected = expected_worst(trainer.config)
-            return f"{head}. That is well short of the {expected:.2f} this preset reaches: {then}"
+            return (
+                f"{head}: well short of the {expected_worst(trainer.config):.2f} this preset reaches. "
+                f"Train it further with {more}"
+            )
         return head
+
+
+def _shown(run: Run) -> str:
+    """How to name the run in a command: its name if the runs root finds it, else its path."""
+    try:
+        if run.path.parent.resolve() == default_root().resolve():
+            return run.name
+    except OSError:
+        pass
+    return str(run.path)
 
 
 def _more_budget(budget: Budget) -> str:

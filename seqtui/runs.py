@@ -338,7 +338,7 @@ class RunLock:
         self.path = Path(path)
         self.fd: int | None = None
 
-    def acquire(self, timeout: float = 2.0) -> bool:
+    def acquire(self, timeout: float = 0.5) -> bool:
         """True once held; False if another process holds it (readers only hold it for a moment)."""
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0), 0o644)
@@ -750,9 +750,12 @@ class RunSummary:
         )
 
 
+RUN_FILES = (CONFIG, STATUS, CHECKPOINT, METRICS)  # a directory holding any of these is (or was) a run
+
+
 def list_runs(root: Path | None = None) -> list[RunSummary]:
-    """Every run directly under `root` (a directory with a config.json), damaged ones included,
-    most recently active first."""
+    """Every run directly under `root`, damaged ones included (one that lost its config.json
+    too), most recently active first."""
     root = Path(root) if root is not None else default_root()
     try:
         paths = list(root.iterdir())
@@ -761,7 +764,7 @@ def list_runs(root: Path | None = None) -> list[RunSummary]:
     summaries = []
     for path in paths:
         try:
-            if path.is_dir() and (path / CONFIG).exists():
+            if path.is_dir() and any((path / name).exists() for name in RUN_FILES):
                 summaries.append(RunSummary.of(Run(path)))
         except OSError:
             continue  # vanished while we looked

@@ -217,6 +217,7 @@ STATUS_DAMAGE = {
     "huge": lambda p: p.write_text(" " * (2 << 20)),
 }
 CONFIG_DAMAGE = {
+    "config-missing": lambda p: p.unlink(),
     "config-not-json": lambda p: p.write_text("{not json"),
     "config-strings": lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "lr": "0.01"})),
     "config-nan": lambda p: p.write_text(p.read_text().replace('"lr": 0.003', '"lr": NaN')),
