@@ -34,6 +34,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _nice(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 19:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 19, got {value}")
+    return value
+
+
 def _reader(setting):
     """argparse's type= for a setting: its own reading, its message on failure."""
 
@@ -113,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress display")
     train.add_argument(
         "--nice",
-        type=int,
+        type=_nice,
         default=0,
         help="lower the trainer's CPU priority by this much (the app uses 5, so it stays responsive)",
     )
@@ -162,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     compare.add_argument("--eval-samples", type=_positive_int, default=20_000, help="examples per evaluation")
     compare.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
-    compare.add_argument("--nice", type=int, default=0, help="lower the CPU priority by this much")
+    compare.add_argument("--nice", type=_nice, default=0, help="lower the CPU priority by this much")
     compare.add_argument(
         "--parallel",
         type=_positive_int,

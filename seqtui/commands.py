@@ -22,6 +22,7 @@ from seqtui.errors import SeqtuiError
 from seqtui.runs import Run, default_root, display_name, list_runs, new_run_path, resolve_run
 
 console = Console(highlight=False)
+SAMPLE_CHUNK = 65_536
 
 
 def _open_run(args: Namespace) -> Run:
@@ -91,16 +92,24 @@ def _load_run_model(args: Namespace):
 
 def cmd_eval(args: Namespace) -> int:
     from seqtui.evaluation import evaluate
-    from seqtui.limits import check_fits, evaluation_bytes
+    from seqtui.limits import evaluation_bytes
+    from seqtui.tasks import MAX_DIGITS
+    from seqtui.training import check_fits_on
 
+    if not 0 <= args.seed < 2**63:
+        raise SeqtuiError(f"--seed must be between 0 and 2**63 - 1, got {args.seed}")
     run, checkpoint, model, device = _load_run_model(args)
     task = checkpoint.config.task
     max_pattern = task.n_max
     if args.max_len is not None:
-        if args.max_len < 2 * task.n_min or args.max_len % 2 or args.max_len > 2000:
-            raise SeqtuiError(f"--max-len must be an even length from {2 * task.n_min} to 2000, got {args.max_len}")
+        if args.max_len < 2 * task.n_min or args.max_len % 2 or args.max_len > MAX_DIGITS:
+            raise SeqtuiError(
+                f"--max-len must be an even length from {2 * task.n_min} to {MAX_DIGITS}, got {args.max_len}"
+            )
         max_pattern = args.max_len // 2
-    check_fits(evaluation_bytes(checkpoint.config.model, max_pattern), f"evaluating up to length {2 * max_pattern}")
+    check_fits_on(
+        device, evaluation_bytes(checkpoint.config.model, max_pattern), f"evaluating up to length {2 * max_pattern}"
+    )
     negatives = args.negatives or task.negatives
     started = time.perf_counter()
     result = evaluate(model, task, args.samples, negatives, max_pattern, args.seed, device)
@@ -185,10 +194,12 @@ def cmd_predict(args: Namespace) -> int:
 # -- gradients --------------------------------------------------------------------------------
 def cmd_gradients(args: Namespace) -> int:
     from seqtui.gradients import measure
-    from seqtui.limits import check_fits, gradient_bytes
+    from seqtui.limits import gradient_bytes
+    from seqtui.training import check_fits_on
 
     run, checkpoint, model, device = _load_run_model(args)
-    check_fits(
+    check_fits_on(
+        device,
         gradient_bytes(checkpoint.config.model, checkpoint.config.task.n_max, args.samples),
         f"measuring the gradient flow on {args.samples:,} examples a length",
     )
@@ -281,11 +292,12 @@ def cmd_sample(args: Namespace) -> int:
     if not 0 <= seed < 2**63:
         raise SeqtuiError(f"--seed must be between 0 and 2**63 - 1, got {seed}")
     generator = torch.Generator().manual_seed(seed)
-    for digits, label in sample_examples(task, args.count, generator):
-        if args.json:
-            print(json.dumps({"digits": digits, "label": label, "length": len(digits)}))
-        else:
-            print(f"{format_sequence(digits)}   {'match' if label else 'no match'}")
+    for start in range(0, args.count, SAMPLE_CHUNK):  # a chunk at a time: any count in bounded memory
+        for digits, label in sample_examples(task, min(SAMPLE_CHUNK, args.count - start), generator):
+            if args.json:
+                print(json.dumps({"digits": digits, "label": label, "length": len(digits)}))
+            else:
+                print(f"{format_sequence(digits)}   {'match' if label else 'no match'}")
     return 0
 
 
@@ -350,7 +362,8 @@ def _control(args: Namespace, want: str, verb: str) -> int:
     run = _open_run(args)
     status = run.status()
     if not status.active:
-        hint = f"; to train it further: seqtui train --resume {run.path}" if want == "running" else ""
+        shown = display_name(str(run.path))
+        hint = f"; to train it further: seqtui train --resume {shown}" if want == "running" else ""
         raise SeqtuiError(f"run {run.shown_name} is not training (state: {status.state}){hint}")
     run.request(want)
     console.print(f"asked {escape(run.shown_name)} to {verb}")

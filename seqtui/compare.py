@@ -12,6 +12,7 @@ import io
 import os
 import re
 import signal
+import stat
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,9 +59,13 @@ def report_path(root: Path, stamp: str) -> Path:
 def read_by_length(root: Path, stamp: str) -> dict[str, dict[str, dict[int, float]]]:
     """From a finished comparison's CSV: model -> "random"/"hard" -> sequence length -> accuracy.
 
-    Empty while the comparison has not written its report, or when the file is not one."""
+    Empty while the comparison has not written its report, or when the file is not one (only a
+    small regular file is read, and only accuracies between 0 and 1 are believed)."""
     path = Path(root) / f"cmp-{stamp}-report.csv"
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > 1 << 20:
+            return {}
         with open(path, newline="") as handle:
             rows = list(csv.DictReader(handle))
         out = {}
@@ -69,6 +74,8 @@ def read_by_length(root: Path, stamp: str) -> dict[str, dict[str, dict[int, floa
                 kind: {int(k.split("_")[1]): float(v) for k, v in row.items() if k.startswith(kind + "_") and v}
                 for kind in ("random", "hard")
             }
+        if any(not 0 <= v <= 1 for model in out.values() for kind in model.values() for v in kind.values()):
+            return {}
         return out
     except (OSError, KeyError, ValueError, IndexError, AttributeError, TypeError, csv.Error):
         return {}
@@ -130,6 +137,9 @@ def compare(
         config = preset_config({**settings, **given, **SPECS[name]})
         check_training_fits(config)
         plans.append((name, Path(root) / f"cmp-{stamp}-{name}", config))
+    lengths = len(plans[0][2].task.pattern_lengths) + BEYOND if plans else 0
+    if samples < lengths:  # the report's evaluations, checked before hours of training
+        raise SeqtuiError(f"--eval-samples {samples} is too few for the report's {lengths} lengths: at least one each")
     if parallel == 1:
         from seqtui import runner
 

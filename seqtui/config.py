@@ -36,9 +36,7 @@ _DEVICE = re.compile(r"auto|cpu|cuda(:\d{1,2})?")
 
 # -- reading values strictly ----------------------------------------------------------------------
 def _whole(name: str, value: Any, low: int = 0, high: int = MAX_COUNT) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int):  # 8.0 too: torch wants an int
         raise SeqtuiError(f"{name} must be a whole number, got {value!r}")
     if not low <= value <= high:
         raise SeqtuiError(f"{name} must be between {low:,} and {high:,}, got {value:,}")

@@ -9,6 +9,7 @@ its settings from the run directory; the viewer follows the run through the same
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 from seqtui.config import SETTING, Budget, TrainConfig
 from seqtui.errors import SeqtuiError
 from seqtui.limits import check_training_fits
-from seqtui.runs import LOG, Run
+from seqtui.runs import LOG, Run, display_name
 
 # A trainer started from the app yields the CPU to it when both want it: on a small machine
 # the UI then answers keys promptly, and when the UI is idle the trainer still gets every core.
@@ -80,11 +81,14 @@ def resume_training(run: Run, extra: Budget | None = None, timeout: float = 30.0
 
 
 def wait_until_training(run: Run, process: subprocess.Popen, timeout: float) -> Run:
+    """Returns once the trainer has taken the run (or, on a tiny budget, already finished it)."""
+    spawned = time.time()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if run.raw_status().pid == process.pid:
-            return run
         code = process.poll()
+        status = run.raw_status()
+        if status.pid == process.pid or (code == 0 and status.started is not None and status.started >= spawned):
+            return run
         if code is not None:
             raise SeqtuiError(f"the trainer exited at once (status {code}): {log_tail(run.path)}")
         time.sleep(0.05)
@@ -92,12 +96,22 @@ def wait_until_training(run: Run, process: subprocess.Popen, timeout: float) -> 
 
 
 def log_tail(path: Path, whole: bool = False) -> str:
-    """The last line of a run's train.log (or, `whole`, of the log file at `path`)."""
+    """The last line of a run's train.log (or, `whole`, of the log file at `path`): at most the
+    last 8 kB of a regular file are read, so no file put there can flood or block the reader."""
     log = Path(path) if whole else Path(path) / LOG
+    none = "" if whole else "no output"
     try:
-        with open(log, "rb") as handle:
-            handle.seek(max(0, log.stat().st_size - 8192))
-            lines = [line for line in handle.read().decode(errors="replace").splitlines() if line.strip()]
+        fd = os.open(log, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
     except OSError:
-        return "" if whole else "no output"
-    return lines[-1] if lines else ("" if whole else "no output")
+        return none
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return none
+        data = os.pread(fd, 8192, max(0, info.st_size - 8192))
+    except OSError:
+        return none
+    finally:
+        os.close(fd)
+    lines = [line for line in data.decode(errors="replace").splitlines() if line.strip()]
+    return display_name(lines[-1]) if lines else none

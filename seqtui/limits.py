@@ -17,21 +17,39 @@ EVAL_CHUNK = 16_384  # examples per forward pass in evaluation: amortises, and b
 GRADIENT_SAMPLES = 128  # probe batch per length for the gradient flow measured with each evaluation
 FLOAT = 4  # bytes
 OVERHEAD = 2.0  # workspace, allocator slack and copies the estimate does not itemise
+# the memory cap of this process's cgroup (v2, then v1) and what it uses already
+CGROUP_FILES = [
+    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+    ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+]
 
 
 def available_memory() -> int | None:
-    """Bytes this machine can still give a new process (Linux: MemAvailable), or None if unknown."""
+    """Bytes this process can still get: the machine's available memory (Linux: MemAvailable),
+    or less when a container or a scheduler's cgroup caps it; None if unknown."""
+    found = []
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    found.append(int(line.split()[1]) * 1024)
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+    if not found:
+        try:
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            pass
+    for limit_file, usage_file in CGROUP_FILES:
+        try:
+            limit = open(limit_file).read().strip()
+            usage = int(open(usage_file).read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit() and int(limit) < 1 << 60:  # "max" or a huge number: no cap
+            found.append(max(0, int(limit) - usage))
+        break
+    return min(found) if found else None
 
 
 def _states(model: ModelConfig, batch: int, length: int) -> int:

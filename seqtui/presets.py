@@ -41,8 +41,8 @@ def preset_config(values: dict[str, Any]) -> TrainConfig:
         budget=Budget(samples=DEFAULT_EXAMPLES.get(negatives, DEFAULT_EXAMPLES["random"])),
     )
     given = dict(values)
-    if any(name in given for name in ("samples", "steps", "time")):  # a budget given replaces the preset's
-        given = {"samples": None, "steps": None, "time": None, **given}
+    if "samples" in given or "steps" in given:  # a budget of work given replaces the preset's; a time
+        given = {"samples": None, "steps": None, **given}  # given alone is a cap on top of it
     config = base.replaced(given)
     if "eval-every" not in values:
         config = config.replaced({"eval-every": default_eval_every(config)})

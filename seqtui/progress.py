@@ -10,7 +10,7 @@ from rich.progress import BarColumn, TextColumn, TimeElapsedColumn, TimeRemainin
 from rich.progress import Progress as RichProgress
 
 from seqtui.runner import Outcome
-from seqtui.runs import Run
+from seqtui.runs import Run, display_name
 from seqtui.training import Event, HeldOut, Progress, Trainer
 
 PLAIN_EVERY = 5.0  # seconds between lines when the output is not a terminal
@@ -46,7 +46,7 @@ class TrainingDisplay:
         if not self.quiet:
             threads = f"{trainer.threads} thread{'s' if trainer.threads != 1 else ''}"
             self.console.print(
-                f"[bold]{escape(str(self.run.path))}[/]: {config.model.model} H={config.model.hidden} "
+                f"[bold]{escape(display_name(str(self.run.path)))}[/]: {config.model.model} H={config.model.hidden} "
                 f"({config.model.init} init) on {config.task.task}/{config.task.negatives}, "
                 f"batch {config.batch_size}, lr {config.lr:g}, budget {config.budget.describe()}, "
                 f"{trainer.device} ({threads}), from step {trainer.step:,}"
@@ -83,10 +83,12 @@ class TrainingDisplay:
             self.console.print(f"{event.progress:6.1%}  {line}")
 
     def summary(self, outcome: Outcome) -> None:
-        if self.quiet and outcome.state == "finished":
+        if self.quiet and outcome.state == "finished" and outcome.verdict in (None, "learned"):
             return
         style = {"finished": "green", "stopped": "yellow", "failed": "red"}[outcome.state]
-        if outcome.verdict in ("chance", "short"):
+        if outcome.verdict in ("chance", "partial", "short"):
             style = "red" if outcome.verdict == "chance" else "yellow"
         console = Console(stderr=True, highlight=False) if outcome.state == "failed" else self.console
-        console.print(f"[{style}]{outcome.state}[/]: {escape(outcome.message)} ({escape(str(self.run.path))})")
+        console.print(
+            f"[{style}]{outcome.state}[/]: {escape(outcome.message)} ({escape(display_name(str(self.run.path)))})"
+        )

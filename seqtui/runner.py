@@ -26,7 +26,7 @@ from seqtui.config import SETTINGS, Budget, TrainConfig, count_text
 from seqtui.errors import SeqtuiError
 from seqtui.evaluation import Evaluation
 from seqtui.presets import expected_worst
-from seqtui.runs import Run, RunStatus, default_root
+from seqtui.runs import Run, RunStatus, default_root, display_name
 from seqtui.training import CheckpointDue, Event, Finished, HeldOut, Trainer
 
 PAUSE_POLL = 0.2  # seconds between looks at the control file while paused
@@ -93,10 +93,11 @@ def train(
     holds the run or anything does not check out.
     """
     with run.locked():
+        held_since = time.time()
         trainer = _prepare(run, extra or Budget(), settings or {}, restart)
         if on_start:
             on_start(trainer)
-        return _Session(run, trainer).train(on_event)
+        return _Session(run, trainer, held_since).train(on_event)
 
 
 def _prepare(run: Run, extra: Budget, settings: dict[str, Any], restart: bool) -> Trainer:
@@ -121,6 +122,7 @@ def _prepare(run: Run, extra: Budget, settings: dict[str, Any], restart: bool) -
         position = (int(counters["step"]), int(counters["examples"]), float(counters["elapsed"]))
     if extra.is_set():
         config.budget = config.budget.extended(extra.validate(), *position)
+        config.validate()
     elif config.budget.reached(*position):
         raise SeqtuiError(
             f"run {run.shown_name} has used its whole budget (step {position[0]:,}): give --samples, "
@@ -129,7 +131,7 @@ def _prepare(run: Run, extra: Budget, settings: dict[str, Any], restart: bool) -
     try:
         trainer = Trainer(config)
     except SeqtuiError as error:
-        if checkpoint is None:  # a start that failed says why in the run's status
+        if not run.checkpoint_path.exists():  # a start that failed says why in the run's status
             _write_failed_status(run, f"could not start: {error}")
         raise
     if checkpoint is not None:
@@ -142,8 +144,7 @@ def _prepare(run: Run, extra: Budget, settings: dict[str, Any], restart: bool) -
             run.write_config(config)
         run.append_metrics({"kind": "event", "event": "start", "threads": trainer.threads, **_position(trainer)})
     else:
-        kept = [r for r in run.read_metrics() if r["step"] <= trainer.step]
-        run.write_metrics(kept)
+        run.truncate_metrics(trainer.step)
         if config != run.config():
             run.write_config(config)
         run.append_metrics({"kind": "event", "event": "resume", "threads": trainer.threads, **_position(trainer)})
@@ -173,11 +174,14 @@ def _position(trainer: Trainer) -> dict:
 
 
 def verdict(config: TrainConfig, evaluation: Evaluation | None) -> str | None:
-    """Did a finished run learn? learned, short (of what its preset reaches) or chance."""
+    """Did a finished run learn? learned; partial (chance level at some length); short (of what
+    its preset reaches); or chance (overall)."""
     if evaluation is None:
         return None
     if evaluation.accuracy < CHANCE:
         return "chance"
+    if evaluation.worst < CHANCE:
+        return "partial"
     expected = expected_worst(config)
     if expected is not None and evaluation.worst < expected - SHORT_MARGIN:
         return "short"
@@ -187,8 +191,8 @@ def verdict(config: TrainConfig, evaluation: Evaluation | None) -> str | None:
 class _Session:
     """One trainer process's life on a run: status, metrics, checkpoints, pause and stop."""
 
-    def __init__(self, run: Run, trainer: Trainer):
-        self.run, self.trainer = run, trainer
+    def __init__(self, run: Run, trainer: Trainer, held_since: float):
+        self.run, self.trainer, self.held_since = run, trainer, held_since
         self.status = RunStatus(
             state="running",
             pid=os.getpid(),
@@ -211,7 +215,9 @@ class _Session:
 
     def train(self, on_event: Callable[[Event], None] | None) -> Outcome:
         run, trainer = self.run, self.trainer
-        run.request("running")
+        _, asked_at = run.control()
+        if asked_at is None or asked_at < self.held_since:  # older than this session: not for it
+            run.request("running")
         self.write_status(message="")
         outcome: Outcome | None = None
         with _StopSignal() as stop:
@@ -242,7 +248,7 @@ class _Session:
                 self._failed(f"training stopped at step {trainer.step:,}: {error}")
                 raise SeqtuiError(
                     f"{error} (training stopped at step {trainer.step:,}; the last checkpoint "
-                    f"is kept: seqtui train --resume {run.path} continues)"
+                    f"is kept: seqtui train --resume {_shown(run)} continues)"
                 ) from None
             except BaseException as error:  # a crash: keep the last good checkpoint, say what broke
                 events.close()
@@ -282,7 +288,7 @@ class _Session:
         run, trainer = self.run, self.trainer
         self.save()
         run.append_metrics({"kind": "event", "event": "stop", "message": why, **_position(trainer)})
-        message = f"{why} at step {trainer.step:,}; continue with: seqtui train --resume {run.path}"
+        message = f"{why} at step {trainer.step:,}; continue with: seqtui train --resume {_shown(run)}"
         self.write_status(state="stopped", message=message, pid=None)
         return Outcome("stopped", message, trainer.step, trainer)
 
@@ -321,6 +327,8 @@ class _Session:
         worst = min(e.by_length, key=lambda r: r.accuracy)
         head = f"{event.message}: held-out {e.accuracy:.4f}, worst length {worst.accuracy:.4f} (length {worst.length})"
         more = f"seqtui train --resume {_shown(self.run)} {_more_budget(trainer.config.budget)} (c in the app)"
+        if judged == "partial":
+            return f"{head}: chance level at that length. Train it further with {more}"
         if judged == "chance":
             return (
                 f"{head}. Chance level: the model did not learn. Train it further with {more}, or start again "
@@ -338,10 +346,10 @@ def _shown(run: Run) -> str:
     """How to name the run in a command: its name if the runs root finds it, else its path."""
     try:
         if run.path.parent.resolve() == default_root().resolve():
-            return run.name
+            return run.shown_name
     except OSError:
         pass
-    return str(run.path)
+    return display_name(str(run.path))
 
 
 def _more_budget(budget: Budget) -> str:

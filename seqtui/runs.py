@@ -45,15 +45,18 @@ CONTROL = "control.json"
 LOCK = "lock"
 LOG = "train.log"  # the output of a trainer started in the background (by the app)
 
+OWN_FILES = (CONFIG, METRICS, CHECKPOINT, STATUS, CONTROL)
 ACTIVE_STATES = ("starting", "running", "paused")
 FINAL_STATES = ("finished", "stopped", "failed")
 STATES = ("new", *ACTIVE_STATES, *FINAL_STATES, "interrupted", "damaged")
 WANTS = ("running", "paused", "stopped")
-VERDICTS = ("learned", "short", "chance")
+VERDICTS = ("learned", "partial", "short", "chance")
 HEARTBEAT_STALE = 120.0  # seconds; a trainer on another host is presumed gone after this
+CLOCK_SKEW = 60.0  # seconds another host's clock may be ahead of ours
 SMALL_FILE = 1 << 20  # config, status, control: anything larger is not one of ours
 MAX_LINE = 1 << 20  # a metrics line longer than this is damage, skipped
 READ_CHUNK = 16 << 20  # bytes of metrics read per poll, so a huge log never floods memory
+TAIL = 64  # bytes of the log a reader checks again, to notice a replaced log
 _TEMPORARY = re.compile(r"\.(.+)\.(\d+)\.tmp")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -90,14 +93,14 @@ def write_failure(path: Path, error: OSError) -> SeqtuiError:
     return SeqtuiError(f"cannot write {path}: {reason}")
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Readers see the old file or the whole new one, never half of it (written as given, no
-    newline translation). Any OS error (a full disk) leaves the old file and no temporary."""
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Readers see the old file or the whole new one, never half of it. Any OS error (a full
+    disk) leaves the old file and no temporary."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(temporary, "w", newline="") as handle:
-            handle.write(text)
+        with open(temporary, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -107,6 +110,10 @@ def write_text_atomic(path: Path, text: str) -> None:
         except OSError:
             pass
         raise write_failure(path, error) from None
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode())
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -241,6 +248,7 @@ class MetricsReader:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.offset = 0
+        self.tail = b""  # the last bytes read, checked again before reading on
         self.identity: tuple[int, int] | None = None
         self.restarts = 0  # times the log was found replaced or cut: read again from the start
         self.skipped = 0  # damaged lines passed over
@@ -262,10 +270,10 @@ class MetricsReader:
                 return []
             self.problem = None
             identity = (info.st_dev, info.st_ino)
-            if identity != self.identity or info.st_size < self.offset:
+            if identity != self.identity or info.st_size < self.offset or not self._same_tail(fd):
                 if self.identity is not None:
                     self.restarts += 1
-                self.identity, self.offset = identity, 0
+                self.identity, self.offset, self.tail = identity, 0, b""
             os.lseek(fd, self.offset, os.SEEK_SET)
             data = os.read(fd, limit)
         except OSError as error:
@@ -277,6 +285,8 @@ class MetricsReader:
         if end == 0 and len(data) >= limit:  # one line longer than a whole chunk: damage
             end = len(data)
         self.offset += end
+        if end:
+            self.tail = (self.tail + data[:end])[-TAIL:]
         records = []
         for line in data[:end].splitlines():
             if not line.strip():
@@ -292,6 +302,16 @@ class MetricsReader:
             else:
                 records.append(record)
         return records
+
+    def _same_tail(self, fd: int) -> bool:
+        """Whether the bytes read last are still where they were: a log replaced by another (whose
+        inode number the file system may have reused) is noticed even when it is no shorter."""
+        if not self.tail:
+            return True
+        try:
+            return os.pread(fd, len(self.tail), self.offset - len(self.tail)) == self.tail
+        except OSError:
+            return False
 
     def read_all(self) -> list[dict]:
         """Every record from where the reader stands to the end of the file."""
@@ -486,18 +506,21 @@ class Run:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.mkdir(exist_ok=True)
         except FileExistsError:
-            raise SeqtuiError(f"{path} exists and is not a directory") from None
+            raise SeqtuiError(f"{display_name(str(path))} exists and is not a directory") from None
         except OSError as error:
-            raise SeqtuiError(f"cannot create {path}: {error.strerror or error}") from None
+            raise SeqtuiError(f"cannot create {display_name(str(path))}: {error.strerror or error}") from None
         run = cls(path)
-        with run.locked(f"{path} is being created by another process"):
-            if any(p.name not in (LOG, LOCK) for p in path.iterdir()):
-                raise SeqtuiError(
-                    f"{path} already exists and is not empty: pick another --run-dir, or "
-                    f"continue it with seqtui train --resume {path}"
-                )
+        run._refuse_if_not_empty()
+        with run.locked(f"{display_name(str(path))} is being created by another process"):
+            run._refuse_if_not_empty()  # again, now that no one else can be creating it
             run.write_config(config)
         return run
+
+    def _refuse_if_not_empty(self) -> None:
+        if any(p.name not in (LOG, LOCK) for p in self.path.iterdir()):
+            shown = display_name(str(self.path))
+            hint = f", or continue it with: seqtui train --resume {shown}" if self.file(CONFIG).exists() else ""
+            raise SeqtuiError(f"{shown} already exists and is not empty: pick another --run-dir{hint}")
 
     @classmethod
     def open(cls, path: Path) -> "Run":
@@ -540,11 +563,17 @@ class Run:
         return lock_holder(self.file(LOCK))
 
     def clean_temporaries(self) -> list[Path]:
-        """Remove what killed writers left (`.<name>.<pid>.tmp`); call while holding the run."""
+        """Remove what killed writers left (`.<name>.<pid>.tmp`); call while holding the run.
+        Only in a run directory, and only the temporaries of seqtui's own files."""
         removed = []
+        if not self.file(CONFIG).exists():
+            return removed
         for path in self.path.glob(".*.tmp"):
             match = _TEMPORARY.fullmatch(path.name)
-            if match and int(match.group(2)) != os.getpid() and not pid_alive(int(match.group(2))):
+            if not match or match.group(1) not in OWN_FILES:
+                continue
+            pid = int(match.group(2))
+            if pid != os.getpid() and not pid_alive(pid):
                 try:
                     path.unlink()
                     removed.append(path)
@@ -587,6 +616,36 @@ class Run:
             raise SeqtuiError(reader.problem)
         return records
 
+    def truncate_metrics(self, step: int) -> None:
+        """Drop the records after `step` (steps a resume trains again); every other line stays as
+        it was, including lines this version cannot read. A last line without its newline goes."""
+        path = self.file(METRICS)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise SeqtuiError(f"{path} cannot be read: {error.strerror or error}") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise SeqtuiError(f"{path} is not a regular file")
+            chunks = []
+            while chunk := os.read(fd, READ_CHUNK):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        data = b"".join(chunks)
+        kept = []
+        for line in data[: data.rfind(b"\n") + 1].splitlines(keepends=True):
+            try:
+                record = json.loads(line) if len(line) <= MAX_LINE else None
+            except (ValueError, UnicodeDecodeError, RecursionError):
+                record = None
+            if isinstance(record, dict) and _is_count(record.get("step")) and record["step"] > step:
+                continue
+            kept.append(line)
+        write_bytes_atomic(path, b"".join(kept))
+
     def write_metrics(self, records: list[dict]) -> None:
         """Replace the metrics log whole (atomically); only its trainer does this."""
         write_text_atomic(self.file(METRICS), "".join(to_json(r) + "\n" for r in records))
@@ -617,7 +676,8 @@ class Run:
             status.problem = None
         elif not alive and status.state in ACTIVE_STATES:
             status.state = "interrupted"
-            status.message = f"the trainer stopped without saying so; continue with: seqtui train --resume {self.path}"
+            shown = display_name(str(self.path))
+            status.message = f"the trainer stopped without saying so; continue with: seqtui train --resume {shown}"
         elif not alive and status.state == "damaged":
             status.message = status.problem or ""
         return status
@@ -632,13 +692,10 @@ class Run:
     @staticmethod
     def remote_trainer(status: RunStatus) -> bool:
         """Whether status.json speaks of a trainer on another host that beat its heart lately."""
-        return bool(
-            status.state in ACTIVE_STATES
-            and status.host
-            and status.host != socket.gethostname()
-            and status.heartbeat is not None
-            and time.time() - status.heartbeat < HEARTBEAT_STALE
-        )
+        if not (status.state in ACTIVE_STATES and status.host and status.host != socket.gethostname()):
+            return False
+        age = time.time() - status.heartbeat if status.heartbeat is not None else HEARTBEAT_STALE
+        return -CLOCK_SKEW < age < HEARTBEAT_STALE  # a heartbeat from far in the future is damage
 
     def is_active(self) -> bool:
         return self.status().active
@@ -650,11 +707,16 @@ class Run:
         write_json_atomic(self.file(CONTROL), {"want": want, "at": time.time()})
 
     def wanted(self) -> str:
+        return self.control()[0]
+
+    def control(self) -> tuple[str, float | None]:
+        """What was last asked of the trainer, and when (None: never, or unreadable)."""
         try:
-            want = read_small_json(self.file(CONTROL)).get("want", "running")
+            data = read_small_json(self.file(CONTROL))
         except SeqtuiError:
-            return "running"
-        return want if want in WANTS else "running"
+            return "running", None
+        want, at = data.get("want", "running"), data.get("at")
+        return (want if want in WANTS else "running"), (at if _is_number(at) else None)
 
 
 class _Held:

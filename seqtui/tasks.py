@@ -20,8 +20,10 @@ from dataclasses import dataclass
 
 import torch
 
-from seqtui.config import NEGATIVES, TASKS, TaskConfig  # noqa: F401  (re-exported)
+from seqtui.config import MAX_PATTERN, NEGATIVES, TASKS, TaskConfig  # noqa: F401  (re-exported)
 from seqtui.errors import SeqtuiError
+
+MAX_DIGITS = 2 * MAX_PATTERN  # the longest sequence parsed: what any model here is checked for
 
 DIGITS = 10
 
@@ -135,6 +137,8 @@ def parse_sequence(text: str) -> list[int]:
     bad = [t for t in tokens if len(t) != 1 or t not in "0123456789"]
     if bad:
         raise SeqtuiError(f"not a digit sequence: {bad[0]!r} in {stripped!r} (use digits 0-9, e.g. 1 4 2 1 4 2)")
+    if len(tokens) > MAX_DIGITS:
+        raise SeqtuiError(f"too long: {len(tokens):,} digits (at most {MAX_DIGITS:,})")
     if len(tokens) % 2:
         raise SeqtuiError(
             f"odd length {len(tokens)} in {stripped!r}: a sequence is a pattern and a second half of the same length"

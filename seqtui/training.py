@@ -21,7 +21,7 @@ from seqtui.errors import SeqtuiError
 from seqtui.evaluation import Evaluation, evaluate_batches, held_out_set
 from seqtui.gradients import GradientFlow
 from seqtui.gradients import measure as measure_gradients
-from seqtui.limits import GRADIENT_SAMPLES, check_training_fits
+from seqtui.limits import GRADIENT_SAMPLES, check_fits, check_training_fits
 from seqtui.models import build_model
 from seqtui.tasks import draw_pattern_length, make_batch
 
@@ -43,6 +43,14 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
         raise SeqtuiError(f"device {name!r} asked for, but this machine has {torch.cuda.device_count()} CUDA devices")
     return device
+
+
+def check_fits_on(device: torch.device, needed: int, what: str) -> None:
+    """Refuse work that would not fit in this machine's memory, or (on a GPU) in the card's."""
+    check_fits(needed, what)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        check_fits(needed, what, free, f"GPU {device}")
 
 
 def check_device_memory(config: TrainConfig, device: torch.device) -> None:

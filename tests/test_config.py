@@ -130,7 +130,8 @@ def test_a_config_reads_back_only_what_it_wrote():
         (("lr",), "0.01", "learning rate"),
         (("lr",), float("nan"), "learning rate"),
         (("batch_size",), True, "batch size must be a whole number"),
-        (("batch_size",), 1e9, "batch size must be between"),
+        (("model", "hidden"), 8.0, "hidden size must be a whole number"),
+        (("batch_size",), 10**9, "batch size must be between"),
         (("seed",), 2**70, "seed must be between"),
         (("eval_every",), 0.5, "eval every"),
         (("budget", "seconds"), float("inf"), "--time must be a finite number"),
@@ -182,7 +183,9 @@ def test_the_default_presets_count_their_budget_in_examples():
         assert config.budget.seconds is None and config.budget.samples and config.reproducible
         assert 15 <= config.budget.samples / config.eval_every <= 25  # about twenty evaluations
     assert preset_config({"model": "rnn", "samples": 20_000}).eval_every == 1000
-    timed = preset_config({"time": 30})
+    capped = preset_config({"time": 30})  # a time is a cap on top of the preset's examples
+    assert capped.budget == Budget(samples=1_500_000, seconds=30.0) and capped.reproducible
+    timed = preset_config({"samples": None, "time": 30})
     assert timed.budget == Budget(seconds=30.0) and not timed.reproducible
 
 

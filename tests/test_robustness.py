@@ -526,3 +526,106 @@ def test_lstm_runs_are_checked_as_closely(tmp_path):
         run = Run.create(tmp_path / model, config)
         runner.train(run)
         assert load_checkpoint(run.checkpoint_path).build_model()
+
+
+# -- found in review: each a way round the rules above ----------------------------------------------
+def test_a_heartbeat_from_the_future_does_not_keep_a_run_alive_for_ever(finished):
+    status = json.loads(finished.file("status.json").read_text())
+    status.update(state="running", host="elsewhere", pid=123, heartbeat=time.time() + 10**6)
+    finished.file("status.json").write_text(json.dumps(status))
+    assert finished.status().state == "interrupted" and not finished.trainer_alive()
+    status["heartbeat"] = time.time() - 5  # a live trainer on another host, on trust
+    finished.file("status.json").write_text(json.dumps(status))
+    assert finished.status().state == "running"
+    with pytest.raises(SeqtuiError, match="being trained on elsewhere"):
+        runner.train(finished, Budget(steps=5))
+
+
+def test_a_refused_restart_or_extension_changes_no_byte(finished):
+    before = fingerprint(finished.path)
+    if not torch.cuda.is_available():
+        with pytest.raises(SeqtuiError, match="no CUDA device"):
+            runner.train(finished, settings={"device": "cuda"}, restart=True)
+    with pytest.raises(SeqtuiError, match="--steps must be between"):
+        runner.train(finished, Budget(steps=10**15))
+    assert fingerprint(finished.path) == before
+
+
+def test_creating_a_run_in_someone_elses_directory_touches_nothing(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / f".cache.{2**31 - 5}.tmp").write_text("keep me")
+    with pytest.raises(SeqtuiError, match="already exists and is not empty: pick another --run-dir$"):
+        Run.create(folder, small_config())
+    assert sorted(p.name for p in folder.iterdir()) == [f".cache.{2**31 - 5}.tmp"]
+
+
+def test_resume_keeps_the_lines_it_cannot_read(finished):
+    with open(finished.file("metrics.jsonl"), "a") as handle:
+        handle.write('{"kind": "annotation", "step": 3, "note": "from a newer seqtui"}\n')
+        handle.write("a damaged line\n")
+        handle.write(json.dumps({"kind": "train", "step": 10**6, "examples": 1, "loss": 1, "accuracy": 0}) + "\n")
+    runner.train(finished, Budget(steps=5))
+    text = finished.file("metrics.jsonl").read_text()
+    assert "from a newer seqtui" in text and "a damaged line" in text and '"step": 1000000' not in text
+
+
+def test_a_log_rewritten_in_place_is_noticed_whatever_its_size(tmp_path):
+    from seqtui.runs import MetricsReader
+
+    path = tmp_path / "metrics.jsonl"
+    line = json.dumps({"kind": "train", "step": 1, "examples": 32, "loss": 0.5, "accuracy": 0.5}) + "\n"
+    path.write_text(line * 3)
+    reader = MetricsReader(path)
+    assert len(reader.read_new()) == 3
+    other = line.replace('"step": 1', '"step": 2')
+    with open(path, "r+") as handle:  # the same file (the same inode), other lines, longer
+        handle.write(other * 5)
+    assert [r["step"] for r in reader.read_new()] == [2] * 5 and reader.restarts == 1
+
+
+def test_a_stop_asked_while_the_trainer_starts_is_obeyed(tmp_path):
+    run = Run.create(tmp_path / "run", small_config(budget=Budget(steps=10_000), log_every=1e-9))
+    outcome = runner.train(run, on_start=lambda trainer: run.request("stopped"))
+    assert outcome.state == "stopped" and outcome.step < 10
+
+
+def test_reports_and_logs_that_are_not_what_they_claim_are_read_harmlessly(tmp_path):
+    from seqtui.compare import read_by_length
+    from seqtui.launch import log_tail
+
+    (tmp_path / "cmp-x-report.csv").write_text("model,random_2,hard_2\nrnn,-inf,nan\n")
+    assert read_by_length(tmp_path, "x") == {}
+    (tmp_path / "zero").mkdir()
+    (tmp_path / "zero" / "train.log").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "fifo.log")
+    started = time.perf_counter()
+    assert log_tail(tmp_path / "zero") == "no output" and log_tail(tmp_path / "fifo.log", whole=True) == ""
+    assert time.perf_counter() - started < 1
+
+
+def test_memory_is_counted_against_a_containers_cap(tmp_path, monkeypatch):
+    from seqtui import limits
+
+    (tmp_path / "max").write_text("1000000\n")
+    (tmp_path / "current").write_text("250000\n")
+    monkeypatch.setattr(limits, "CGROUP_FILES", [(str(tmp_path / "max"), str(tmp_path / "current"))])
+    assert limits.available_memory() == 750_000
+    (tmp_path / "max").write_text("max\n")
+    assert limits.available_memory() > 750_000
+
+
+@pytest.mark.parametrize(
+    "args, says, code",
+    [
+        (["predict", "{run}", "12" * 600], "too long: 1,200 digits", 1),
+        (["eval", "{run}", "--seed", str(10**30)], "--seed must be between", 1),
+        (["eval", "{run}", "--max-len", "5000"], "--max-len must be an even length", 1),
+        (["train", "--nice", str(10**20)], "must be between 0 and 19", 2),
+        (["compare", "--eval-samples", "3", "--steps", "1", "--root", "{tmp}"], "--eval-samples 3 is too few", 1),
+    ],
+)
+def test_more_absurd_values_get_one_line(finished, tmp_path, args, says, code):
+    args = [a.format(run=finished.path, tmp=tmp_path / "cmp") for a in args]
+    one_line(seqtui_command(*args), says, code)
+    assert not (tmp_path / "cmp").exists()

@@ -113,6 +113,9 @@ class EvaluateScreen(SeqtuiScreen):
             self.post_message(EvaluationDone(self._evaluate(runs, samples, max_len, negatives)))
         except SeqtuiError as error:
             self.post_message(EvaluationFailed(str(error)))
+        except Exception as error:  # a bug: the screen still ends its progress bar, and the app reports it
+            self.post_message(EvaluationFailed(f"the evaluation failed: {type(error).__name__}: {error}"))
+            raise
 
     def _evaluate(self, runs: list[Run], samples: int, max_len: int | None, negatives: str) -> list:
         worker = get_current_worker()

@@ -34,7 +34,11 @@ class GradientsScreen(RunFollowingScreen):
         self.redraw()
 
     def redraw(self) -> None:
-        measured = [e for e in self.follower.history.evaluations if "gradient_norms_by_length" in e]
+        measured = [
+            e
+            for e in self.follower.history.evaluations
+            if "gradient_norms_by_length" in e and "gradient_ratio_by_length" in e
+        ]
         status = self.query_one("#gradients-status", Static)
         if not measured:
             status.update(

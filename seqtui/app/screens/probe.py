@@ -115,6 +115,9 @@ class ProbeScreen(RunFollowingScreen):
         except SeqtuiError as error:
             self.post_message(ModelFailed(path, str(error)))
             return
+        except Exception as error:  # a bug: the screen still says there is no model, and the app reports it
+            self.post_message(ModelFailed(path, f"loading failed: {type(error).__name__}: {error}"))
+            raise
         self.post_message(ModelLoaded(model, checkpoint, mtime))
 
     def on_model_failed(self, message: ModelFailed) -> None:

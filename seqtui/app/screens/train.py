@@ -24,7 +24,7 @@ from seqtui.launch import resume_training, start_training
 from seqtui.runs import Run, display_name, new_run_path
 
 CHART_SECONDS = 1.0  # charts redraw at most this often; the status line at once
-VERDICT_STYLE = {"chance": "red", "short": "yellow"}
+VERDICT_STYLE = {"chance": "red", "partial": "yellow", "short": "yellow"}
 
 
 def length_map_columns(evaluations: list[dict], columns: int) -> list[dict | None]:
