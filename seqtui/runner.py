@@ -207,7 +207,7 @@ class _Session:
             setattr(self.status, name, value)
         t = self.trainer
         self.status.step, self.status.examples, self.status.elapsed = t.step, t.examples, t.elapsed
-        self.status.best_worst = t.best_worst
+        self.status.best_worst, self.status.threads = t.best_worst, t.threads
         self.run.write_status(self.status)
 
     def save(self) -> None:

@@ -24,6 +24,7 @@ from seqtui.gradients import measure as measure_gradients
 from seqtui.limits import GRADIENT_SAMPLES, check_fits, check_training_fits
 from seqtui.models import build_model
 from seqtui.tasks import draw_pattern_length, make_batch
+from seqtui.threads import ThreadGovernor
 
 HELD_OUT_SEED_OFFSET = 1_000_003  # the held-out set never shares a stream with training data
 LR_FLOOR = 0.02
@@ -74,6 +75,7 @@ class Progress:
     grad_norm: float
     lr: float
     progress: float  # fraction of the budget done
+    threads: int  # torch's CPU threads during the window
 
     def to_record(self) -> dict:
         return {"kind": "train", **asdict(self)}
@@ -136,6 +138,8 @@ class Trainer:
         self.device = resolve_device(config.device)
         if config.threads is not None:
             torch.set_num_threads(config.threads)
+        # a thread count not fixed follows the machine's load (seqtui.threads)
+        self.governor = ThreadGovernor() if config.threads is None and self.device.type == "cpu" else None
         self.threads = torch.get_num_threads()
         check_device_memory(config, self.device)
         with torch.random.fork_rng(devices=[]):
@@ -229,6 +233,7 @@ class Trainer:
             )
             # the metrics line first, so what a checkpoint holds is always in the log before it
             if now - window.started >= cfg.log_every or evaluate_now or save_now:
+                self._adjust_threads()
                 event = window.close(now)
                 yield event
                 if isinstance(event, Finished):
@@ -255,6 +260,13 @@ class Trainer:
                     return
                 yield CheckpointDue(self.step, self.examples)
                 restart_clock()
+
+    def _adjust_threads(self) -> None:
+        if self.governor is not None and self.governor.due():
+            threads = self.governor.choose()
+            if threads is not None and threads != self.threads:
+                torch.set_num_threads(threads)
+                self.threads = threads
 
     def _held_out_event(self) -> HeldOut | Finished:
         if not self.weights_finite():  # never evaluate (or let anyone save) broken weights
@@ -330,4 +342,5 @@ class _Window:
             grad_norm=grad_norm,
             lr=t.optimizer.param_groups[0]["lr"],
             progress=t.config.budget.progress(t.step, t.examples, now),
+            threads=t.threads,
         )
