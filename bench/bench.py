@@ -4,6 +4,8 @@
     python bench/bench.py --only speed       # throughput and evaluation speed (~1 minute)
     python bench/bench.py --only quality     # what the defaults a user gets reach, on their budgets
     python bench/bench.py --only light       # how fast the commands that need no torch answer
+    python bench/bench.py --only busy        # training beside 0, 1, 2 CPU-bound processes (~2 minutes)
+    python bench/bench.py --only tutorial    # the tutorial's recipe by its own loop and by seqtui (~5 minutes)
 
 Writes bench/results.md (and results.json beside it) with the machine, torch version and date.
 Quality runs go through the real `seqtui train` and `seqtui eval` commands, as a user types them.
@@ -28,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import busy  # noqa: E402
 import tutorial  # noqa: E402
 
 from seqtui.evaluation import evaluate  # noqa: E402
@@ -46,6 +49,7 @@ QUALITY_MODELS = [
     ("gru", ["--model", "gru"]),
 ]
 QUALITY_TASKS = [("random", 0.99), ("hard", 0.99)]
+PARTS = ("light", "speed", "busy", "tutorial", "quality")
 NOTES = "## Notes"  # results.md from this heading on is written by hand and kept when the benchmark runs again
 # commands that must answer at once: they read run directories and need no torch
 LIGHT_COMMANDS = [["--version"], ["--help"], ["runs"], ["pause", "{run}"], ["resume", "{run}"], ["stop", "{run}"]]
@@ -191,6 +195,49 @@ def _quality_row(
     return row
 
 
+def tutorial_side_by_side(steps: int = 100_000) -> dict:
+    """The tutorial's recipe run by its own loop and by `seqtui train --preset tutorial`, in one run."""
+    print(f"the tutorial's loop: {steps:,} steps, then 100,000 examples by length ...", flush=True)
+    theirs = tutorial.run(steps)
+    with tempfile.TemporaryDirectory(prefix="seqtui-tutorial-") as root:
+        run_dir = Path(root) / "tutorial"
+        print("seqtui train --preset tutorial ...", flush=True)
+        started = time.perf_counter()
+        _seqtui(
+            "train",
+            "--preset",
+            "tutorial",
+            "--steps",
+            str(steps),
+            "--run-dir",
+            str(run_dir),
+            "--quiet",
+            "--device",
+            "cpu",
+        )
+        wall = time.perf_counter() - started
+        report = json.loads(_seqtui("eval", str(run_dir), "--samples", "100000", "--json", "--device", "cpu"))
+        status = json.loads((run_dir / "status.json").read_text())
+        train = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        train = [r for r in train if r["kind"] == "train"]
+    seen = [r["examples"] - (train[i - 1]["examples"] if i else 0) for i, r in enumerate(train)]
+    ours = {
+        "steps": status["step"],
+        "train_seconds": status["elapsed"],
+        "wall_seconds": wall,
+        "examples_per_s": status["examples"] / status["elapsed"],
+        "running_accuracy": sum(r["accuracy"] * n for r, n in zip(train, seen)) / sum(seen),
+        "accuracy_by_length": {int(k): v for k, v in report["accuracy_by_length"].items()},
+        "accuracy": report["accuracy"],
+    }
+    print(
+        f"  the tutorial's loop {theirs['examples_per_s']:,.0f} ex/s, seqtui {ours['examples_per_s']:,.0f} ex/s "
+        f"({ours['examples_per_s'] / theirs['examples_per_s']:.1f}x)",
+        flush=True,
+    )
+    return {"tutorial": theirs, "seqtui": ours, "reported_running_accuracy": 0.71}
+
+
 def light(repeats: int = 7) -> dict:
     """Wall time of the commands that need no torch, as a user types them (median of `repeats`)."""
     with tempfile.TemporaryDirectory(prefix="seqtui-light-") as root:
@@ -233,9 +280,64 @@ def _seqtui(*args: str) -> str:
     return result.stdout
 
 
-def markdown(
-    info: dict, speed_result: dict | None, quality_rows: list[dict] | None, light_result: dict | None = None
-) -> str:
+def _tutorial_markdown(result: dict | None) -> list[str]:
+    if not result:
+        return []
+    theirs, ours = result["tutorial"], result["seqtui"]
+    lengths = sorted(int(n) for n in theirs["accuracy_by_length"])
+
+    def by_length(side: dict) -> str:
+        values = {int(k): v for k, v in side["accuracy_by_length"].items()}
+        return " | ".join(f"{values[n]:.3f}" for n in lengths)
+
+    return [
+        "## The tutorial's recipe, by its own loop and by seqtui",
+        "",
+        f"The same recipe run twice in one run: `bench/tutorial.py` (the blog post's loop: one example at a "
+        f"time, a Python loop over time steps) and `seqtui train --preset tutorial` (rnn H=50, batch 1, Adam "
+        f"1e-3 constant, no clipping, {ours['steps']:,} steps, match task, random negatives). Accuracy by "
+        "length on 100,000 fresh examples (about 10,000 per length); the running accuracy is the mean over "
+        "every training step, the figure the blog post prints and reports as about 0.71.",
+        "",
+        "| | examples/s | training time | running accuracy | held-out | " + " | ".join(map(str, lengths)) + " |",
+        "| --- | ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in lengths) + " |",
+        f"| the blog post (reported) | | | {result['reported_running_accuracy']:.2f} | | "
+        + " | ".join("" for _ in lengths)
+        + " |",
+        f"| the tutorial's loop | {theirs['examples_per_s']:,.0f} | {theirs['train_seconds']:.0f} s | "
+        f"{theirs['running_accuracy']:.4f} | {theirs['accuracy']:.4f} | {by_length(theirs)} |",
+        f"| seqtui `--preset tutorial` | {ours['examples_per_s']:,.0f} "
+        f"(**{ours['examples_per_s'] / theirs['examples_per_s']:.1f}x**) | {ours['train_seconds']:.0f} s | "
+        f"{ours['running_accuracy']:.4f} | {ours['accuracy']:.4f} | {by_length(ours)} |",
+        "",
+    ]
+
+
+def _busy_markdown(rows: list[dict] | None) -> list[str]:
+    if not rows:
+        return []
+    lines = [
+        "## On a machine others share",
+        "",
+        "Training examples/s of the default preset's computation (`bench/busy.py`): a bare loop on one "
+        "thread, and seqtui with its thread count left to follow the load (auto) or fixed at every core "
+        "(torch's default, what the first version did), each in a fresh process, with 0, 1 or 2 CPU-bound "
+        "processes beside it. Target: seqtui >= 0.8x the bare one-thread loop under the same load.",
+        "",
+        "| processes beside it | bare loop, 1 thread | seqtui, auto (threads used) | ratio "
+        "| seqtui, every core | ratio |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['hogs']} | {r['bare_1_thread']:,.0f} | {r['seqtui_auto']:,.0f} ({', '.join(r['auto_threads'])}) | "
+            f"**{r['ratio_auto']:.2f}x** | {r['seqtui_all_cores']:,.0f} | {r['ratio_all_cores']:.2f}x |"
+        )
+    return lines + [""]
+
+
+def markdown(info: dict, parts: dict) -> str:
+    speed_result, quality_rows, light_result = parts["speed"], parts["quality"], parts["light"]
     lines = [
         "# seqtui benchmark results",
         "",
@@ -278,6 +380,7 @@ def markdown(
                 f"| {100_000 / TUTORIAL_REFERENCE['eval'] / seconds:,.0f}x |"
             )
         lines.append("")
+    lines += _tutorial_markdown(parts.get("tutorial")) + _busy_markdown(parts.get("busy"))
     if quality_rows:
         lengths = sorted(quality_rows[0]["by_length"])
         lines += [
@@ -320,40 +423,40 @@ def markdown(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=("speed", "quality", "light"))
+    parser.add_argument("--only", help=f"comma-separated parts, from {', '.join(PARTS)} (default: all)")
     parser.add_argument("--seeds", type=int, default=3, help="quality: seeds of the default preset")
     parser.add_argument("--models", nargs="*", help="quality: only models whose label contains one of these")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="shorter speed measurements")
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
     args = parser.parse_args()
+    chosen = args.only.split(",") if args.only else list(PARTS)
+    unknown = sorted(set(chosen) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part {unknown[0]!r}: choose from {', '.join(PARTS)}")
     info = machine()
-    light_result = light() if args.only in (None, "light") else None
-    speed_result = speed(args.device, args.quick) if args.only in (None, "speed") else None
-    quality_rows = quality(args.device, args.models, args.seeds) if args.only in (None, "quality") else None
+    measure = {
+        "light": lambda: light(),
+        "speed": lambda: speed(args.device, args.quick),
+        "busy": lambda: busy.measure(8.0 if args.quick else 10.0),
+        "tutorial": lambda: tutorial_side_by_side(),
+        "quality": lambda: quality(args.device, args.models, args.seeds),
+    }
+    measured = {name: measure[name]() for name in PARTS if name in chosen}
     # a part not measured this time keeps its earlier figures (each part says when it was measured)
     try:
         earlier = json.loads(args.out.with_suffix(".json").read_text())
     except (OSError, ValueError):
         earlier = {}
-    parts = {"speed": speed_result, "quality": quality_rows, "light": light_result}
     if any("budget_examples" not in row for row in earlier.get("quality") or []):
         earlier.pop("quality")  # measured on budgets of seconds: not comparable with today's
-    for name, value in parts.items():
-        if value is None and earlier.get(name):
-            parts[name] = earlier[name]
+    parts = {name: measured.get(name, earlier.get(name)) for name in PARTS}
     dates = dict(earlier.get("measured", {}))
-    dates.update(
-        {
-            name: info["date"]
-            for name, value in (("speed", speed_result), ("quality", quality_rows), ("light", light_result))
-            if value is not None
-        }
-    )
-    for name in parts:
+    dates.update({name: info["date"] for name in measured})
+    for name in PARTS:
         if parts[name] is not None and name not in dates:
             dates[name] = "by an earlier version (no date kept)"
-    text = markdown(info, parts["speed"], parts["quality"], parts["light"])
+    text = markdown(info, parts)
     text += "\n" + "\n".join(f"- {name}: measured {date}" for name, date in sorted(dates.items())) + "\n"
     try:  # the notes written by hand below the tables (and the app's cost, bench/app_bench.py) stay
         previous = args.out.read_text()

@@ -89,8 +89,13 @@ def measure(seconds: float = 10.0, loads: tuple[int, ...] = (0, 1, 2), repeats: 
             for spinner in spinners:
                 spinner.kill()
                 spinner.wait()
-        row = {"hogs": hogs, "bare_1_thread": statistics.median(bare), "seqtui_auto": statistics.median(auto),
-               "seqtui_all_cores": statistics.median(fixed), "auto_threads": sorted(used)}
+        row = {
+            "hogs": hogs,
+            "bare_1_thread": statistics.median(bare),
+            "seqtui_auto": statistics.median(auto),
+            "seqtui_all_cores": statistics.median(fixed),
+            "auto_threads": sorted(used),
+        }
         row["ratio_auto"] = row["seqtui_auto"] / row["bare_1_thread"]
         row["ratio_all_cores"] = row["seqtui_all_cores"] / row["bare_1_thread"]
         print(json.dumps(row), flush=True)

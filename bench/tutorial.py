@@ -94,3 +94,45 @@ def eval_speed(examples: int, seed: int = 1) -> dict:
             correct[length] = correct.get(length, 0) + int(outputs[-1].argmax().item() == y)
     seconds = time.perf_counter() - started
     return {"examples": examples, "seconds": seconds, "examples_per_s": examples / seconds}
+
+
+def run(steps: int = 100_000, eval_examples: int = 100_000, seed: int = 0) -> dict:
+    """The tutorial's whole recipe: `steps` examples one at a time, then accuracy by length on
+    `eval_examples` fresh ones, one at a time, as the blog post does."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+    model = TutorialRNN()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    hits = []
+    started = time.perf_counter()
+    for _ in range(steps):
+        x, y = make_example()
+        outputs, _ = model(torch.tensor(x))
+        logits = outputs[-1].unsqueeze(0)
+        loss = loss_fn(logits, torch.tensor([y]))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        hits.append(int(logits.argmax().item() == y))
+    train_seconds = time.perf_counter() - started
+    correct: dict[int, int] = {}
+    count: dict[int, int] = {}
+    started = time.perf_counter()
+    with torch.no_grad():
+        for _ in range(eval_examples):
+            x, y = make_example()
+            outputs, _ = model(torch.tensor(x))
+            length = x.shape[0]
+            count[length] = count.get(length, 0) + 1
+            correct[length] = correct.get(length, 0) + int(outputs[-1].argmax().item() == y)
+    return {
+        "steps": steps,
+        "train_seconds": train_seconds,
+        "examples_per_s": steps / train_seconds,
+        "eval_seconds": time.perf_counter() - started,
+        "running_accuracy": sum(hits) / len(hits),  # the tutorial's printed "acc"
+        "running_accuracy_last_10k": sum(hits[-10_000:]) / len(hits[-10_000:]),
+        "accuracy_by_length": {n: correct[n] / count[n] for n in sorted(count)},
+        "accuracy": sum(correct.values()) / sum(count.values()),
+    }

@@ -212,3 +212,5 @@ def restore_trainer(trainer, checkpoint: Checkpoint) -> None:
     except (KeyError, ValueError, RuntimeError, TypeError) as error:
         raise SeqtuiError(f"checkpoint optimiser or generator state is damaged: {error}") from None
     trainer.restore_counters(checkpoint.counters)
+    if trainer.fast is not None:
+        trainer.fast = True  # the NumPy step takes views of the restored state when it is next built

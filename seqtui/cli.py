@@ -111,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
             choices=setting.choices or None,
             help=setting.help,
         )
+    from seqtui.presets import PRESETS
+
+    train.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default="default",
+        help="the settings to start from: default (per model), or the tutorial's recipe exactly",
+    )
     where = train.add_mutually_exclusive_group()
     where.add_argument("--run-dir", type=Path, help="the new run's directory (default: a new one under the runs root)")
     where.add_argument("--resume", metavar="RUN", help="continue RUN (a path or a name under the runs root)")

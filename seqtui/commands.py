@@ -49,12 +49,14 @@ def cmd_train(args: Namespace) -> int:
     if args.resume is None:
         if args.restart:
             raise SeqtuiError("--restart goes with --resume RUN: it trains that run again from step 0")
-        config = preset_config({**given, **budget})
+        config = preset_config({**given, **budget}, args.preset)
         resolve_device(config.device)
         check_training_fits(config)  # all of this before the run directory exists
         run = Run.create(args.run_dir or new_run_path(args.root or default_root(), config), config)
         extra, settings = None, {}
     else:
+        if args.preset != "default":
+            raise SeqtuiError("--preset builds a new run: a resumed run keeps its own settings")
         fixed = [f"--{name}" for name in given if name not in runner.RESUMABLE_SETTINGS]
         if fixed:
             raise SeqtuiError(

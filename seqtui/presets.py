@@ -1,6 +1,7 @@
 """Defaults a user gets: per-model settings and the default preset.
 
-The default preset is an LSTM, 64 units, batches of 256, Adam at 5e-3 decayed by a cosine over a
+`--preset tutorial` is the recipe seqtui starts from, exactly (TUTORIAL below). The default
+preset is an LSTM, 64 units, batches of 256, Adam at 5e-3 decayed by a cosine over a
 budget counted in training examples, gradients clipped at 1. The budgets are the examples the
 preset needs to reach 99% at every length (random and hard negatives), with a margin; measured in
 bench/results.md. Counted in examples, a run learns the same on a busy laptop and an idle GPU.
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from seqtui.config import Budget, ModelConfig, TaskConfig, TrainConfig
+from seqtui.errors import SeqtuiError
 
 DEFAULT_MODEL = "lstm"
 
@@ -26,9 +28,30 @@ MODEL_DEFAULTS: dict[str, dict] = {
 DEFAULT_EXAMPLES = {"random": 1_500_000, "hard": 2_500_000, "mixed": 2_500_000}
 EVALUATIONS = 20  # held-out evaluations over a run's budget, by default
 
+# the tutorial's recipe exactly: its rnn (H=50, torch's default initialisation), one example per
+# step, Adam at 1e-3 without decay or clipping, 100,000 steps, match task with random negatives
+TUTORIAL = {
+    "task": "match",
+    "negatives": "random",
+    "n-min": 1,
+    "n-max": 10,
+    "model": "rnn",
+    "hidden": 50,
+    "init": "default",
+    "batch-size": 1,
+    "lr": 1e-3,
+    "schedule": "constant",
+    "clip": None,
+    "steps": 100_000,
+}
+PRESETS: dict[str, dict[str, Any]] = {"default": {}, "tutorial": TUTORIAL}
 
-def preset_config(values: dict[str, Any]) -> TrainConfig:
-    """A checked TrainConfig: the preset of the chosen model, then `values` (setting name -> value)."""
+
+def preset_config(values: dict[str, Any], preset: str = "default") -> TrainConfig:
+    """A checked TrainConfig: the preset (of the chosen model), then `values` (setting name -> value)."""
+    if preset not in PRESETS:
+        raise SeqtuiError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    values = {**PRESETS[preset], **values}
     model = values.get("model", DEFAULT_MODEL)
     per_model = MODEL_DEFAULTS.get(model, MODEL_DEFAULTS[DEFAULT_MODEL])
     negatives = values.get("negatives", "random")

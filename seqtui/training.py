@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from seqtui.config import SCHEDULES, Budget, TrainConfig  # noqa: F401  (re-exported)
 from seqtui.errors import SeqtuiError
 from seqtui.evaluation import Evaluation, evaluate_batches, held_out_set
+from seqtui.fastrnn import ElmanStepper, eligible
 from seqtui.gradients import GradientFlow
 from seqtui.gradients import measure as measure_gradients
 from seqtui.limits import GRADIENT_SAMPLES, check_fits, check_training_fits
@@ -146,6 +147,10 @@ class Trainer:
             torch.manual_seed(config.seed)
             self.model = build_model(config.model).to(self.device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        # True: the NumPy step (seqtui.fastrnn) is used, built at the first step, after any restore
+        self.fast: ElmanStepper | bool | None = (
+            True if eligible(config.model.model, config.batch_size, self.device) else None
+        )
         self.generator = torch.Generator().manual_seed(config.seed)
         self.step = 0
         self.examples = 0
@@ -166,18 +171,25 @@ class Trainer:
             p = cfg.budget.progress(self.step, self.examples, self.elapsed)
         return cfg.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * p)))
 
-    def train_step(self, lr: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
-        """One Adam step on a fresh batch; returns (loss, correct, grad norm, size) unsynced."""
+    def train_step(self, lr: float) -> tuple[torch.Tensor | float, torch.Tensor | int, torch.Tensor | float, int]:
+        """One Adam step on a fresh batch; returns (loss, correct, grad norm, size), unsynced on a GPU."""
         n = draw_pattern_length(self.config.task, self.generator)
         batch = make_batch(self.config.task, n, self.config.batch_size, self.generator)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        if self.fast is not None:  # the tutorial's rnn at a small batch: seqtui.fastrnn
+            if self.fast is True:
+                self.fast = ElmanStepper(self.model, self.optimizer, self.config.clip)
+            loss, correct, grad_norm = self.fast.step(batch.digits.numpy(), batch.labels.numpy(), lr)
+            self.step += 1
+            self.examples += len(batch)
+            return loss, correct, grad_norm, len(batch)
         batch = batch.to(self.device)
         logits = self.model.classify(batch.digits)  # (B, 2)
         loss = F.cross_entropy(logits, batch.labels)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip or math.inf)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
         self.optimizer.step()
         correct = (logits.detach().argmax(dim=1) == batch.labels).sum()
         self.step += 1

@@ -399,3 +399,49 @@ def test_nan_and_infinity_are_refused_at_the_door(tmp_path):
         assert result.returncode == 2 and "Traceback" not in result.stderr, (flag, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "a").exists()
+
+
+def test_the_tutorial_preset_is_the_tutorials_recipe_from_the_command_line_and_the_form(tmp_path):
+    from textual.widgets import Select
+
+    from seqtui.app import make_app
+
+    config = preset_config({}, "tutorial")
+    assert (config.model, config.batch_size, config.lr, config.schedule, config.clip, config.budget, config.task) == (
+        ModelConfig("rnn", 50, "default"),
+        1,
+        1e-3,
+        "constant",
+        None,
+        Budget(steps=100_000),
+        TaskConfig(),
+    )
+    assert Trainer(config).fast is True  # the NumPy step: the tutorial's recipe, fast
+    result = seqtui_command(
+        "train",
+        "--preset",
+        "tutorial",
+        "--steps",
+        "200",
+        "--eval-samples",
+        "100",
+        "--run-dir",
+        str(tmp_path / "tutorial"),
+        "--quiet",
+    )
+    assert result.returncode == 0, result.stderr
+    written = Run(tmp_path / "tutorial").config()
+    assert written.replaced({"steps": 100_000, "eval-samples": 20_000, "eval-every": 5000}) == config
+
+    async def scenario():
+        app = make_app(tmp_path / "runs")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f3", "n")
+            dialog = app.screen
+            dialog.query_one("#f-preset", Select).value = "tutorial"
+            await pilot.pause(0.3)
+            values, errors = dialog.values()
+            assert errors == {}
+            assert preset_config(values, "tutorial") == config
+
+    asyncio.run(scenario())

@@ -15,6 +15,7 @@ from seqtui.limits import check_training_fits
 from seqtui.presets import preset_config
 
 DERIVED = ("eval-every",)  # left blank, the preset works it out from the budget
+PRESET_CHOICES = [("default", "default"), ("tutorial", "tutorial")]
 
 
 class QuitDialog(ModalScreen[str | None]):
@@ -93,11 +94,19 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "start", "Start", priority=True)]
 
+    def __init__(self, preset: str = "default"):
+        super().__init__()
+        self.preset = preset
+
     def compose(self) -> ComposeResult:
-        preset = preset_config({})
+        preset = preset_config({}, self.preset)
         with Vertical(classes="dialog wide"):
             yield Label("New run", classes="dialog-title")
             with VerticalScroll(id="form"):
+                with Grid(classes="fields"):
+                    yield Label("preset", classes="field-label")
+                    yield Select(PRESET_CHOICES, value=self.preset, allow_blank=False, id="f-preset", compact=True)
+                    yield Label("tutorial: the blog post's recipe exactly", classes="field-hint")
                 for advanced in (False, True):
                     if advanced:
                         yield Label("how it runs and is watched (may change when it resumes)", classes="form-part")
@@ -130,8 +139,16 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
 
     def on_select_changed(self, event: Select.Changed) -> None:
         key = (event.select.id or "")[2:]
-        if key in ("model", "negatives"):  # that preset's own values
-            preset = preset_config({"model": self._text("model"), "negatives": self._text("negatives")})
+        if key == "preset":  # every field from the chosen preset
+            self.preset = str(event.value)
+            preset = preset_config({}, self.preset)
+            for setting in SETTINGS:
+                if setting.choices:
+                    self.query_one(f"#f-{setting.name}", Select).value = preset.value(setting.name)
+                else:
+                    self.query_one(f"#f-{setting.name}", Input).value = self._shown(setting, preset)
+        elif key in ("model", "negatives"):  # that model's (or those negatives') own values in the preset
+            preset = preset_config({"model": self._text("model"), "negatives": self._text("negatives")}, self.preset)
             for name in ("hidden", "lr", "batch-size", "clip") if key == "model" else ("samples", "steps", "time"):
                 self.query_one(f"#f-{name}", Input).value = self._shown(SETTING[name], preset)
         self._check()
@@ -173,7 +190,7 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
         if errors:
             return None, errors
         try:
-            config = preset_config(values)
+            config = preset_config(values, self.preset)
             check_training_fits(config)
         except SeqtuiError as error:
             text = str(error)
