@@ -50,6 +50,7 @@ QUALITY_MODELS = [
 ]
 QUALITY_TASKS = [("random", 0.99), ("hard", 0.99)]
 PARTS = ("light", "speed", "busy", "tutorial", "quality")
+PRESET_NOTE = {1024: " (the rnn preset's batch)"}
 NOTES = "## Notes"  # results.md from this heading on is written by hand and kept when the benchmark runs again
 # commands that must answer at once: they read run directories and need no torch
 LIGHT_COMMANDS = [["--version"], ["--help"], ["runs"], ["pause", "{run}"], ["resume", "{run}"], ["stop", "{run}"]]
@@ -363,7 +364,8 @@ def markdown(info: dict, parts: dict) -> str:
         ]
         for batch, rate in s["train"].items():
             lines.append(
-                f"| seqtui training, rnn H=50, batch {batch} | {rate:,.0f} | **{rate / t_train:,.0f}x** "
+                f"| seqtui training, rnn H=50, batch {batch}{PRESET_NOTE.get(int(batch), '')} | {rate:,.0f} "
+                f"| **{rate / t_train:,.0f}x** "
                 f"| {rate / TUTORIAL_REFERENCE['train']:,.0f}x |"
             )
         lines += [
@@ -450,7 +452,18 @@ def main() -> None:
         earlier = {}
     if any("budget_examples" not in row for row in earlier.get("quality") or []):
         earlier.pop("quality")  # measured on budgets of seconds: not comparable with today's
+    for row in earlier.get("quality") or []:  # JSON made the lengths strings
+        for part in (row, row.get("random", {}), row.get("hard", {})):
+            if "by_length" in part:
+                part["by_length"] = {int(k): v for k, v in part["by_length"].items()}
     parts = {name: measured.get(name, earlier.get(name)) for name in PARTS}
+    if args.models and measured.get("quality") is not None and earlier.get("quality"):
+        # some models measured again: the others keep their rows, in the usual order
+        kept = [r for r in earlier["quality"] if not any(m in r["model"] for m in args.models)]
+        order = [label for label, _ in QUALITY_MODELS]
+        parts["quality"] = sorted(
+            kept + measured["quality"], key=lambda r: (order.index(r["model"]), r["negatives"] != "random", r["seed"])
+        )
     dates = dict(earlier.get("measured", {}))
     dates.update({name: info["date"] for name in measured})
     for name in PARTS:

@@ -82,7 +82,7 @@ def save_checkpoint(trainer, path: Path) -> None:
     for index, state in optimizer["state"].items():
         for key, value in state.items():
             tensors[f"optim.{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    tensors["rng.data"] = trainer.generator.get_state()
+    tensors.update(trainer.data_state())
     metadata = {
         "format": FORMAT,
         "config": to_json(trainer.config.to_dict()),
@@ -119,6 +119,8 @@ def _counters(data: object) -> dict:
     elapsed = data.get("elapsed")
     if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not math.isfinite(elapsed) or elapsed < 0:
         raise ValueError(f"elapsed is {elapsed!r}")
+    if data.get("data_device", "cpu") not in ("cpu", "cuda"):
+        raise ValueError(f"data_device is {data.get('data_device')!r}")
     best = data.get("best_worst")
     if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float)) or not 0 <= best <= 1):
         raise ValueError(f"best_worst is {best!r}")
@@ -188,7 +190,7 @@ def _check_shapes(path: Path, config: TrainConfig, shapes: dict[str, tuple[int, 
             wanted = () if parts[2] == "step" else parameters[int(parts[1])]
             if shape != wanted:
                 raise SeqtuiError(f"{path}: optimiser state {key} is {shape}, expected {wanted}")
-        elif key == "rng.data":
+        elif key in ("rng.data", "rng.lengths"):
             if len(shape) != 1 or shape[0] > 1 << 16:
                 raise SeqtuiError(f"{path}: the data generator's state has shape {shape}")
         elif not key.startswith("model."):
@@ -208,9 +210,10 @@ def restore_trainer(trainer, checkpoint: Checkpoint) -> None:
     groups = trainer.optimizer.state_dict()["param_groups"]
     try:
         trainer.optimizer.load_state_dict({"state": state, "param_groups": groups})
-        trainer.generator.set_state(checkpoint.tensors["rng.data"])
+        data = {k: v for k, v in checkpoint.tensors.items() if k.startswith("rng.")}
+        trainer.restore_counters(checkpoint.counters)
+        trainer.restore_data_state(data, checkpoint.counters.get("data_device", "cpu"))
     except (KeyError, ValueError, RuntimeError, TypeError) as error:
         raise SeqtuiError(f"checkpoint optimiser or generator state is damaged: {error}") from None
-    trainer.restore_counters(checkpoint.counters)
     if trainer.fast is not None:
         trainer.fast = True  # the NumPy step takes views of the restored state when it is next built

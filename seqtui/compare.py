@@ -1,8 +1,9 @@
-"""Train a set of models on the same task, seed, data and budget, and report what they reach.
+"""Train a set of models on the same task and seed, and report what they reach.
 
 Each model becomes an ordinary run in the runs root (`cmp-<stamp>-<model>`); the report is written
-beside them as Markdown and CSV (`cmp-<stamp>-report.md`, `.csv`). With the same seed and batch
-size every model sees the same batches in the same order.
+beside them as Markdown and CSV (`cmp-<stamp>-report.md`, `.csv`). Each model trains on its own
+preset (its batch size, learning rate and budget) unless a budget is given, the same for all; with
+the same seed and batch size, models see the same batches in the same order.
 """
 
 from __future__ import annotations
@@ -222,7 +223,13 @@ def _measure(name: str, run: Run, samples: int) -> Row:
 def _write(root: Path, stamp: str, rows: list[Row], parallel: int = 1) -> tuple[Path, Path]:
     lengths = sorted(rows[0].random)
     md_path, csv_path = root / f"cmp-{stamp}-report.md", root / f"cmp-{stamp}-report.csv"
-    seconds = rows[0].run.config().budget
+    budgets = {r.name: r.run.config().budget.describe() for r in rows}
+    same = len(set(budgets.values())) == 1
+    budget_text = (
+        f"the same budget ({next(iter(budgets.values()))})"
+        if same
+        else "each model its preset's settings and budget (" + "; ".join(f"{k}: {v}" for k, v in budgets.items()) + ")"
+    )
 
     def when(value: float | None) -> str:
         return "-" if value is None else f"{value:.0f} s"
@@ -230,7 +237,7 @@ def _write(root: Path, stamp: str, rows: list[Row], parallel: int = 1) -> tuple[
     lines = [
         f"# Comparison {stamp}",
         "",
-        f"Same task, seed, data and budget ({seconds.describe()}); accuracy on fresh examples, "
+        f"Same task and seed, {budget_text}; accuracy on fresh examples, "
         f"lengths past {2 * rows[0].n_max} are beyond the training range. "
         + (
             "Trained one after another."

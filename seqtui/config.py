@@ -226,6 +226,7 @@ class TrainConfig:
     batch_size: int = 256
     clip: float | None = 1.0  # max gradient norm; None trains unclipped
     schedule: str = "cosine"  # over the budget, from lr down to lr * LR_FLOOR
+    warmup: float = 0.0  # fraction of the budget over which the learning rate rises to its peak
     seed: int = 0
     device: str = "auto"
     threads: int | None = None  # torch's CPU threads; None: torch's own choice
@@ -253,6 +254,8 @@ class TrainConfig:
             except SeqtuiError:
                 raise SeqtuiError(f"clip must be positive (or off), got {self.clip!r}") from None
         _choice("schedule", self.schedule, SCHEDULES)
+        if isinstance(self.warmup, bool) or not isinstance(self.warmup, (int, float)) or not 0 <= self.warmup <= 0.5:
+            raise SeqtuiError(f"warm-up must be a fraction of the budget from 0 to 0.5, got {self.warmup!r}")
         _whole("seed", self.seed, 0, MAX_SEED)
         if not isinstance(self.device, str) or not _DEVICE.fullmatch(self.device):
             raise SeqtuiError(f"unknown device {self.device!r}: use auto, cpu, cuda or cuda:N")
@@ -444,6 +447,13 @@ SETTINGS: list[Setting] = [
     _setting("batch-size", "batch_size", "batch size", "examples per optimiser step", parse_count),
     _setting("clip", "clip", "clip", "max gradient norm; 0 or off turns clipping off", parse_real, off="off"),
     _setting("schedule", "schedule", "schedule", "learning rate over the budget", choices=SCHEDULES),
+    _setting(
+        "warmup",
+        "warmup",
+        "warm-up",
+        "fraction of the budget over which the learning rate rises to its peak (cosine schedule)",
+        parse_real,
+    ),
     _setting("seed", "seed", "seed", "seed of the weights and the data", parse_whole),
     _setting(
         "samples",

@@ -26,6 +26,7 @@ from seqtui.errors import SeqtuiError
 MAX_DIGITS = 2 * MAX_PATTERN  # the longest sequence parsed: what any model here is checked for
 
 DIGITS = 10
+WHOLE_DIGITS = 15  # a second half this long or shorter fits one int64 (10**15 < 2**63)
 
 
 @dataclass
@@ -52,20 +53,35 @@ def target_of(pattern: torch.Tensor, task: str) -> torch.Tensor:
 
 
 def _random_negatives(target: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    halves = torch.randint(0, DIGITS, target.shape, generator=generator)
+    """Second halves drawn uniformly among all those that differ from the target."""
+    if generator.device.type != "cpu" and target.shape[1] <= WHOLE_DIGITS:
+        return _numbered_negatives(target, generator)
+    halves = torch.randint(0, DIGITS, target.shape, generator=generator, device=target.device)
     same = (halves == target).all(dim=1)
     while same.any():  # 1 in 10**n rows; n=1 needs a few rounds
         rows = same.nonzero().squeeze(1)
-        halves[rows] = torch.randint(0, DIGITS, (len(rows), target.shape[1]), generator=generator)
+        halves[rows] = torch.randint(0, DIGITS, (len(rows), target.shape[1]), generator=generator, device=target.device)
         same = (halves == target).all(dim=1)
     return halves
 
 
+def _numbered_negatives(target: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The same distribution without a loop that asks the device whether a row must be drawn again
+    (a host synchronisation every step on a GPU): each half as one number, drawn among the
+    10**n - 1 numbers that are not the target's."""
+    count, n = target.shape
+    powers = 10 ** torch.arange(n - 1, -1, -1, device=target.device)  # (n,)
+    value = (target * powers).sum(dim=1, keepdim=True)  # (B, 1)
+    draw = torch.randint(0, 10**n - 1, (count, 1), generator=generator, device=target.device)
+    draw = draw + (draw >= value).long()  # skip the target itself
+    return draw // powers % DIGITS
+
+
 def _hard_negatives(target: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     count, n = target.shape
-    rows = torch.arange(count)
-    position = torch.randint(0, n, (count,), generator=generator)
-    shift = torch.randint(1, DIGITS, (count,), generator=generator)
+    rows = torch.arange(count, device=target.device)
+    position = torch.randint(0, n, (count,), generator=generator, device=target.device)
+    shift = torch.randint(1, DIGITS, (count,), generator=generator, device=target.device)
     halves = target.clone()
     halves[rows, position] = (halves[rows, position] + shift) % DIGITS
     return halves
@@ -74,17 +90,19 @@ def _hard_negatives(target: torch.Tensor, generator: torch.Generator) -> torch.T
 def make_batch(
     config: TaskConfig, n: int, size: int, generator: torch.Generator, negatives: str | None = None
 ) -> Batch:
-    """`size` examples with pattern length `n`, each positive with probability 1/2."""
+    """`size` examples with pattern length `n`, each positive with probability 1/2, made on the
+    generator's device (so a GPU's batches never cross from the host)."""
     negatives = negatives or config.negatives
-    pattern = torch.randint(0, DIGITS, (size, n), generator=generator)
+    device = generator.device
+    pattern = torch.randint(0, DIGITS, (size, n), generator=generator, device=device)
     target = target_of(pattern, config.task)
-    labels = torch.randint(0, 2, (size,), generator=generator)
+    labels = torch.randint(0, 2, (size,), generator=generator, device=device)
     if negatives == "random":
         wrong = _random_negatives(target, generator)
     elif negatives == "hard":
         wrong = _hard_negatives(target, generator)
     else:
-        use_hard = torch.randint(0, 2, (size, 1), generator=generator).bool()
+        use_hard = torch.randint(0, 2, (size, 1), generator=generator, device=device).bool()
         wrong = torch.where(use_hard, _hard_negatives(target, generator), _random_negatives(target, generator))
     second = torch.where(labels.bool().unsqueeze(1), target, wrong)
     return Batch(torch.cat([pattern, second], dim=1), labels)

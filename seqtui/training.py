@@ -151,7 +151,10 @@ class Trainer:
         self.fast: ElmanStepper | bool | None = (
             True if eligible(config.model.model, config.batch_size, self.device) else None
         )
-        self.generator = torch.Generator().manual_seed(config.seed)
+        # the data stream: batches are made where the model trains (on a GPU, never crossing from the
+        # host); pattern lengths are drawn on the CPU (a Python int, no wait for the device)
+        self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
+        self.lengths = self.generator if self.device.type == "cpu" else torch.Generator().manual_seed(config.seed)
         self.step = 0
         self.examples = 0
         self.elapsed = 0.0
@@ -162,6 +165,8 @@ class Trainer:
 
     # -- one step -------------------------------------------------------------------------
     def learning_rate(self) -> float:
+        """The peak learning rate, reached linearly over the first `warmup` of the budget (if any),
+        then decayed by a cosine to LR_FLOOR of it at the end of the budget."""
         cfg = self.config
         if cfg.schedule == "constant" or not cfg.budget.is_set():
             return cfg.lr
@@ -169,11 +174,14 @@ class Trainer:
             p = cfg.budget.work_progress(self.step, self.examples)
         else:  # only a time limit: the schedule has to follow the clock
             p = cfg.budget.progress(self.step, self.examples, self.elapsed)
+        if p < cfg.warmup:
+            return cfg.lr * max(p / cfg.warmup, LR_FLOOR)
+        p = (p - cfg.warmup) / (1 - cfg.warmup)
         return cfg.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * p)))
 
     def train_step(self, lr: float) -> tuple[torch.Tensor | float, torch.Tensor | int, torch.Tensor | float, int]:
         """One Adam step on a fresh batch; returns (loss, correct, grad norm, size), unsynced on a GPU."""
-        n = draw_pattern_length(self.config.task, self.generator)
+        n = draw_pattern_length(self.config.task, self.lengths)
         batch = make_batch(self.config.task, n, self.config.batch_size, self.generator)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -310,7 +318,27 @@ class Trainer:
             "examples": self.examples,
             "elapsed": self.elapsed,
             "best_worst": self.best_worst,
+            "data_device": self.device.type,  # where the data stream's generator lives
         }
+
+    def data_state(self) -> dict[str, torch.Tensor]:
+        state = {"rng.data": self.generator.get_state()}
+        if self.lengths is not self.generator:
+            state["rng.lengths"] = self.lengths.get_state()
+        return state
+
+    def restore_data_state(self, state: dict[str, torch.Tensor], saved_on: str) -> bool:
+        """Continue the data stream where it stopped; False if it was made on another kind of device
+        (a run moved between CPU and GPU), where it continues on a stream derived from seed and step."""
+        if saved_on != self.device.type:
+            self.generator.manual_seed(self.config.seed * 1_000_003 + self.step)
+            if self.lengths is not self.generator:
+                self.lengths.manual_seed(self.config.seed * 1_000_003 + self.step)
+            return False
+        self.generator.set_state(state["rng.data"])
+        if self.lengths is not self.generator:
+            self.lengths.set_state(state["rng.lengths"])
+        return True
 
     def restore_counters(self, counters: dict) -> None:
         self.step = int(counters["step"])

@@ -34,6 +34,7 @@ CHOSEN = {
     "batch-size": 48,
     "clip": 0.5,
     "schedule": "constant",
+    "warmup": 0.1,
     "seed": 7,
     "samples": 48 * 6,
     "steps": 50,
@@ -182,9 +183,10 @@ def test_the_default_presets_count_their_budget_in_examples():
         config = preset_config({"negatives": negatives})
         assert config.budget.seconds is None and config.budget.samples and config.reproducible
         assert 15 <= config.budget.samples / config.eval_every <= 25  # about twenty evaluations
-    assert preset_config({"model": "rnn", "samples": 20_000}).eval_every == 1000
+    assert preset_config({"model": "lstm", "samples": 20_000}).eval_every == 1000
+    assert preset_config({"model": "rnn", "samples": 20_000}).eval_every == 1024  # at least a batch
     capped = preset_config({"time": 30})  # a time is a cap on top of the preset's examples
-    assert capped.budget == Budget(samples=1_500_000, seconds=30.0) and capped.reproducible
+    assert capped.budget == Budget(samples=550_000, seconds=30.0) and capped.reproducible
     timed = preset_config({"samples": None, "time": 30})
     assert timed.budget == Budget(seconds=30.0) and not timed.reproducible
 

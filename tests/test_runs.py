@@ -288,3 +288,20 @@ def test_creating_over_an_existing_run_is_refused(tmp_path):
     with pytest.raises(SeqtuiError, match="already exists"):
         Run.create(tmp_path / "run", small_config(lr=0.5))
     assert (tmp_path / "run" / "config.json").read_bytes() == before
+
+
+def test_a_run_moved_to_another_kind_of_device_continues_on_a_derived_stream(tmp_path):
+    trainer = Trainer(small_config())
+    list(trainer.run())
+    assert set(trainer.data_state()) == {"rng.data"}  # on the CPU one generator makes everything
+    save_checkpoint(trainer, tmp_path / "c.safetensors")
+    checkpoint = load_checkpoint(tmp_path / "c.safetensors")
+    assert checkpoint.counters["data_device"] == "cpu"
+    fresh = Trainer(small_config())
+    fresh.step = checkpoint.step
+    moved = fresh.restore_data_state({}, "cuda")  # as if saved by a run on a GPU
+    assert moved is False
+    again = Trainer(small_config())
+    again.step = checkpoint.step
+    again.restore_data_state({}, "cuda")
+    assert torch.equal(fresh.generator.get_state(), again.generator.get_state())  # derived, not random

@@ -135,3 +135,25 @@ def test_parse_explains_bad_input(text, says):
 def test_impossible_task_settings_are_refused(config, says):
     with pytest.raises(SeqtuiError, match=says):
         config.validate()
+
+
+def test_negatives_drawn_as_numbers_never_equal_the_target_and_cover_all_others():
+    """The GPU's way to draw random negatives (no loop that waits for the device), checked on the CPU."""
+    from seqtui.tasks import WHOLE_DIGITS, _numbered_negatives
+
+    generator = torch.Generator().manual_seed(1)
+    for n in (1, 2, 5, WHOLE_DIGITS):
+        target = torch.randint(0, 10, (20_000, n), generator=generator)
+        halves = _numbered_negatives(target, generator)
+        assert halves.shape == target.shape and halves.dtype == torch.int64
+        assert not (halves == target).all(dim=1).any()
+        assert 0 <= int(halves.min()) and int(halves.max()) <= 9
+    ones = _numbered_negatives(torch.full((90_000, 1), 4), generator)
+    counts = torch.bincount(ones.view(-1), minlength=10).tolist()
+    assert counts[4] == 0 and all(abs(c - 10_000) < 500 for i, c in enumerate(counts) if i != 4)
+
+
+def test_batches_are_made_on_the_generators_device():
+    generator = torch.Generator(device="cpu").manual_seed(0)
+    batch = make_batch(TaskConfig(), 3, 8, generator)
+    assert batch.digits.device == generator.device == batch.labels.device

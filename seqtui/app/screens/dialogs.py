@@ -106,7 +106,7 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
                 with Grid(classes="fields"):
                     yield Label("preset", classes="field-label")
                     yield Select(PRESET_CHOICES, value=self.preset, allow_blank=False, id="f-preset", compact=True)
-                    yield Label("tutorial: the blog post's recipe exactly", classes="field-hint")
+                    yield Label("tutorial: the blog post's recipe", classes="field-hint")
                 for advanced in (False, True):
                     if advanced:
                         yield Label("how it runs and is watched (may change when it resumes)", classes="form-part")
