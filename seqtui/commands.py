@@ -49,7 +49,8 @@ def cmd_train(args: Namespace) -> int:
     if args.resume is None:
         if args.restart:
             raise SeqtuiError("--restart goes with --resume RUN: it trains that run again from step 0")
-        config = preset_config({**given, **budget}, args.preset)
+        on_gpu = resolve_device(given.get("device", "auto")).type == "cuda"  # auto on a GPU box: its preset
+        config = preset_config({**given, **budget}, args.preset, gpu=on_gpu)
         resolve_device(config.device)
         check_training_fits(config)  # all of this before the run directory exists
         run = Run.create(args.run_dir or new_run_path(args.root or default_root(), config), config)

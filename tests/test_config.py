@@ -447,3 +447,12 @@ def test_the_tutorial_preset_is_the_tutorials_recipe_from_the_command_line_and_t
             assert preset_config(values, "tutorial") == config
 
     asyncio.run(scenario())
+
+
+def test_a_gpu_gets_its_own_sizes_and_a_cpu_keeps_its_own():
+    cpu, gpu = preset_config({"device": "cpu"}), preset_config({"device": "cuda"})
+    assert (cpu.batch_size, cpu.lr, cpu.budget.samples) == (256, 2e-2, 550_000)
+    assert (gpu.batch_size, gpu.lr, gpu.budget.samples) == (1024, 4e-2, 1_500_000)
+    assert preset_config({"device": "auto"}, gpu=True).batch_size == 1024  # auto, on a machine with a GPU
+    assert preset_config({"model": "rnn", "device": "cuda"}).batch_size == 1024  # already sized
+    assert preset_config({"device": "cuda", "batch-size": 64}).batch_size == 64  # flags win
