@@ -94,7 +94,7 @@ def _load_run_model(args: Namespace):
 
 
 def cmd_eval(args: Namespace) -> int:
-    from seqtui.evaluation import evaluate
+    from seqtui.evaluation import evaluate, forward_chunk
     from seqtui.limits import evaluation_bytes
     from seqtui.tasks import MAX_DIGITS
     from seqtui.training import check_fits_on
@@ -111,7 +111,9 @@ def cmd_eval(args: Namespace) -> int:
             )
         max_pattern = args.max_len // 2
     check_fits_on(
-        device, evaluation_bytes(checkpoint.config.model, max_pattern), f"evaluating up to length {2 * max_pattern}"
+        device,
+        evaluation_bytes(checkpoint.config.model, max_pattern, forward_chunk(device)),
+        f"evaluating up to length {2 * max_pattern}",
     )
     negatives = args.negatives or task.negatives
     started = time.perf_counter()

@@ -9,7 +9,7 @@ from typing import Iterator
 import torch
 
 from seqtui.errors import SeqtuiError
-from seqtui.limits import EVAL_CHUNK
+from seqtui.limits import EVAL_CHUNK, GPU_EVAL_CHUNK
 from seqtui.models import SequenceClassifier
 from seqtui.tasks import Batch, TaskConfig, make_batch
 
@@ -98,11 +98,17 @@ def held_out_set(
 @torch.inference_mode()
 def _count_correct(model: SequenceClassifier, batch: Batch, device: torch.device | str) -> int:
     correct = torch.zeros((), dtype=torch.int64, device=device)
-    for start in range(0, len(batch), EVAL_CHUNK):
-        digits = batch.digits[start : start + EVAL_CHUNK].to(device, non_blocking=True)
-        labels = batch.labels[start : start + EVAL_CHUNK].to(device, non_blocking=True)
+    chunk = forward_chunk(device)
+    for start in range(0, len(batch), chunk):
+        digits = batch.digits[start : start + chunk].to(device, non_blocking=True)
+        labels = batch.labels[start : start + chunk].to(device, non_blocking=True)
         correct += (model.classify(digits).argmax(dim=1) == labels).sum()
     return int(correct)
+
+
+def forward_chunk(device: torch.device | str) -> int:
+    """Examples per forward pass: a card takes many more at once than a CPU gains from."""
+    return GPU_EVAL_CHUNK if torch.device(device).type == "cuda" else EVAL_CHUNK
 
 
 def evaluate_batches(
@@ -128,8 +134,10 @@ def evaluate_stream(
 ) -> Iterator[tuple[int, int, Evaluation]]:
     """Accuracy by length on fresh examples, generated and scored a chunk at a time.
 
-    Yields (examples done, examples in all, the lengths finished so far) after every chunk, so
-    a caller can show progress and stop early; the last item holds the whole evaluation.
+    Examples are generated EVAL_CHUNK at a time whatever the device, so the same seed gives the
+    same examples on a CPU and a GPU; a GPU scores several chunks in one forward pass. Yields
+    (examples done, examples in all, the lengths finished so far) after every pass, so a caller can
+    show progress and stop early; the last item holds the whole evaluation.
     """
     negatives = negatives or task.negatives
     lengths = _pattern_lengths(task, samples, max_pattern)
@@ -138,10 +146,19 @@ def evaluate_stream(
     generator = torch.Generator().manual_seed(seed)
     result = Evaluation(negatives)
     model.eval()
+    chunk = forward_chunk(device)
     for n in lengths:
-        correct = 0
+        correct, pending = 0, []
         for start in range(0, per_length, EVAL_CHUNK):
-            batch = make_batch(task, n, min(EVAL_CHUNK, per_length - start), generator, negatives)
+            pending.append(make_batch(task, n, min(EVAL_CHUNK, per_length - start), generator, negatives))
+            if sum(len(b) for b in pending) < chunk and start + EVAL_CHUNK < per_length:
+                continue
+            batch = (
+                pending[0]
+                if len(pending) == 1
+                else Batch(torch.cat([b.digits for b in pending]), torch.cat([b.labels for b in pending]))
+            )
+            pending = []
             correct += _count_correct(model, batch, device)
             done += len(batch)
             if done < total:

@@ -14,6 +14,7 @@ from seqtui.config import ModelConfig, TrainConfig
 from seqtui.errors import SeqtuiError
 
 EVAL_CHUNK = 16_384  # examples per forward pass in evaluation: amortises, and bounds memory
+GPU_EVAL_CHUNK = 65_536  # on a card, more at once
 GRADIENT_SAMPLES = 128  # probe batch per length for the gradient flow measured with each evaluation
 FLOAT = 4  # bytes
 OVERHEAD = 2.0  # workspace, allocator slack and copies the estimate does not itemise
@@ -73,7 +74,7 @@ def training_bytes(config: TrainConfig) -> int:
 
 def evaluation_bytes(model: ModelConfig, max_pattern: int, batch: int = EVAL_CHUNK) -> int:
     longest = 2 * max_pattern
-    return int(OVERHEAD * (model_bytes(model) + _states(model, min(batch, EVAL_CHUNK), longest) * FLOAT))
+    return int(OVERHEAD * (model_bytes(model) + _states(model, batch, longest) * FLOAT))
 
 
 def gradient_bytes(model: ModelConfig, max_pattern: int, samples: int) -> int:

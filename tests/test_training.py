@@ -119,3 +119,16 @@ def test_evaluation_counts_by_length_including_beyond_training():
     assert all(r.count == 200 for r in result.by_length)
     assert 0 <= result.worst <= result.accuracy <= 1
     assert not math.isnan(result.accuracy)
+
+
+def test_a_gpus_larger_forward_passes_score_the_same_examples(monkeypatch):
+    """Examples are generated in the same chunks on any device; only the forward pass groups them."""
+    from seqtui import evaluation
+
+    trainer = Trainer(small_config())
+    small = evaluate(trainer.model, trainer.config.task, 60_000, seed=4)
+    monkeypatch.setattr(evaluation, "forward_chunk", lambda device: 65_536)
+    large = evaluate(trainer.model, trainer.config.task, 60_000, seed=4)
+    assert [(r.length, r.count, r.correct) for r in small.by_length] == [
+        (r.length, r.count, r.correct) for r in large.by_length
+    ]
