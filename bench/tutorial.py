@@ -49,11 +49,9 @@ class TutorialRNN(nn.Module):
         return torch.stack(outputs), torch.stack(states)  # (T, 2), (T, H)
 
 
-def train_speed(steps: int, seed: int = 0) -> dict:
-    """Examples per second of the tutorial's training loop (with its running-mean bookkeeping)."""
-    random.seed(seed)
-    torch.manual_seed(seed)
-    model = TutorialRNN()
+def _train(model: TutorialRNN, steps: int) -> tuple[float, list[int]]:
+    """The tutorial's loop: one example a step, Adam at 1e-3, its running-mean bookkeeping.
+    Returns the seconds it took and whether each step's prediction was right."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     losses, hits = [], []
@@ -68,7 +66,29 @@ def train_speed(steps: int, seed: int = 0) -> dict:
         optimizer.step()
         losses.append(loss.item())
         hits.append(int(logits.argmax().item() == y))
-    seconds = time.perf_counter() - started
+    return time.perf_counter() - started, hits
+
+
+def _evaluate(model: TutorialRNN, examples: int) -> tuple[float, dict[int, int], dict[int, int]]:
+    """The tutorial's evaluation: one example at a time, counted by length (seconds, correct, count)."""
+    correct: dict[int, int] = {}
+    count: dict[int, int] = {}
+    started = time.perf_counter()
+    with torch.no_grad():
+        for _ in range(examples):
+            x, y = make_example()
+            outputs, _ = model(torch.tensor(x))
+            length = x.shape[0]
+            count[length] = count.get(length, 0) + 1
+            correct[length] = correct.get(length, 0) + int(outputs[-1].argmax().item() == y)
+    return time.perf_counter() - started, correct, count
+
+
+def train_speed(steps: int, seed: int = 0) -> dict:
+    """Examples per second of the tutorial's training loop (with its running-mean bookkeeping)."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+    seconds, hits = _train(TutorialRNN(), steps)
     return {
         "examples": steps,
         "seconds": seconds,
@@ -81,18 +101,7 @@ def eval_speed(examples: int, seed: int = 1) -> dict:
     """Examples per second of the tutorial's evaluation: one at a time, counted by length."""
     random.seed(seed)
     torch.manual_seed(seed)
-    model = TutorialRNN().eval()
-    correct: dict[int, int] = {}
-    count: dict[int, int] = {}
-    started = time.perf_counter()
-    with torch.no_grad():
-        for _ in range(examples):
-            x, y = make_example()
-            outputs, _ = model(torch.tensor(x))
-            length = x.shape[0]
-            count[length] = count.get(length, 0) + 1
-            correct[length] = correct.get(length, 0) + int(outputs[-1].argmax().item() == y)
-    seconds = time.perf_counter() - started
+    seconds, _, _ = _evaluate(TutorialRNN().eval(), examples)
     return {"examples": examples, "seconds": seconds, "examples_per_s": examples / seconds}
 
 
@@ -102,35 +111,13 @@ def run(steps: int = 100_000, eval_examples: int = 100_000, seed: int = 0) -> di
     random.seed(seed)
     torch.manual_seed(seed)
     model = TutorialRNN()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = nn.CrossEntropyLoss()
-    hits = []
-    started = time.perf_counter()
-    for _ in range(steps):
-        x, y = make_example()
-        outputs, _ = model(torch.tensor(x))
-        logits = outputs[-1].unsqueeze(0)
-        loss = loss_fn(logits, torch.tensor([y]))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        hits.append(int(logits.argmax().item() == y))
-    train_seconds = time.perf_counter() - started
-    correct: dict[int, int] = {}
-    count: dict[int, int] = {}
-    started = time.perf_counter()
-    with torch.no_grad():
-        for _ in range(eval_examples):
-            x, y = make_example()
-            outputs, _ = model(torch.tensor(x))
-            length = x.shape[0]
-            count[length] = count.get(length, 0) + 1
-            correct[length] = correct.get(length, 0) + int(outputs[-1].argmax().item() == y)
+    train_seconds, hits = _train(model, steps)
+    eval_seconds, correct, count = _evaluate(model, eval_examples)
     return {
         "steps": steps,
         "train_seconds": train_seconds,
         "examples_per_s": steps / train_seconds,
-        "eval_seconds": time.perf_counter() - started,
+        "eval_seconds": eval_seconds,
         "running_accuracy": sum(hits) / len(hits),  # the tutorial's printed "acc"
         "running_accuracy_last_10k": sum(hits[-10_000:]) / len(hits[-10_000:]),
         "accuracy_by_length": {n: correct[n] / count[n] for n in sorted(count)},
