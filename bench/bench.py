@@ -6,6 +6,7 @@
     python bench/bench.py --only light       # how fast the commands that need no torch answer
     python bench/bench.py --only busy        # training beside 0, 1, 2 CPU-bound processes (~2 minutes)
     python bench/bench.py --only tutorial    # the tutorial's recipe by its own loop and by seqtui (~5 minutes)
+    python bench/bench.py --only halved      # time to quality against the first version's preset (~10 minutes)
 
 Writes bench/results.md (and results.json beside it) with the machine, torch version and date.
 Quality runs go through the real `seqtui train` and `seqtui eval` commands, as a user types them.
@@ -49,7 +50,7 @@ QUALITY_MODELS = [
     ("gru", ["--model", "gru"]),
 ]
 QUALITY_TASKS = [("random", 0.99), ("hard", 0.99)]
-PARTS = ("light", "speed", "busy", "tutorial", "quality")
+PARTS = ("light", "speed", "busy", "tutorial", "halved", "quality")
 PRESET_NOTE = {1024: " (the rnn preset's batch)"}
 NOTES = "## Notes"  # results.md from this heading on is written by hand and kept when the benchmark runs again
 # commands that must answer at once: they read run directories and need no torch
@@ -239,6 +240,48 @@ def tutorial_side_by_side(steps: int = 100_000) -> dict:
     return {"tutorial": theirs, "seqtui": ours, "reported_running_accuracy": 0.71}
 
 
+# the first version's default preset, on the examples it needed (time budgets then: 60 s and 180 s here)
+FIRST_VERSION = {"lr": 5e-3, "warmup": 0.0}
+FIRST_VERSION_EXAMPLES = {"random": 1_100_000, "hard": 3_200_000}
+
+
+def halved(seeds: int = 3) -> list[dict]:
+    """Time to quality of the default preset against the first version's, in one run: each trains
+    on the examples it needs, then 10,000 fresh examples per length of the kind it trained on."""
+    from seqtui.evaluation import evaluate
+    from seqtui.presets import preset_config
+
+    rows = []
+    for negatives in ("random", "hard"):
+        for seed in range(seeds):
+            for version, values in (
+                ("first", {**FIRST_VERSION, "samples": FIRST_VERSION_EXAMPLES[negatives]}),
+                ("now", {}),
+            ):
+                config = preset_config({**values, "negatives": negatives, "seed": seed, "device": "cpu"})
+                trainer = Trainer(config)
+                started = time.perf_counter()
+                list(trainer.run())
+                seconds = time.perf_counter() - started
+                worst = evaluate(trainer.model, config.task, 100_000, negatives, seed=777).worst
+                rows.append(
+                    {
+                        "negatives": negatives,
+                        "seed": seed,
+                        "version": version,
+                        "examples": trainer.examples,
+                        "seconds": seconds,
+                        "worst": worst,
+                    }
+                )
+                print(
+                    f"  {negatives} seed {seed} {version}: {trainer.examples:,} examples, {seconds:.0f} s, "
+                    f"worst {worst:.4f}",
+                    flush=True,
+                )
+    return rows
+
+
 def light(repeats: int = 7) -> dict:
     """Wall time of the commands that need no torch, as a user types them (median of `repeats`)."""
     with tempfile.TemporaryDirectory(prefix="seqtui-light-") as root:
@@ -314,6 +357,30 @@ def _tutorial_markdown(result: dict | None) -> list[str]:
     ]
 
 
+def _halved_markdown(rows: list[dict] | None) -> list[str]:
+    if not rows:
+        return []
+    lines = [
+        "## Time to quality, against the first version",
+        "",
+        "The default preset (LSTM 64, batch 256, Adam at 2e-2 reached over the first fifth of the budget, "
+        "then a cosine) against the first version's (Adam at 5e-3, no warm-up, here on the examples it "
+        "needed: 1.1M with random negatives, 3.2M with hard ones), trained one after the other in this run; "
+        "worst length on 10,000 fresh examples per length of the kind trained on. Target: >= 0.99 in half "
+        "the examples and time.",
+        "",
+        "| negatives | seed | first version: examples, time, worst | now: examples, time, worst | examples | time |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for first, now in zip(rows[::2], rows[1::2]):
+        lines.append(
+            f"| {first['negatives']} | {first['seed']} | {first['examples']:,}, {first['seconds']:.0f} s, "
+            f"{first['worst']:.4f} | {now['examples']:,}, {now['seconds']:.0f} s, {now['worst']:.4f} | "
+            f"**{now['examples'] / first['examples']:.2f}x** | **{now['seconds'] / first['seconds']:.2f}x** |"
+        )
+    return lines + [""]
+
+
 def _busy_markdown(rows: list[dict] | None) -> list[str]:
     if not rows:
         return []
@@ -383,6 +450,7 @@ def markdown(info: dict, parts: dict) -> str:
             )
         lines.append("")
     lines += _tutorial_markdown(parts.get("tutorial")) + _busy_markdown(parts.get("busy"))
+    lines += _halved_markdown(parts.get("halved"))
     if quality_rows:
         lengths = sorted(quality_rows[0]["by_length"])
         lines += [
@@ -442,6 +510,7 @@ def main() -> None:
         "speed": lambda: speed(args.device, args.quick),
         "busy": lambda: busy.measure(8.0 if args.quick else 10.0),
         "tutorial": lambda: tutorial_side_by_side(),
+        "halved": lambda: halved(args.seeds),
         "quality": lambda: quality(args.device, args.models, args.seeds),
     }
     measured = {name: measure[name]() for name in PARTS if name in chosen}
