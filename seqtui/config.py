@@ -210,6 +210,14 @@ class Budget:
             parts.append(f"{self.seconds:g} s")
         return ", ".join(parts) or "no limit"
 
+    def again(self) -> "Budget":
+        """As much training again as this budget (its main limit, rounded up to two significant digits)."""
+        if self.samples:
+            return Budget(samples=_round_up(self.samples))
+        if self.steps:
+            return Budget(steps=_round_up(self.steps))
+        return Budget(seconds=self.seconds or 60.0)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -367,6 +375,12 @@ def parse_whole(text: str) -> int:
         return int(str(text).strip())
     except ValueError:
         raise SeqtuiError(f"not a whole number: {text!r}") from None
+
+
+def _round_up(count: int) -> int:
+    """Two significant digits, rounded up: 25,224 -> 26,000."""
+    scale = 10 ** max(0, len(str(count)) - 2)
+    return -(-count // scale) * scale
 
 
 def count_text(value: int) -> str:

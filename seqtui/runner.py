@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from seqtui.checkpoint import Checkpoint, load_checkpoint, restore_trainer, save_checkpoint
-from seqtui.config import SETTINGS, Budget, TrainConfig, count_text
+from seqtui.config import SETTINGS, Budget, TrainConfig
 from seqtui.errors import SeqtuiError
 from seqtui.evaluation import Evaluation
+from seqtui.launch import budget_arguments
 from seqtui.presets import expected_worst
 from seqtui.runs import Run, RunStatus, default_root, display_name
 from seqtui.training import CheckpointDue, Event, Finished, HeldOut, Trainer
@@ -236,9 +237,11 @@ class _Session:
                     if isinstance(event, HeldOut):
                         self.save()  # after the record it goes with, so a resume keeps that record
                     self.write_status()
-                    if run.wanted() == "paused" and not stop.raised:
+                    want = run.wanted()
+                    if want == "paused" and not stop.raised:
                         self._pause(stop)
-                    if stop.raised or run.wanted() == "stopped":
+                        want = run.wanted()  # what ended the pause
+                    if stop.raised or want == "stopped":
                         why = f"stopped by {stop.raised}" if stop.raised else "stopped on request"
                         outcome = self._stop(why)
                         outcome.stop_signal = stop.number
@@ -326,7 +329,8 @@ class _Session:
             return event.message
         worst = min(e.by_length, key=lambda r: r.accuracy)
         head = f"{event.message}: held-out {e.accuracy:.4f}, worst length {worst.accuracy:.4f} (length {worst.length})"
-        more = f"seqtui train --resume {_shown(self.run)} {_more_budget(trainer.config.budget)} (c in the app)"
+        flags = " ".join(budget_arguments(trainer.config.budget.again()))
+        more = f"seqtui train --resume {_shown(self.run)} {flags} (c in the app)"
         if judged == "partial":
             return f"{head}: chance level at that length. Train it further with {more}"
         if judged == "chance":
@@ -350,25 +354,3 @@ def _shown(run: Run) -> str:
     except OSError:
         pass
     return display_name(str(run.path))
-
-
-def _more_budget(budget: Budget) -> str:
-    """The flag that trains as much again as the budget did."""
-    if budget.samples:
-        return f"--samples {count_text(_round(budget.samples))}"
-    if budget.steps:
-        return f"--steps {count_text(_round(budget.steps))}"
-    if budget.seconds:
-        return f"--time {budget.seconds:g}"
-    return "--samples 1M"
-
-
-def _round(count: int) -> int:
-    """Two significant digits, rounded up: 25,224 -> 26,000."""
-    scale = 10 ** max(0, len(str(count)) - 2)
-    return -(-count // scale) * scale
-
-
-def settings_from(config: TrainConfig) -> dict[str, Any]:
-    """Every setting of `config` by name (the inverse of TrainConfig.replaced)."""
-    return {s.name: config.value(s.name) for s in SETTINGS}

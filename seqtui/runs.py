@@ -491,12 +491,6 @@ class Run:
     def checkpoint_path(self) -> Path:
         return self.file(CHECKPOINT)
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Run) and other.path == self.path
-
-    def __hash__(self) -> int:
-        return hash(self.path)
-
     # -- creating and opening ---------------------------------------------------------------
     @classmethod
     def create(cls, path: Path, config: TrainConfig) -> "Run":

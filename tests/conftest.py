@@ -62,3 +62,16 @@ def wait_until(condition, timeout: float = 60.0, what: str = "condition") -> Non
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def train_until_stopped_at(run, step: int):
+    """Train `run` in this process, asking it to stop (as another process would) once past `step`."""
+    from seqtui import runner
+
+    trainers = []
+
+    def stop(event):
+        if trainers[0].step >= step:
+            run.request("stopped")
+
+    return runner.train(run, on_event=stop, on_start=trainers.append)

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 import torch
-from conftest import seqtui_command, small_config
+from conftest import seqtui_command, small_config, train_until_stopped_at
 
 from seqtui import runner
 from seqtui.checkpoint import load_checkpoint
@@ -214,13 +214,7 @@ def test_the_same_config_and_seed_give_the_same_weights_and_evaluations_however_
 
     def train(name: str, stop_at: int | None = None):
         run = Run.create(tmp_path / name, config)
-        trainers = []
-
-        def maybe_stop(event):
-            if stop_at is not None and trainers[0].step >= stop_at:
-                run.request("stopped")
-
-        outcome = runner.train(run, on_event=maybe_stop, on_start=trainers.append)
+        outcome = train_until_stopped_at(run, stop_at) if stop_at is not None else runner.train(run)
         if outcome.state == "stopped":
             outcome = runner.train(run)  # the rest, resumed from the checkpoint
         assert outcome.state == "finished"

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import small_config
+from conftest import small_config, train_until_stopped_at
 
 from seqtui import runner
 from seqtui.config import Budget, ModelConfig
@@ -66,13 +66,7 @@ def test_a_run_on_the_numpy_step_stops_and_resumes_exactly(tmp_path):
     straight = Trainer(config)
     list(straight.run())
     run = Run.create(tmp_path / "run", config)
-    trainers = []
-
-    def stop_at_120(event):
-        if trainers[0].step >= 120:
-            run.request("stopped")
-
-    assert runner.train(run, on_event=stop_at_120, on_start=trainers.append).state == "stopped"
+    assert train_until_stopped_at(run, 120).state == "stopped"
     resumed = runner.train(run).trainer
     assert resumed.step == 300
     for key, value in straight.model.state_dict().items():

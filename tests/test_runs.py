@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import small_config, wait_until
+from conftest import small_config, train_until_stopped_at, wait_until
 
 from seqtui import runner
 from seqtui.checkpoint import load_checkpoint, restore_trainer, save_checkpoint
@@ -71,13 +71,7 @@ def test_a_stopped_run_resumes_on_the_same_trajectory(tmp_path):
     list(straight.run())
 
     run = Run.create(tmp_path / "run", config)
-    trainers = []
-
-    def stop_at_20(event):
-        if trainers[0].step >= 20:
-            run.request("stopped")
-
-    outcome = runner.train(run, on_event=stop_at_20, on_start=trainers.append)
+    outcome = train_until_stopped_at(run, 20)
     assert outcome.state == "stopped" and 20 <= outcome.step < 50
     assert run.status().state == "stopped"
     resumed = runner.train(run).trainer

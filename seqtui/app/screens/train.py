@@ -264,11 +264,7 @@ class TrainScreen(RunFollowingScreen):
         budget, status = follower.config.budget, follower.status
         if not budget.reached(status.step, status.examples, status.elapsed) and status.state != "finished":
             return None
-        if budget.samples:
-            return Budget(samples=budget.samples)
-        if budget.steps:
-            return Budget(steps=budget.steps)
-        return Budget(seconds=budget.seconds or 60.0)
+        return budget.again()
 
     def on_run_started(self, message: RunStarted) -> None:
         self.notify(f"{message.run.shown_name} is training in the background", markup=False)
