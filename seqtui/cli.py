@@ -84,7 +84,7 @@ def _task_arguments(parser: argparse.ArgumentParser, defaults: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from seqtui.config import SETTING, SETTINGS
+    from seqtui.config import SETTING, SETTINGS, SWEEP_NO_FLAG
 
     parser = _Parser(
         prog="seqtui",
@@ -166,8 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     _task_arguments(compare, defaults=False)
     compare.add_argument(
         "--models",
-        default="rnn,rnn-identity,lstm,gru",
-        help="comma-separated, from rnn, rnn-identity, lstm, gru (default: all four)",
+        default="rnn,irnn,lstm,gru",
+        help="comma-separated, from rnn, irnn (identity init, clipped), lstm, gru (default: all four)",
     )
     for name, text in (
         ("steps", "budget per model: optimiser steps"),
@@ -188,7 +188,57 @@ def build_parser() -> argparse.ArgumentParser:
         help="models trained at once, each in its own process with its share of the cores "
         "(default 1: one after another, each with the whole machine)",
     )
-    compare.add_argument("--name", help="name the runs cmp-NAME-<model> (default: date and time, MMDD-HHMMSS)")
+    compare.add_argument(
+        "--name", help="the comparison is the sweep cmp-NAME, its runs cmp-NAME/<model> (default: MMDD-HHMMSS)"
+    )
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="a grid of trials over settings, here or on Ray; `sweep report NAME`: the memory map",
+        description="Train a grid of trials, each an ordinary run under ROOT/NAME/, then write the memory map "
+        "(ROOT/NAME/report.md, .csv). A comma list sweeps a setting (--model rnn,irnn,lstm,gru --hidden 16,32); "
+        "one value fixes it. Run the same command again (or `seqtui sweep --name NAME`) to continue a sweep: "
+        "finished trials are kept, interrupted ones resumed, a failed one retried once.",
+    )
+    sweep.add_argument(
+        "words",
+        nargs="*",
+        metavar="FILE | report NAME",
+        help="a sweep file (TOML or JSON: [grid], [settings], name, seeds); or `report NAME` to write a sweep's report",
+    )
+    sweep.add_argument("--model", dest="model", default=argparse.SUPPRESS, help="models: rnn, irnn, lstm, gru")
+    for setting in SETTINGS:
+        if setting.name in SWEEP_NO_FLAG:
+            continue
+        sweep.add_argument(
+            setting.flag, dest=setting.name, default=argparse.SUPPRESS, help=f"{setting.help} (a comma list sweeps it)"
+        )
+    sweep.add_argument("--seeds", type=_positive_int, help="sweep the seed over 0..K-1")
+    sweep.add_argument("--preset", choices=list(PRESETS), default=None, help="the settings each trial starts from")
+    sweep.add_argument("--name", help="the sweep's name (default: sweep-MMDD-HHMMSS)")
+    sweep.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
+    sweep.add_argument("--eval-samples", type=_positive_int, default=None, help="fresh examples per trial measurement")
+    sweep.add_argument(
+        "--parallel", type=_positive_int, help="trials at once on this machine (default: one per two cores)"
+    )
+    sweep.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run trials as Ray tasks: alone, a local Ray instance; `auto` or an address joins a cluster",
+    )
+    sweep.add_argument("--gpus-per-trial", type=float, default=None, help="with --ray and a CUDA device (default 1)")
+    sweep.add_argument("--threads", type=_positive_int, help="CPU threads per trial (default: the cores shared out)")
+    sweep.add_argument("--retry-failed", action="store_true", help="try again trials that failed twice already")
+    sweep.add_argument("--nice", type=_nice, default=0, help="lower the trials' CPU priority by this much")
+
+    trial = sub.add_parser("trial", help="train one trial of a sweep to its budget, then measure it (heldout.json)")
+    _run_argument(trial)
+    trial.add_argument("--eval-samples", type=_positive_int, default=20_000)
+    trial.add_argument("--beyond", type=int, default=5, help="pattern lengths past training also measured")
+    trial.add_argument("--threads", type=_positive_int)
+    trial.add_argument("--nice", type=_nice, default=0)
 
     export = sub.add_parser("export", help="write a run's metrics and evaluations as CSV")
     _run_argument(export)

@@ -11,13 +11,14 @@ import math
 import sys
 import time
 from argparse import Namespace
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from seqtui.config import SETTINGS, Budget, TaskConfig
+from seqtui.config import SETTINGS, SWEEP_NO_FLAG, Budget, TaskConfig
 from seqtui.errors import SeqtuiError
 from seqtui.runs import Run, default_root, display_name, list_runs, new_run_path, resolve_run
 
@@ -274,6 +275,184 @@ def cmd_compare(args: Namespace) -> int:
     console.print(md.read_text())
     console.print(f"wrote {md} and {table}")
     return 0
+
+
+# -- sweep ------------------------------------------------------------------------------------
+def cmd_trial(args: Namespace) -> int:
+    from seqtui.sweep import run_trial
+
+    code, line = run_trial(_open_run(args), args.eval_samples, args.beyond, args.threads)
+    print(line, flush=True)
+    return code
+
+
+def _sweep_directory(text: str, root) -> Path:
+    from seqtui.runs import SWEEP_MANIFEST
+
+    for candidate in (Path(text), Path(root) / text):
+        if (candidate / SWEEP_MANIFEST).is_file():
+            return candidate
+    raise SeqtuiError(f"no sweep named {display_name(text)!r} under {root} (seqtui runs lists its trials)")
+
+
+def cmd_sweep(args: Namespace) -> int:
+    from datetime import datetime
+
+    from seqtui import sweep as sweeps
+    from seqtui.executors import LocalExecutor, RayExecutor, split_cores
+    from seqtui.runs import SWEEP_MANIFEST
+
+    root = args.root or default_root()
+    words = list(args.words)
+    if words[:1] == ["report"]:
+        if len(words) != 2:
+            raise SeqtuiError("seqtui sweep report NAME: one sweep's name (or its directory)")
+        md, table = sweeps.write_report(_sweep_directory(words[1], root))
+        console.print(md.read_text(), markup=False)
+        console.print(f"wrote {md} and {table}")
+        return 0
+    if len(words) > 1:
+        raise SeqtuiError(f"seqtui sweep takes one sweep file, got {len(words)} words (or: seqtui sweep report NAME)")
+    texts, top = sweeps.read_sweep_file(words[0]) if words else ({}, {})
+    values = vars(args)
+    texts.update({s.name: values[s.name] for s in SETTINGS if s.name in values and s.name not in SWEEP_NO_FLAG})
+    if "model" in values:
+        texts["model"] = values["model"]
+    name = args.name or top.get("name") or f"sweep-{datetime.now().strftime('%m%d-%H%M%S')}"
+    seeds = args.seeds if args.seeds is not None else top.get("seeds")
+    if seeds is not None and (not isinstance(seeds, int) or isinstance(seeds, bool)):
+        raise SeqtuiError(f"seeds: a whole number, got {seeds!r}")
+    eval_samples = args.eval_samples or top.get("eval_samples") or sweeps.EVAL_SAMPLES
+    if isinstance(eval_samples, str):
+        from seqtui.config import parse_count
+
+        eval_samples = parse_count(eval_samples)
+    directory = sweeps.sweep_dir(root, sweeps.check_name(str(name)))
+    continuing = not texts and seeds is None and (directory / SWEEP_MANIFEST).is_file()
+    if continuing:
+        spec = sweeps.read_manifest(directory).spec
+    elif not texts and seeds is None:
+        raise SeqtuiError(
+            "nothing to sweep: give settings (--model rnn,lstm --hidden 16,64 --seeds 3), a sweep file, "
+            "or --name of a sweep to continue"
+        )
+    else:
+        spec = sweeps.SweepSpec.build(
+            str(name),
+            texts,
+            seeds=seeds,
+            preset=args.preset or top.get("preset") or "default",
+            eval_samples=eval_samples,
+        )
+    device = str(spec.settings.get("device", "cpu"))
+    parallel, threads = split_cores(args.parallel, device)
+    threads = args.threads or threads
+    if args.ray is not None:
+        gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (1.0 if device.startswith("cuda") else 0.0)
+        if gpus < 0:
+            raise SeqtuiError(f"--gpus-per-trial {gpus:g}: not a share of a GPU")
+        spec.trials()  # a bad value is refused before Ray starts
+        executor = RayExecutor(None if args.ray == "local" else args.ray, threads, gpus)
+    else:
+        if args.gpus_per_trial is not None:
+            raise SeqtuiError("--gpus-per-trial goes with --ray (here, --parallel N trials share the GPU)")
+        executor = LocalExecutor(parallel, threads, args.nice)
+    display = SweepDisplay(console)
+    try:
+        with display:
+            state = sweeps.run_sweep(
+                spec,
+                root,
+                executor,
+                threads,
+                args.retry_failed,
+                on_change=display.change,
+                tick=display.tick,
+                resume_only=continuing,
+            )
+    except KeyboardInterrupt:
+        console.print(
+            f"sweep {spec.name} interrupted: the running trials stopped with a checkpoint; "
+            f"`seqtui sweep --name {spec.name}` continues it"
+        )
+        return 130
+    failed = [t for t in state.manifest.trials.values() if t.state == "failed"]
+    report = state.directory / "report.md"
+    console.print(display.summary(state))
+    if report.exists():
+        console.print(f"report: {report} (and report.csv)")
+    if failed:
+        for record in failed:
+            console.print(f"failed: {record.name}: {escape(record.reason or '')}")
+        console.print(f"run `seqtui sweep --name {spec.name}` again to retry them once")
+        return 1
+    return 0
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+class SweepDisplay:
+    """The headless sweep's progress: a live summary on a terminal, one line per change otherwise."""
+
+    def __init__(self, out: Console):
+        self.console = out
+        self.live = None
+        self.state = None
+
+    def __enter__(self):
+        if self.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(console=self.console, refresh_per_second=2, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.__exit__(*exc)
+        return False
+
+    def summary(self, state) -> str:
+        counts = {s: state.count(s) for s in ("finished", "running", "failed", "waiting")}
+        handed = [t for t in state.trials if state.manifest.trials[t.name].state == "running"]
+        training = sum(1 for t in handed if state.run(t).raw_status().active)
+        queued = f" ({len(handed) - training} queued)" if len(handed) > training else ""
+        return (
+            f"sweep {state.manifest.name}: {counts['finished']}/{len(state.trials)} finished · "
+            f"{training} running{queued} · {counts['failed']} failed · {counts['waiting']} waiting · "
+            f"ETA {_duration(state.eta())}"
+        )
+
+    def change(self, state, line: str) -> None:
+        self.state = state
+        if self.live is not None:
+            self.live.console.print(escape(f"{state.manifest.name}/{line}"))
+            self.tick(state)
+        else:
+            print(f"{self.summary(state)} | {display_name(line)}", flush=True)
+
+    def tick(self, state) -> None:
+        if self.live is None:
+            return
+        from rich.console import Group
+        from rich.text import Text
+
+        lines = [Text(self.summary(state), style="bold")]
+        for trial in state.trials:
+            if state.manifest.trials[trial.name].state != "running":
+                continue
+            status = state.run(trial).raw_status()
+            progress = trial.config.budget.work_progress(status.step, status.examples)
+            best = f"held-out worst {status.best_worst:.4f}" if status.best_worst is not None else ""
+            lines.append(Text(f"  {trial.name:<28} {progress:>4.0%}  {best}"))
+        self.live.update(Group(*lines))
 
 
 # -- export -----------------------------------------------------------------------------------

@@ -1,60 +1,52 @@
 """Train a set of models on the same task and seed, and report what they reach.
 
-Each model becomes an ordinary run in the runs root (`cmp-<stamp>-<model>`); the report is written
-beside them as Markdown and CSV (`cmp-<stamp>-report.md`, `.csv`). Each model trains on its own
-preset (its batch size, learning rate and budget) unless a budget is given, the same for all; with
-the same seed and batch size, models see the same batches in the same order.
+A comparison is a sweep over models with one seed (seqtui.sweep): its runs are the trials
+`cmp-<stamp>/<model>` under the runs root, trained by the same executors, and its report is
+written beside them (`cmp-<stamp>/report.md`, `.csv`). Each model trains on its own preset (its
+batch size, learning rate and budget) unless a budget is given, the same for all; with the same
+seed and batch size, models see the same batches in the same order.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import signal
 import stat
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
-from seqtui.config import Budget, TrainConfig
+from seqtui.config import SETTING, Budget
 from seqtui.errors import SeqtuiError
-from seqtui.history import history_of
-from seqtui.launch import log_tail, spawn_trainer
-from seqtui.limits import check_training_fits
-from seqtui.presets import preset_config
+from seqtui.launch import log_tail
 from seqtui.runs import LOG, Run, write_text_atomic
+from seqtui.sweep import VARIANTS, SweepSpec, read_heldout, read_manifest, run_sweep, variant
 
-# name -> settings: the tutorial's rnn, its identity-initialised, clipped variant, lstm, gru
-SPECS: dict[str, dict] = {
-    "rnn": {"model": "rnn"},
-    "rnn-identity": {"model": "rnn", "init": "identity", "clip": 1.0},
-    "lstm": {"model": "lstm"},
-    "gru": {"model": "gru"},
-}
-BEYOND = 5  # pattern lengths past the training range that the report also tests
-# a comparison's name: the default date and time, or a word without "-", so run names split one way
+SPECS = VARIANTS  # the models a comparison trains: rnn, irnn (identity init, clipped), lstm, gru
+# a comparison's name: the default date and time, or a word without "-", so names read one way
 STAMP = r"\d{4}-\d{6}|[A-Za-z0-9][A-Za-z0-9_.]*"
 
 
+def comparison_dir(root: Path, stamp: str) -> Path:
+    return Path(root) / f"cmp-{stamp}"
+
+
 def group_of(name: str) -> str | None:
-    """The stamp of a comparison run's name (`cmp-<stamp>-<model>`), or None."""
-    match = re.fullmatch(f"cmp-({STAMP})-(" + "|".join(map(re.escape, SPECS)) + ")", name)
+    """The stamp of a comparison run's name (`cmp-<stamp>/<model>`), or None."""
+    match = re.fullmatch(f"cmp-({STAMP})/(" + "|".join(map(re.escape, SPECS)) + ")", name)
     return match.group(1) if match else None
 
 
 def group_runs(root: Path, stamp: str) -> list[Path]:
     """A comparison's run directories that exist so far, in the order of SPECS."""
-    order = list(SPECS)
-    found = [p for p in Path(root).glob(f"cmp-{stamp}-*") if p.is_dir() and group_of(p.name) == stamp]
-    return sorted(found, key=lambda p: order.index(p.name[len(f"cmp-{stamp}-") :]))
+    directory = comparison_dir(root, stamp)
+    return [directory / name for name in SPECS if (directory / name).is_dir()]
 
 
 def report_path(root: Path, stamp: str) -> Path:
-    return Path(root) / f"cmp-{stamp}-report.md"
+    return comparison_dir(root, stamp) / "report.md"
 
 
 def read_by_length(root: Path, stamp: str) -> dict[str, dict[str, dict[int, float]]]:
@@ -62,7 +54,7 @@ def read_by_length(root: Path, stamp: str) -> dict[str, dict[str, dict[int, floa
 
     Empty while the comparison has not written its report, or when the file is not one (only a
     small regular file is read, and only accuracies between 0 and 1 are believed)."""
-    path = Path(root) / f"cmp-{stamp}-report.csv"
+    path = comparison_dir(root, stamp) / "report.csv"
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode) or info.st_size > 1 << 20:
@@ -94,6 +86,7 @@ class Row:
     to_95: float | None
     to_99: float | None
     n_max: int
+    span: tuple[float, float] = (0.0, 0.0)  # when it trained: start, last heartbeat
 
     def worst(self, by_length: dict[int, float]) -> float:
         return min(v for n, v in by_length.items() if n <= 2 * self.n_max)
@@ -109,10 +102,11 @@ def compare(
     stamp: str | None = None,
     parallel: int = 1,
 ) -> tuple[Path, Path]:
-    """Train `names` (keys of SPECS) one after another, or `parallel` at a time, then measure each."""
-    unknown = [n for n in names if n not in SPECS]
-    if unknown:
-        raise SeqtuiError(f"unknown model {unknown[0]!r} to compare: choose from {', '.join(SPECS)}")
+    """Train `names` (keys of SPECS) one after another, or `parallel` at a time, then measure each:
+    a sweep over the models, with the local executor."""
+    from seqtui.executors import LocalExecutor, split_cores
+
+    names = [variant(n) for n in names]
     if stamp is not None and not re.fullmatch(STAMP, stamp):
         raise SeqtuiError(f"comparison name {stamp!r}: letters, digits, '_' and '.' (or MMDD-HHMMSS)")
     twice = sorted({n for n in names if names.count(n) > 1})
@@ -121,108 +115,57 @@ def compare(
     if parallel < 1:
         raise SeqtuiError(f"--parallel {parallel}: train at least one model at a time")
     stamp = stamp or datetime.now().strftime("%m%d-%H%M%S")
-    taken = [
-        p.name
-        for p in Path(root).glob(f"cmp-{stamp}-*")
-        if group_of(p.name) == stamp or p.name.startswith(f"cmp-{stamp}-report.")
-    ]
-    if taken:
-        raise SeqtuiError(f"a comparison named {stamp} exists already ({taken[0]}): choose another name")
-    given = {
-        name: value
-        for name, value in (("samples", budget.samples), ("steps", budget.steps), ("time", budget.seconds))
-        if value is not None
-    }
-    plans = []
-    for name in names:  # every setting checked before anything trains
-        config = preset_config({**settings, **given, **SPECS[name]})
-        check_training_fits(config)
-        plans.append((name, Path(root) / f"cmp-{stamp}-{name}", config))
-    lengths = len(plans[0][2].task.pattern_lengths) + BEYOND if plans else 0
-    if samples < lengths:  # the report's evaluations, checked before hours of training
-        raise SeqtuiError(f"--eval-samples {samples} is too few for the report's {lengths} lengths: at least one each")
-    if parallel == 1:
-        from seqtui import runner
-
-        for name, path, config in plans:
-            run = Run.create(path, config)
-            report(f"training {name} in {run.path} ...")
-            outcome = runner.train(run)
-            if outcome.state != "finished":
-                raise SeqtuiError(f"{name} did not finish ({outcome.state}): {outcome.message}")
-    else:
-        _train_at_once(plans, parallel, report)
-    rows = [_measure(name, Run(path), samples) for name, path, _ in plans]
-    return _write(Path(root), stamp, rows, parallel)
+    if comparison_dir(root, stamp).exists():
+        raise SeqtuiError(f"a comparison named {stamp} exists already (cmp-{stamp}): choose another name")
+    texts: dict[str, Any] = {"model": names}
+    texts.update({k: SETTING[k].show(v) for k, v in settings.items()})
+    for name, value in (("samples", budget.samples), ("steps", budget.steps), ("time", budget.seconds)):
+        if value is not None:
+            texts[name] = SETTING[name].show(value)
+    spec = SweepSpec.build(f"cmp-{stamp}", texts, kind="comparison", eval_samples=samples)
+    threads = None if parallel == 1 else split_cores(parallel)[1]
+    state = run_sweep(spec, root, LocalExecutor(parallel, threads), threads, on_change=lambda _, line: report(line))
+    for record in state.manifest.trials.values():
+        if record.state != "finished":
+            path = state.directory / record.name
+            raise SeqtuiError(f"{record.name} did not finish ({record.reason}) (see {path / LOG})")
+    return report_path(root, stamp), report_path(root, stamp).with_suffix(".csv")
 
 
-def _train_at_once(plans: list[tuple[str, Path, TrainConfig]], parallel: int, report: Callable[[str], None]) -> None:
-    """Each model in its own `seqtui train` process, `parallel` at a time, the cores split between them."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, cores // parallel)
-    waiting, running = list(plans), {}
-    try:
-        while waiting or running:
-            while waiting and len(running) < parallel:
-                name, path, config = waiting.pop(0)
-                run = Run.create(path, config)
-                plural = "s" if threads > 1 else ""
-                report(f"training {name} in {path} ({threads} thread{plural} each, {parallel} models at a time) ...")
-                running[name] = (spawn_trainer(run, nice=0, threads=threads, detach=False), path)
-            time.sleep(0.1)
-            for name, (process, path) in list(running.items()):
-                if process.poll() is None:
-                    continue
-                del running[name]
-                status = Run(path).raw_status()
-                if process.returncode != 0 or status.state != "finished":
-                    raise SeqtuiError(
-                        f"{name} did not finish ({status.state}, exit status "
-                        f"{process.returncode}): {log_tail(path)} (see {path / LOG})"
-                    )
-    except KeyboardInterrupt:
-        raise SeqtuiError(
-            "comparison interrupted: the models training now stop with a checkpoint "
-            "(seqtui train --resume RUN continues one)"
-        ) from None
-    finally:
-        for process, _ in running.values():  # an error or Ctrl-C: the others stop, saving a checkpoint
-            process.send_signal(signal.SIGTERM)
-        for process, _ in running.values():
-            process.wait()
+def write_comparison(directory: Path) -> tuple[Path, Path] | None:
+    """The comparison's report, once every model is trained and measured (else None)."""
+    manifest = read_manifest(directory)
+    rows = []
+    for name in manifest.trials:
+        run = Run(Path(directory) / name)
+        heldout = read_heldout(run)
+        if heldout is None:
+            return None
+        status = run.raw_status()
+        to = heldout.get("seconds_to") if isinstance(heldout.get("seconds_to"), dict) else {}
+        rows.append(
+            Row(
+                name,
+                run,
+                status.examples,
+                status.elapsed,
+                heldout["random"],
+                heldout["hard"],
+                heldout["gradient_ratio"] or 0.0,
+                to.get("0.95"),
+                to.get("0.99"),
+                heldout["n_max"],
+                (status.started or 0.0, status.heartbeat or 0.0),
+            )
+        )
+    side_by_side = any(a.span[0] < b.span[1] and b.span[0] < a.span[1] for a in rows for b in rows if a is not b)
+    return _write(Path(directory), rows, side_by_side)
 
 
-def _measure(name: str, run: Run, samples: int) -> Row:
-    from seqtui.checkpoint import load_checkpoint
-    from seqtui.evaluation import evaluate
-    from seqtui.gradients import measure
-
-    checkpoint = load_checkpoint(run.checkpoint_path)
-    task = checkpoint.config.task
-    model = checkpoint.build_model("cpu")
-    longest = task.n_max + BEYOND
-    random = evaluate(model, task, samples, "random", longest).accuracy_by_length()
-    hard = evaluate(model, task, samples, "hard", longest).accuracy_by_length()
-    ratio = measure(model, task, 256, lengths=[2 * task.n_max]).ratio(2 * task.n_max)
-    reached = history_of(run.read_metrics()).reached
-    status = run.status()
-    return Row(
-        name,
-        run,
-        status.examples,
-        status.elapsed,
-        random,
-        hard,
-        ratio,
-        reached.get(0.95),
-        reached.get(0.99),
-        task.n_max,
-    )
-
-
-def _write(root: Path, stamp: str, rows: list[Row], parallel: int = 1) -> tuple[Path, Path]:
+def _write(directory: Path, rows: list[Row], side_by_side: bool) -> tuple[Path, Path]:
     lengths = sorted(rows[0].random)
-    md_path, csv_path = root / f"cmp-{stamp}-report.md", root / f"cmp-{stamp}-report.csv"
+    md_path, csv_path = directory / "report.md", directory / "report.csv"
+    stamp = directory.name[len("cmp-") :]
     budgets = {r.name: r.run.config().budget.describe() for r in rows}
     same = len(set(budgets.values())) == 1
     budget_text = (
@@ -240,10 +183,9 @@ def _write(root: Path, stamp: str, rows: list[Row], parallel: int = 1) -> tuple[
         f"Same task and seed, {budget_text}; accuracy on fresh examples, "
         f"lengths past {2 * rows[0].n_max} are beyond the training range. "
         + (
-            "Trained one after another."
-            if parallel == 1
-            else f"Trained {parallel} at a time, sharing the machine: examples/s and times are each model's "
-            "speed beside another."
+            "Trained side by side, sharing the machine: examples/s and times are each model's speed beside another."
+            if side_by_side
+            else "Trained one after another."
         ),
         "",
         "| model | examples/s | worst length, random | worst length, hard | gradient first/last "
@@ -316,7 +258,7 @@ class ComparisonFollower:
         if runs != self.runs:
             self.runs, changed = runs, True
         try:
-            info = (self.root / f"cmp-{self.stamp}-report.csv").stat()
+            info = (comparison_dir(self.root, self.stamp) / "report.csv").stat()
             stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
         except OSError:
             stamp = None

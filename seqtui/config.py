@@ -564,3 +564,6 @@ SETTINGS: list[Setting] = [
     ),
 ]
 SETTING = {s.name: s for s in SETTINGS}
+# settings `seqtui sweep` has no flag for: threads and log-every are the sweep's to choose; its
+# --eval-samples is the trial's measurement (the held-out set checked while training: a sweep file)
+SWEEP_NO_FLAG = ("model", "threads", "log-every", "eval-samples")

@@ -79,6 +79,7 @@ class RunHistory:
     last_train: dict | None = None
     best_worst: float | None = None
     reached: dict[float, float] = field(default_factory=dict)  # threshold -> first elapsed s worst >= it
+    reached_examples: dict[float, int] = field(default_factory=dict)  # threshold -> examples by then
 
     def add(self, record: dict) -> None:
         kind = record.get("kind")
@@ -111,6 +112,7 @@ class RunHistory:
             for threshold in THRESHOLDS:
                 if worst is not None and worst >= threshold and threshold not in self.reached:
                     self.reached[threshold] = float(record.get("elapsed", 0.0))
+                    self.reached_examples[threshold] = int(record.get("examples", 0))
             if len(self.evaluations) > self.eval_capacity:
                 # keep the newest whole, thin the older half
                 self.evaluations = self.evaluations[:-1:2] + self.evaluations[-1:]

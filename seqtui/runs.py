@@ -8,6 +8,10 @@
       control.json             what another process wants: {"want": "running"|"paused"|"stopped"}
       lock                     held (flock) by the one process that may change the run
       train.log                output of a trainer started in the background, if one was
+      heldout.json             what a sweep's trial reached on fresh examples (seqtui.sweep)
+
+A sweep keeps its trials one level down, `runs/<sweep>/<trial>/`, beside its manifest
+(`sweep.json`); such a run's name is `<sweep>/<trial>`, and it is listed and found like any other.
 
 Readers are total: whatever is in these files (damage, wrong types, a device or a directory where
 a file should be), they return values or one SeqtuiError that says what is wrong with which file,
@@ -44,8 +48,10 @@ STATUS = "status.json"
 CONTROL = "control.json"
 LOCK = "lock"
 LOG = "train.log"  # the output of a trainer started in the background (by the app)
+HELDOUT = "heldout.json"  # a sweep trial's measurement after training
+SWEEP_MANIFEST = "sweep.json"  # marks a directory of trials (seqtui.sweep)
 
-OWN_FILES = (CONFIG, METRICS, CHECKPOINT, STATUS, CONTROL)
+OWN_FILES = (CONFIG, METRICS, CHECKPOINT, STATUS, CONTROL, HELDOUT)
 ACTIVE_STATES = ("starting", "running", "paused")
 FINAL_STATES = ("finished", "stopped", "failed")
 STATES = ("new", *ACTIVE_STATES, *FINAL_STATES, "interrupted", "damaged")
@@ -478,11 +484,22 @@ class Run:
 
     @property
     def name(self) -> str:
-        return self.path.name
+        """The directory's name; `<sweep>/<trial>` for a sweep's trial."""
+        sweep = self.sweep
+        return f"{sweep.name}/{self.path.name}" if sweep is not None else self.path.name
+
+    @property
+    def sweep(self) -> Path | None:
+        """The sweep directory this run is a trial of, if it is one."""
+        parent = self.path.parent
+        try:
+            return parent if (parent / SWEEP_MANIFEST).is_file() else None
+        except OSError:
+            return None
 
     @property
     def shown_name(self) -> str:
-        return display_name(self.path.name)
+        return display_name(self.name)
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -810,41 +827,55 @@ class RunSummary:
 RUN_FILES = (CONFIG, STATUS, CHECKPOINT, METRICS)  # a directory holding any of these is (or was) a run
 
 
-def list_runs(root: Path | None = None) -> list[RunSummary]:
-    """Every run directly under `root`, damaged ones included (one that lost its config.json
-    too), most recently active first."""
-    root = Path(root) if root is not None else default_root()
+def run_paths(root: Path) -> list[Path]:
+    """The run directories under `root`: its runs, and the trials of its sweeps (one level down)."""
     try:
-        paths = list(root.iterdir())
+        paths = list(Path(root).iterdir())
     except OSError:
         return []
-    summaries = []
+    found = []
     for path in paths:
         try:
-            if path.is_dir() and any((path / name).exists() for name in RUN_FILES):
-                summaries.append(RunSummary.of(Run(path)))
+            if not path.is_dir():
+                continue
+            if any((path / name).exists() for name in RUN_FILES):
+                found.append(path)
+            elif (path / SWEEP_MANIFEST).is_file():
+                found += [p for p in path.iterdir() if p.is_dir() and any((p / n).exists() for n in RUN_FILES)]
+        except OSError:
+            continue  # vanished while we looked
+    return found
+
+
+def list_runs(root: Path | None = None) -> list[RunSummary]:
+    """Every run under `root` (sweeps' trials too), damaged ones included (one that lost its
+    config.json too), most recently active first."""
+    root = Path(root) if root is not None else default_root()
+    summaries = []
+    for path in run_paths(root):
+        try:
+            summaries.append(RunSummary.of(Run(path)))
         except OSError:
             continue  # vanished while we looked
     return sorted(summaries, key=lambda s: s.updated, reverse=True)
 
 
 def resolve_run(text: str | Path, root: Path | None = None) -> Path:
-    """RUN as a user gives it: a path, or a bare name under the runs root."""
+    """RUN as a user gives it: a path, or a name under the runs root (`<sweep>/<trial>` for a trial)."""
     path = Path(text)
     if path.is_dir():
         return path
     root = Path(root) if root is not None else default_root()
-    if len(path.parts) == 1 and str(text) not in (".", ".."):
+    if len(path.parts) in (1, 2) and ".." not in path.parts and str(text) != "." and not path.is_absolute():
         candidate = root / path
         if candidate.is_dir():
             return candidate
-        try:
-            names = sorted(p.name for p in root.iterdir() if (p / CONFIG).exists())
-        except OSError:
+        if not root.is_dir():
             raise SeqtuiError(
                 f"no run named {display_name(str(text))!r}: the runs root {root} does not exist "
                 "(give a path, --root or $SEQTUI_RUNS)"
-            ) from None
+            )
+        names = sorted(Run(p).name for p in run_paths(root) if (p / CONFIG).exists())
         close = difflib.get_close_matches(str(text), names, n=3, cutoff=0.6)
         close += [n for n in names if str(text) in n and n not in close][: 3 - len(close)]
         hint = (

@@ -14,22 +14,19 @@ def test_compare_trains_each_model_as_a_run_and_writes_a_report(tmp_path):
         tmp_path,
         {"n-max": 2},
         Budget(steps=20),
-        ["rnn", "rnn-identity", "lstm", "gru"],
+        ["rnn", "rnn-identity", "lstm", "gru"],  # rnn-identity: the IRNN's longer name
         samples=400,
         report=lambda line: None,
     )
-    runs = {
-        s.run.name.rsplit("-", 1)[-1] if not s.run.name.endswith("identity") else "rnn-identity": s
-        for s in list_runs(tmp_path)
-    }
-    assert len(runs) == 4 and all(s.state == "finished" and s.step == 20 for s in runs.values())
-    assert len({s.step for s in runs.values()}) == 1  # the same budget for every model
+    runs = {s.run.name.split("/")[1]: s for s in list_runs(tmp_path)}  # trials of the sweep cmp-<stamp>
+    assert sorted(runs) == ["gru", "irnn", "lstm", "rnn"]
+    assert all(s.state == "finished" and s.step == 20 for s in runs.values())  # the same budget for every model
     rows = list(csv.DictReader(open(table)))
-    assert [r["model"] for r in rows] == ["rnn", "rnn-identity", "lstm", "gru"]
+    assert [r["model"] for r in rows] == ["rnn", "irnn", "lstm", "gru"]
     assert {"random_2", "random_4", "hard_4", "random_14"} <= rows[0].keys()  # past the training range too
     assert all(float(r["gradient_ratio"]) > 0 for r in rows)
     text = md.read_text()
-    assert text.count("| rnn-identity |") == 3 and "time to 99%" in text
+    assert text.count("| irnn |") == 3 and "time to 99%" in text
 
 
 def test_compare_refuses_an_unknown_model(tmp_path):
@@ -43,29 +40,31 @@ def test_a_named_comparison_is_a_group_of_runs_the_app_can_find(tmp_path):
         tmp_path, {"n-max": 2}, Budget(steps=5), ["lstm", "rnn"], samples=200, report=lambda line: None, stamp="t1"
     )
     assert md == report_path(tmp_path, "t1") and md.is_file()
-    (tmp_path / "cmp-t1-notes").mkdir()  # not a model's run: not in the group
-    assert [p.name for p in group_runs(tmp_path, "t1")] == ["cmp-t1-rnn", "cmp-t1-lstm"]  # in SPECS order
+    (tmp_path / "cmp-t1" / "notes").mkdir()  # not a model's run: not in the group
+    assert [p.name for p in group_runs(tmp_path, "t1")] == ["rnn", "lstm"]  # in SPECS order
     assert group_runs(tmp_path, "t2") == []
     by_length = read_by_length(tmp_path, "t1")
     assert set(by_length) == {"lstm", "rnn"} and sorted(by_length["rnn"]["hard"]) == [2, 4, 6, 8, 10, 12, 14]
     assert all(0 <= v <= 1 for model in by_length.values() for kind in model.values() for v in kind.values())
     assert read_by_length(tmp_path, "t2") == {}  # no report (yet)
-    (tmp_path / "cmp-t3-report.csv").write_text("model,random_x\nrnn,abc\n")
+    (tmp_path / "cmp-t3").mkdir()
+    (tmp_path / "cmp-t3" / "report.csv").write_text("model,random_x\nrnn,abc\n")
     assert read_by_length(tmp_path, "t3") == {}  # not a report: nothing, not a traceback
     with pytest.raises(SeqtuiError, match="exists already"):
         compare(tmp_path, {}, Budget(steps=1), ["gru"], report=lambda line: None, stamp="t1")
-    assert not (tmp_path / "cmp-t1-gru").exists()
+    assert not (tmp_path / "cmp-t1" / "gru").exists()
 
 
 @pytest.mark.parametrize(
     "name,stamp",
     [
-        ("cmp-1127-211345-rnn-identity", "1127-211345"),
-        ("cmp-1127-211345-lstm", "1127-211345"),
-        ("cmp-t1-gru", "t1"),
-        ("cmp-t1-transformer", None),
+        ("cmp-1127-211345/irnn", "1127-211345"),
+        ("cmp-1127-211345/lstm", "1127-211345"),
+        ("cmp-t1/gru", "t1"),
+        ("cmp-t1/transformer", None),
         ("lstm-match-random-1127-211345", None),
-        ("cmp-t1-report.md", None),
+        ("cmp-t1/report.md", None),
+        ("cmp-t1-gru", None),
     ],
 )
 def test_group_of_reads_the_comparison_from_a_run_name(name, stamp):
@@ -91,7 +90,7 @@ def test_two_at_a_time_trains_the_models_side_by_side_in_their_own_processes(tmp
         stamp="two",
         parallel=2,
     )
-    runs = [Run(tmp_path / f"cmp-two-{name}") for name in ("rnn", "lstm", "gru")]
+    runs = [Run(tmp_path / "cmp-two" / name) for name in ("rnn", "lstm", "gru")]
     status = [run.raw_status() for run in runs]
     assert all(s.state == "finished" for s in status)
     assert all((run.path / "train.log").is_file() for run in runs)  # each trained by its own `seqtui train`
@@ -100,21 +99,21 @@ def test_two_at_a_time_trains_the_models_side_by_side_in_their_own_processes(tmp
     assert status[1].started < ends[0] and status[0].started < ends[1]
     assert status[2].started >= min(ends[0], ends[1]) - 0.5
     assert [r["model"] for r in csv.DictReader(open(table))] == ["rnn", "lstm", "gru"]
-    assert "2 at a time" in md.read_text() and all("2 models at a time" in line for line in lines)
+    assert "side by side" in md.read_text() and any("2 at a time" in line for line in lines)
 
 
 def test_a_model_that_fails_in_its_process_fails_the_comparison_with_its_log(tmp_path, monkeypatch):
-    from seqtui import compare as module
+    from seqtui import executors
 
-    def broken_for_rnn(run, **kwargs):  # the rnn's trainer finds a damaged config.json and refuses it
-        if run.name.endswith("-rnn"):
-            config = json.loads(run.file("config.json").read_text())
+    def broken_for_rnn(args, log, threads, nice=0):  # the rnn's trainer finds a damaged config.json
+        if log.parent.name == "rnn":
+            config = json.loads((log.parent / "config.json").read_text())
             config["model"]["hidden"] = 0
-            run.file("config.json").write_text(json.dumps(config))
-        return spawn_trainer(run, **kwargs)
+            (log.parent / "config.json").write_text(json.dumps(config))
+        return popen(args, log, threads, nice)
 
-    spawn_trainer = module.spawn_trainer
-    monkeypatch.setattr(module, "spawn_trainer", broken_for_rnn)
+    popen = executors._popen
+    monkeypatch.setattr(executors, "_popen", broken_for_rnn)
     with pytest.raises(SeqtuiError, match="rnn did not finish .*hidden size must be at least 1.*train.log"):
         compare(
             tmp_path,
@@ -126,7 +125,8 @@ def test_a_model_that_fails_in_its_process_fails_the_comparison_with_its_log(tmp
             stamp="bad",
             parallel=2,
         )
-    assert not (tmp_path / "cmp-bad-report.md").exists()
+    assert not (tmp_path / "cmp-bad" / "report.md").exists()
+    assert Run(tmp_path / "cmp-bad" / "lstm").raw_status().state == "finished"  # the other model went on
 
 
 def test_a_model_named_twice_is_refused_before_anything_trains(tmp_path):
@@ -136,8 +136,8 @@ def test_a_model_named_twice_is_refused_before_anything_trains(tmp_path):
 
 
 def test_a_name_that_is_only_the_start_of_another_comparison_is_free(tmp_path):
-    (tmp_path / "cmp-1127-211345-rnn").mkdir()  # a comparison named by date and time
+    (tmp_path / "cmp-1127-211345" / "rnn").mkdir(parents=True)  # a comparison named by date and time
     md, _ = compare(
         tmp_path, {"n-max": 1}, Budget(steps=2), ["rnn"], samples=100, report=lambda line: None, stamp="1127"
     )
-    assert md.name == "cmp-1127-report.md" and group_runs(tmp_path, "1127") == [tmp_path / "cmp-1127-rnn"]
+    assert md == tmp_path / "cmp-1127" / "report.md" and group_runs(tmp_path, "1127") == [tmp_path / "cmp-1127" / "rnn"]

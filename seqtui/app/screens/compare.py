@@ -196,7 +196,7 @@ class CompareScreen(SeqtuiScreen):
 
     def label(self, run: Run) -> str:
         """In a comparison the model's name (the status line names the comparison), else the run's."""
-        prefix = f"cmp-{self.group}-"
+        prefix = f"cmp-{self.group}/"
         name = run.shown_name
         return name[len(prefix) :] if self.group and name.startswith(prefix) else name[:24]
 

@@ -158,7 +158,7 @@ class RunsScreen(SeqtuiScreen):
         self.app.compare_group = stamp
         self.app.switch_mode("compare")
         self.notify(
-            f"comparing rnn, rnn-identity, lstm and gru in the background (about two minutes here); "
+            f"comparing rnn, irnn, lstm and gru in the background (about two minutes here); "
             f"each appears here as it starts, the report in {self.app.root} (log: {log.name})",
             timeout=10,
         )

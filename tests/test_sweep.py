@@ -1,0 +1,198 @@
+"""Sweeps: the grid, the manifest, both executors, failures and resumption, the memory map."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+from conftest import seqtui_command, wait_until
+
+from seqtui.errors import SeqtuiError
+from seqtui.runs import HELDOUT, Run, list_runs, resolve_run
+from seqtui.sweep import SweepSpec, mean_interval, read_manifest, read_sweep_file, run_sweep, write_report
+
+TINY = ["--n-max", "2", "--hidden", "8", "--batch-size", "32", "--eval-samples", "200"]
+
+
+def test_a_grid_of_flags_becomes_named_trials_with_their_presets():
+    spec = SweepSpec.build("g", {"model": "rnn,irnn,lstm", "hidden": "16,32", "n-max": "4"}, seeds=2)
+    trials = spec.trials()
+    assert len(trials) == 12 and spec.axes() == ["hidden"]
+    names = [t.name for t in trials]
+    assert names[:4] == ["rnn-h16-s0", "rnn-h16-s1", "rnn-h32-s0", "rnn-h32-s1"] and "irnn-h32-s1" in names
+    irnn = next(t for t in trials if t.name == "irnn-h16-s0").config
+    assert (irnn.model.model, irnn.model.init, irnn.clip, irnn.model.hidden) == ("rnn", "identity", 1.0, 16)
+    lstm = next(t for t in trials if t.name == "lstm-h32-s1").config
+    assert (lstm.seed, lstm.task.n_max, lstm.batch_size) == (1, 4, 256)  # the lstm preset's batch
+    assert SweepSpec.from_dict("g", spec.to_dict()).to_dict() == spec.to_dict()  # the manifest round-trips
+
+
+@pytest.mark.parametrize(
+    "texts,message",
+    [
+        ({"hidden": "16,abc"}, "--hidden: .*abc"),
+        ({"model": "rnn,transformer"}, "unknown model 'transformer'"),
+        ({"hidden": "16,16"}, "16 is given twice"),
+        ({"samples": "10k,20k"}, "one value only"),
+        ({"colour": "red"}, "not a setting"),
+        ({"hidden": "0"}, "trial lstm: .*hidden"),
+    ],
+)
+def test_a_bad_value_is_one_clear_error(texts, message):
+    with pytest.raises(SeqtuiError, match=message):
+        SweepSpec.build("g", texts).trials()
+
+
+def test_a_sweep_file_with_a_bad_value_is_refused_before_any_trial_starts(tmp_path):
+    good = tmp_path / "memory.toml"
+    good.write_text(
+        'name = "mem"\nseeds = 2\n[grid]\nmodel = ["rnn", "lstm"]\nhidden = [16, 32]\n[settings]\nn_max = 3\n'
+    )
+    texts, top = read_sweep_file(good)
+    spec = SweepSpec.build(top["name"], texts, seeds=top["seeds"])
+    assert len(spec.trials()) == 8 and spec.settings == {"n-max": 3}
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[grid]\nmodel = ["rnn", "lstm"]\nhidden = [16, "lots"]\n')
+    result = seqtui_command("sweep", str(bad), "--root", str(tmp_path / "runs"))
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0 and "hidden" in result.stderr and "lots" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
+
+
+def test_mean_interval_is_the_t_interval_over_seeds():
+    cell = mean_interval([0.9, 0.95, 1.0])
+    assert cell.mean == pytest.approx(0.95) and cell.count == 3
+    assert cell.half == pytest.approx(4.303 * 0.05 / 3**0.5, rel=1e-3)  # t(2) * sd / sqrt(n)
+    assert mean_interval([0.7]).half is None
+
+
+def test_a_local_sweep_trains_each_trial_as_a_run_and_maps_memory(tmp_path):
+    root = tmp_path / "runs"
+    result = seqtui_command(
+        "sweep", "--model", "rnn,lstm", "--seeds", "2", "--steps", "30", *TINY, "--name", "sw", "--root", str(root)
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    manifest = read_manifest(root / "sw")
+    assert {t.state for t in manifest.trials.values()} == {"finished"}
+    assert sorted(manifest.trials) == ["lstm-s0", "lstm-s1", "rnn-s0", "rnn-s1"]
+    listed = {s.run.name: s for s in list_runs(root)}
+    assert sorted(listed) == ["sw/lstm-s0", "sw/lstm-s1", "sw/rnn-s0", "sw/rnn-s1"]  # ordinary runs
+    assert all(s.state == "finished" and s.step == 30 for s in listed.values())
+    assert resolve_run("sw/rnn-s1", root) == root / "sw" / "rnn-s1"
+    held = json.loads((root / "sw" / "lstm-s0" / HELDOUT).read_text())
+    assert held["step"] == 30 and sorted(map(int, held["hard"])) == [2, 4, 6, 8, 10, 12, 14]  # past training too
+    rows = list(csv.DictReader(open(root / "sw" / "report.csv")))
+    assert {r["model"] for r in rows} == {"rnn", "lstm"} and all(r["seeds"] == "2" and r["ci95"] for r in rows)
+    assert {r["beyond"] for r in rows if int(r["length"]) > 4} == {"1"}
+    assert "## lstm: accuracy by length" in (root / "sw" / "report.md").read_text()
+    evaluated = seqtui_command("eval", "sw/lstm-s1", "--root", str(root), "--samples", "200", "--json")
+    assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["step"] == 30  # eval works on a trial
+    again = seqtui_command("sweep", "--name", "sw", "--root", str(root))  # run again: nothing to do
+    assert again.returncode == 0 and "4/4 finished" in again.stdout
+    assert all(t.attempts == 1 for t in read_manifest(root / "sw").trials.values())
+    other = seqtui_command("sweep", "--model", "gru", "--name", "sw", "--root", str(root))
+    assert other.returncode == 1 and "exists with other settings" in other.stderr
+
+
+def _kill_mid_run(command: list[str], trial, victim):
+    """Start a sweep, kill `victim(pid of the trial's trainer)` once it has a checkpoint past step
+    0, and return the sweep's finished process."""
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "seqtui", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+    wait_until(lambda: trial.raw_status().state == "running" and trial.raw_status().step >= 100, 120, "training")
+    victim(trial.raw_status().pid)
+    out, err = sweep.communicate(timeout=180)
+    return sweep.returncode, out, err
+
+
+def test_a_trial_killed_mid_run_fails_then_resumes_when_the_sweep_runs_again(tmp_path):
+    root = tmp_path / "runs"
+    command = ["sweep", "--model", "lstm", "--seeds", "2", "--steps", "1500", *TINY, "--checkpoint-every", "1600"]
+    command += ["--name", "k", "--root", str(root), "--parallel", "1"]
+    trial = Run(root / "k" / "lstm-s0")
+    code, out, err = _kill_mid_run(command, trial, lambda pid: os.kill(pid, signal.SIGKILL))
+    assert code == 1, out + err
+    record = read_manifest(root / "k").trials["lstm-s0"]
+    assert record.state == "failed" and "SIGKILL" in record.reason and record.failures == 1
+    assert read_manifest(root / "k").trials["lstm-s1"].state == "finished"  # the sweep went on
+    killed_at = Run(trial.path).raw_status().step
+    assert trial.status().state == "interrupted" and killed_at > 0
+    again = seqtui_command("sweep", "--name", "k", "--root", str(root), timeout=180)
+    assert again.returncode == 0, again.stderr
+    record = read_manifest(root / "k").trials["lstm-s0"]
+    assert record.state == "finished" and record.attempts == 2 and record.failures == 1
+    resumed = [r for r in trial.read_metrics() if r.get("event") == "resume"]
+    assert resumed and 0 < resumed[0]["step"] <= killed_at  # from its checkpoint, not from step 0
+    assert trial.raw_status().step == 1500
+
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'seqtui[ray]')")
+
+
+def test_the_ray_executor_runs_the_same_trials_on_a_local_ray_instance(tmp_path):
+    root = tmp_path / "runs"
+    result = seqtui_command(
+        "sweep",
+        "--model",
+        "rnn,gru",
+        "--steps",
+        "30",
+        *TINY,
+        "--name",
+        "r",
+        "--root",
+        str(root),
+        "--ray",
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "local Ray instance" in (root / "r" / "sweep.log").read_text()
+    manifest = read_manifest(root / "r")
+    assert {t.state for t in manifest.trials.values()} == {"finished"}
+    assert all(Run(root / "r" / name).raw_status().step == 30 for name in manifest.trials)
+    assert {r["model"] for r in csv.DictReader(open(root / "r" / "report.csv"))} == {"rnn", "gru"}
+
+
+def test_a_trial_whose_ray_worker_dies_is_marked_failed_and_the_sweep_goes_on(tmp_path):
+    root = tmp_path / "runs"
+    command = ["sweep", "--model", "lstm", "--seeds", "2", "--steps", "1500", *TINY, "--checkpoint-every", "1600"]
+    command += ["--name", "w", "--root", str(root), "--ray", "--threads", "2"]  # one trial at a time on 2 CPUs
+
+    def kill_worker(pid):  # the Ray worker that started the trial's process
+        with open(f"/proc/{pid}/stat") as handle:
+            parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        os.kill(parent, signal.SIGKILL)
+
+    trial = Run(root / "w" / "lstm-s0")
+    code, out, err = _kill_mid_run(command, trial, kill_worker)
+    assert code == 1, out + err
+    manifest = read_manifest(root / "w")
+    record = manifest.trials["lstm-s0"]
+    assert record.state == "failed" and "Ray worker" in record.reason
+    assert manifest.trials["lstm-s1"].state == "finished"
+    # its process went with the worker (SIGTERM from us, or Ray's clean-up of a dead worker's children)
+    wait_until(lambda: not trial.status().active, 30, "the orphaned trainer to stop")
+    assert trial.status().state in ("stopped", "interrupted") and trial.checkpoint_path.exists()
+
+
+def test_the_report_of_a_partial_sweep_says_how_many_trials_it_holds(tmp_path):
+    root = tmp_path / "runs"
+    spec = SweepSpec.build("p", {"model": "rnn", "steps": "20", "n-max": "2", "hidden": "8,16", "eval-samples": "200"})
+    from seqtui.executors import LocalExecutor
+
+    state = run_sweep(spec, root, LocalExecutor(2, 1), 1)
+    assert state.count("finished") == 2
+    (root / "p" / "rnn-h16" / HELDOUT).unlink()  # one trial not measured (yet)
+    md, table = write_report(root / "p")
+    assert "1 of 2 trials measured" in md.read_text()
+    assert {r["hidden"] for r in csv.DictReader(open(table))} == {"8"}
