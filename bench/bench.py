@@ -7,6 +7,7 @@
     python bench/bench.py --only busy        # training beside 0, 1, 2 CPU-bound processes (~2 minutes)
     python bench/bench.py --only tutorial    # the tutorial's recipe by its own loop and by seqtui (~5 minutes)
     python bench/bench.py --only halved      # time to quality against the first version's preset (~10 minutes)
+    python bench/bench.py --only sweep       # a 16-trial sweep: one after another, local executor, Ray (~3 minutes)
 
 Writes bench/results.md (and results.json beside it) with the machine, torch version and date.
 Quality runs go through the real `seqtui train` and `seqtui eval` commands, as a user types them.
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import busy  # noqa: E402
+import sweeps  # noqa: E402
 import tutorial  # noqa: E402
 
 from seqtui.evaluation import evaluate  # noqa: E402
@@ -50,7 +52,7 @@ QUALITY_MODELS = [
     ("gru", ["--model", "gru"]),
 ]
 QUALITY_TASKS = [("random", 0.99), ("hard", 0.99)]
-PARTS = ("light", "speed", "busy", "tutorial", "halved", "quality")
+PARTS = ("light", "speed", "busy", "tutorial", "halved", "quality", "sweep")
 PRESET_NOTE = {1024: " (the rnn preset's batch)"}
 NOTES = "## Notes"  # results.md from this heading on is written by hand and kept when the benchmark runs again
 # commands that must answer at once: they read run directories and need no torch
@@ -450,7 +452,7 @@ def markdown(info: dict, parts: dict) -> str:
             )
         lines.append("")
     lines += _tutorial_markdown(parts.get("tutorial")) + _busy_markdown(parts.get("busy"))
-    lines += _halved_markdown(parts.get("halved"))
+    lines += _halved_markdown(parts.get("halved")) + sweeps.markdown(parts.get("sweep"))
     if quality_rows:
         lengths = sorted(quality_rows[0]["by_length"])
         lines += [
@@ -512,6 +514,7 @@ def main() -> None:
         "tutorial": lambda: tutorial_side_by_side(),
         "halved": lambda: halved(args.seeds),
         "quality": lambda: quality(args.device, args.models, args.seeds),
+        "sweep": lambda: sweeps.measure(),
     }
     measured = {name: measure[name]() for name in PARTS if name in chosen}
     # a part not measured this time keeps its earlier figures (each part says when it was measured)

@@ -357,7 +357,7 @@ def cmd_sweep(args: Namespace) -> int:
         if args.gpus_per_trial is not None:
             raise SeqtuiError("--gpus-per-trial goes with --ray (here, --parallel N trials share the GPU)")
         executor = LocalExecutor(parallel, threads, args.nice)
-    display = SweepDisplay(console)
+    display = SweepDisplay(console, "queued or starting" if args.ray is not None else "starting")
     try:
         with display:
             state = sweeps.run_sweep(
@@ -401,8 +401,9 @@ def _duration(seconds: float | None) -> str:
 class SweepDisplay:
     """The headless sweep's progress: a live summary on a terminal, one line per change otherwise."""
 
-    def __init__(self, out: Console):
+    def __init__(self, out: Console, pending: str = "starting"):
         self.console = out
+        self.pending = pending  # what a trial handed out but not training yet is doing
         self.live = None
         self.state = None
 
@@ -423,7 +424,7 @@ class SweepDisplay:
         counts = {s: state.count(s) for s in ("finished", "running", "failed", "waiting")}
         handed = [t for t in state.trials if state.manifest.trials[t.name].state == "running"]
         training = sum(1 for t in handed if state.run(t).raw_status().active)
-        queued = f" ({len(handed) - training} queued)" if len(handed) > training else ""
+        queued = f" ({len(handed) - training} {self.pending})" if len(handed) > training else ""
         return (
             f"sweep {state.manifest.name}: {counts['finished']}/{len(state.trials)} finished · "
             f"{training} running{queued} · {counts['failed']} failed · {counts['waiting']} waiting · "

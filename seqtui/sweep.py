@@ -312,6 +312,10 @@ def read_manifest(directory: Path) -> Manifest:
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> None:
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SeqtuiError(f"cannot create {directory}: {error.strerror or error}") from None
     write_json_atomic(Path(directory) / SWEEP_MANIFEST, manifest.to_dict())
 
 
@@ -769,14 +773,14 @@ def write_report(directory: Path) -> tuple[Path, Path]:
         + " Lengths marked * are past the training range.",
     ]
     for model in dict.fromkeys(r.model for r in rows):
-        for kind, attribute in (("the trials' own negatives", "by_length"), ("hard negatives", "hard_by_length")):
+        for kind, attribute in (("random negatives", "by_length"), ("hard negatives", "hard_by_length")):
             subset = [r for r in rows if r.model == model]
             lengths = sorted(set().union(*(getattr(r, attribute) for r in subset)))
             n_max = max(r.n_max for r in subset)
             header = [f"{n}{'*' if n > 2 * n_max else ''}" for n in lengths]
             lines += ["", f"## {model}: accuracy by length, {kind}", ""]
             extra = ["examples to 99%", "gradient first/last"] if attribute == "by_length" else []
-            lines.append("| " + " | ".join([axis_label, "negatives", "seeds", *header, *extra]) + " |")
+            lines.append("| " + " | ".join([axis_label, "trained on", "seeds", *header, *extra]) + " |")
             lines.append("| " + " | ".join(["---"] * 3 + ["---:"] * (len(header) + len(extra))) + " |")
             for r in subset:
                 cells = [cell_text(getattr(r, attribute).get(n)) for n in lengths]
@@ -801,13 +805,13 @@ def write_report(directory: Path) -> tuple[Path, Path]:
     table = io.StringIO()
     writer = csv.writer(table)
     writer.writerow(
-        ["model", *axes, "negatives", "kind", "length", "beyond", "mean", "ci95", "seeds"]
+        ["model", *axes, "trained_on", "tested_on", "length", "beyond", "mean", "ci95", "seeds"]
         + ["examples_to_99", "reached_99", "gradient_ratio"]
     )
     for r in rows:
         reached = sum(r.reached_99) / len(r.reached_99) if r.reached_99 else ""
         ratio = geometric_mean(r.ratios)
-        for kind, cells in (("own", r.by_length), ("hard", r.hard_by_length)):
+        for kind, cells in (("random", r.by_length), ("hard", r.hard_by_length)):
             for n, cell in cells.items():
                 writer.writerow(
                     [r.model, *r.key, r.negatives, kind, n, int(n > 2 * r.n_max), f"{cell.mean:.6f}"]
@@ -816,3 +820,90 @@ def write_report(directory: Path) -> tuple[Path, Path]:
                 )
     write_text_atomic(csv_path, table.getvalue())
     return md_path, csv_path
+
+
+# -- following a sweep as it grows ------------------------------------------------------------------
+@dataclass
+class TrialView:
+    name: str
+    state: str  # the manifest's word, corrected by the run's own status when it trains
+    step: int
+    progress: float | None  # of its work budget
+    worst: float | None  # the latest held-out worst length while training, or after
+    reached_99: int | None  # examples to 99% at every trained length
+
+
+class SweepFollower:
+    """Follows a sweep's manifest and each trial's status and measurement, re-reading only what
+    changed (a stat per file per poll); `map` is the memory map of the trials measured so far.
+    Never raises: a damaged manifest is `problem`."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.manifest: Manifest | None = None
+        self.axes: list[str] = []
+        self.map: list[MapRow] = []
+        self.trials: list[TrialView] = []
+        self.problem: str | None = None
+        self.version = 0
+        self._stamps: tuple = ()
+
+    def _stamp(self) -> tuple:
+        stamps = []
+        names = self.manifest.trials if self.manifest else {}
+        for path in [self.directory / SWEEP_MANIFEST] + [
+            self.directory / name / part for name in names for part in ("status.json", HELDOUT)
+        ]:
+            try:
+                info = path.stat()
+                stamps.append((info.st_ino, info.st_mtime_ns, info.st_size))
+            except OSError:
+                stamps.append(None)
+        return tuple(stamps)
+
+    def poll(self) -> bool:
+        stamps = self._stamp()
+        if stamps == self._stamps:
+            return False
+        try:
+            manifest, axes, rows = memory_map(self.directory)
+            self.problem = None
+        except SeqtuiError as error:
+            self._stamps = stamps
+            self.problem, self.map, self.trials = str(error), [], []
+            self.version += 1
+            return True
+        first = self.manifest is None
+        self.manifest, self.axes, self.map = manifest, axes, rows
+        self.trials = [self._view(record) for record in manifest.trials.values()]
+        self._stamps = self._stamp() if first else stamps  # now that the trials are known
+        self.version += 1
+        return True
+
+    def _view(self, record: TrialRecord) -> TrialView:
+        run = Run(self.directory / record.name)
+        status = run.raw_status()
+        state = record.state
+        if status.state in ("starting", "running", "paused") and run.status().active:
+            state = "running"
+        elif state == "running":
+            state = "waiting"  # handed out, not started (or left by a sweep that is gone)
+        heldout = read_heldout(run) if record.state == "finished" else None
+        progress = None
+        worst = status.best_worst
+        try:
+            progress = run.config().budget.work_progress(status.step, status.examples)
+        except SeqtuiError:
+            pass
+        reached = None
+        if heldout is not None:
+            trained = range(2, 2 * heldout["n_max"] + 1)
+            worst = min((v for n, v in heldout["random"].items() if n in trained), default=None)
+            reached = heldout["examples_to"].get("0.99")
+        return TrialView(record.name, state, status.step, progress, worst, reached)
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(TRIAL_STATES, 0)
+        for trial in self.trials:
+            out[trial.state] = out.get(trial.state, 0) + 1
+        return out

@@ -368,7 +368,7 @@ def test_compare_key_starts_a_comparison_and_the_compare_screen_follows_it(tmp_p
                 what="both runs and the report",
             )
             loss, acc = screen.query_one("#compare-loss", Chart), screen.query_one("#compare-acc", Chart)
-            names = [f"cmp-{stamp}-rnn", f"cmp-{stamp}-lstm"]
+            names = [f"cmp-{stamp}/rnn", f"cmp-{stamp}/lstm"]  # a comparison is a sweep: its runs are trials
             # in a comparison, lines and rows are named by model; the status line names the comparison
             assert [line.label for line in loss.lines] == [line.label for line in acc.lines] == ["rnn", "lstm"]
             assert stamp in text_of(app, "#compare-runs")
@@ -377,7 +377,7 @@ def test_compare_key_starts_a_comparison_and_the_compare_screen_follows_it(tmp_p
             evals = [r for r in Run(root / names[1]).read_metrics() if r["kind"] == "eval"]
             assert acc.lines[1].ys == [r["worst"] for r in evals] and loss.x_label == "examples"
             await pilot.press("a", "a")  # training accuracy, then the report's accuracy by length
-            report = list(csv.DictReader(open(root / f"cmp-{stamp}-report.csv")))
+            report = list(csv.DictReader(open(root / f"cmp-{stamp}" / "report.csv")))
             assert "random negatives" in acc.title and acc.vertical == [4]  # the training range ends at 4
             assert acc.lines[1].xs == [2, 4, 6, 8, 10, 12, 14]  # past the training range too
             assert acc.lines[1].ys == [float(report[1][f"random_{n}"]) for n in acc.lines[1].xs]
@@ -466,27 +466,31 @@ def test_a_screen_hidden_while_its_run_was_rewritten_shows_the_new_log_whole(tra
 
 
 def test_the_compare_screen_shows_a_report_as_soon_as_it_is_written(tmp_path):
+    from seqtui.sweep import Manifest, SweepSpec, write_manifest
+
     root = tmp_path / "runs"
+    spec = SweepSpec.build("cmp-live", {"model": "rnn,lstm"}, kind="comparison")
+    write_manifest(root / "cmp-live", Manifest(spec.name, spec, {}))  # makes the directory
     for model in ("rnn", "lstm"):
-        run = Run.create(root / f"cmp-live-{model}", small_config(model=ModelConfig(model, 8)))
+        run = Run.create(root / "cmp-live" / model, small_config(model=ModelConfig(model, 8)))
         runner.train(run)
 
     async def scenario():
-        app = make_app(root, root / "cmp-live-lstm")
+        app = make_app(root, root / "cmp-live" / "lstm")
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("f7")
             await wait_for(pilot, lambda: "comparison live" in text_of(app, "#compare-runs"), what="the screen")
             assert "report" not in text_of(app, "#compare-runs")
             lengths = ",".join(f"random_{n},hard_{n}" for n in (2, 4, 6))
             values = ",".join("0.9,0.8" for _ in range(3))
-            (root / "cmp-live-report.csv").write_text(
-                f"model,run,{lengths}\nrnn,cmp-live-rnn,{values}\nlstm,cmp-live-lstm,{values}\n"
+            (root / "cmp-live" / "report.csv").write_text(
+                f"model,run,{lengths}\nrnn,cmp-live/rnn,{values}\nlstm,cmp-live/lstm,{values}\n"
             )
-            (root / "cmp-live-report.md").write_text("# Comparison live\n")
+            (root / "cmp-live" / "report.md").write_text("# Comparison live\n")
             # no key pressed: the app's follower of the comparison notices the report
             await wait_for(
                 pilot,
-                lambda: "report: cmp-live-report.md" in text_of(app, "#compare-runs"),
+                lambda: "report: cmp-live/report.md" in text_of(app, "#compare-runs"),
                 timeout=10,
                 what="the report",
             )
@@ -539,3 +543,44 @@ def test_the_app_survives_damaged_runs_and_deletes_a_link_without_its_target(tmp
             assert "kept" in said and not (root / "link").exists() and trained_run.path.is_dir()
 
     asyncio.run(scenario())
+
+
+def test_the_sweep_screen_maps_trials_as_they_are_measured_and_opens_one(tmp_path):
+    from seqtui.app.screens.sweep import SweepScreen, cell_style
+    from seqtui.sweep import Manifest, SweepSpec, TrialRecord, measure_trial, write_manifest
+
+    root = tmp_path / "runs"
+    spec = SweepSpec.build("mem", {"model": "rnn,lstm", "hidden": "8,16", "n-max": "2"})
+    trials = spec.trials()
+    records = {t.name: TrialRecord(t.name, t.shown()) for t in trials}
+    write_manifest(root / "mem", Manifest("mem", spec, records))
+    runs = {}
+    for trial in trials[:2]:  # rnn-h8, rnn-h16 trained and measured; the lstm trials not started
+        run = Run.create(root / "mem" / trial.name, small_config(model=ModelConfig("rnn", trial.values["hidden"])))
+        runner.train(run)
+        records[trial.name].state = "finished"
+        runs[trial.name] = run
+    measure_trial(runs["rnn-h8"], 300)
+    write_manifest(root / "mem", Manifest("mem", spec, records))
+
+    async def scenario():
+        app = make_app(root)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("f8")
+            await wait_for(pilot, lambda: isinstance(app.screen, SweepScreen), what="the sweep screen")
+            await wait_for(pilot, lambda: "sweep mem" in text_of(app, "#sweep-status"), what="the sweep")
+            assert "F8 Sweeps" in text_of(app, "#nav")  # every screen's key fits in 80 columns
+            shown = text_of(app, "#sweep-map")
+            assert "rnn" in shown and "lstm" not in shown and "    8 " in shown and "   16 " not in shown
+            table = app.screen.query_one("#sweep-trials", DataTable)
+            assert table.row_count == 4
+            measure_trial(runs["rnn-h16"], 300)  # a trial measured while the screen is shown
+            await wait_for(pilot, lambda: "   16 " in text_of(app, "#sweep-map"), timeout=10, what="the new row")
+            table.move_cursor(row=1)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: app.current is not None, what="the trial opened")
+            assert app.current.path == runs["rnn-h16"].path and app.current.name == "mem/rnn-h16"
+
+    asyncio.run(scenario())
+    # the colour scale tells apart the accuracies a user watches
+    assert len({cell_style(a).bgcolor for a in (0.5, 0.9, 0.98, 0.99, 0.999)}) == 5

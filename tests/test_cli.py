@@ -130,8 +130,8 @@ def test_compare_from_the_command_line(tmp_path):
         "1",
     )
     assert result.returncode == 0, result.stderr
-    assert len(list(tmp_path.glob("cmp-*-report.md"))) == 1 and len(list(tmp_path.glob("cmp-*-report.csv"))) == 1
-    assert sorted(p.name.rsplit("-", 1)[-1] for p in tmp_path.glob("cmp-*") if p.is_dir()) == ["lstm", "rnn"]
+    assert len(list(tmp_path.glob("cmp-*/report.md"))) == 1 and len(list(tmp_path.glob("cmp-*/report.csv"))) == 1
+    assert sorted(p.name for p in tmp_path.glob("cmp-*/*") if p.is_dir()) == ["lstm", "rnn"]
 
 
 def test_sample_json_lines(tmp_path):

@@ -173,9 +173,50 @@ def test_probe_screen_pca_path(snap_compare, runs_root, size):
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_compare_screen(snap_compare, tmp_path, monkeypatch, size):
+    from seqtui.sweep import Manifest, SweepSpec, write_manifest
+
     monkeypatch.chdir(tmp_path)
     root = Path("runs")
+    spec = SweepSpec.build("cmp-demo", {"model": "rnn,lstm,gru"}, kind="comparison")
+    write_manifest(root / "cmp-demo", Manifest(spec.name, spec, {}))
     for model, pace in (("rnn", 0.6), ("lstm", 1.0), ("gru", 0.85)):
-        synthetic_run(root, f"cmp-demo-{model}", model, pace)
-    (root / "cmp-demo-report.md").write_text("# Comparison demo\n")
-    assert snap_compare(make_app(root, root / "cmp-demo-lstm"), terminal_size=size, press=["f7"])
+        synthetic_run(root / "cmp-demo", model, model, pace)
+    (root / "cmp-demo" / "report.md").write_text("# Comparison demo\n")
+    assert snap_compare(make_app(root, root / "cmp-demo" / "lstm"), terminal_size=size, press=["f7"])
+
+
+def synthetic_sweep(root: Path) -> None:
+    """A finished sweep (rnn, lstm x hidden 16, 32 x 2 seeds) with made-up, fixed measurements."""
+    from seqtui.runs import HELDOUT
+    from seqtui.sweep import Manifest, SweepSpec, TrialRecord, write_manifest
+
+    spec = SweepSpec.build("memory", {"model": "rnn,lstm", "hidden": "16,32", "n-max": "5"}, seeds=2)
+    records = {}
+    for trial in spec.trials():
+        run = synthetic_run(root / "memory", trial.name, trial.values["model"], 1.0)
+        records[trial.name] = TrialRecord(trial.name, trial.shown(), state="finished", attempts=1)
+        skill = (0.35 if trial.values["model"] == "rnn" else 0.9) + trial.values["hidden"] / 400
+        skill += 0.01 * trial.values["seed"]
+        by_length = {str(2 * n): round(min(0.9995, 0.5 + 0.5 * skill ** (n / 3)), 4) for n in range(1, 11)}
+        heldout = {
+            "format": 1,
+            "step": 2000,
+            "examples": 512_000,
+            "seconds": 40.0,
+            "samples": 20_000,
+            "n_max": 5,
+            "random": by_length,
+            "hard": {k: round(v * 0.9, 4) for k, v in by_length.items()},
+            "gradient_ratio": 0.01 * skill,
+            "examples_to": {"0.99": 300_000} if skill > 0.95 else {},
+            "seconds_to": {},
+        }
+        (run.path / HELDOUT).write_text(json.dumps(heldout))
+    write_manifest(root / "memory", Manifest("memory", spec, records))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_sweep_screen(snap_compare, tmp_path, monkeypatch, size):
+    monkeypatch.chdir(tmp_path)
+    synthetic_sweep(Path("runs"))
+    assert snap_compare(make_app(Path("runs")), terminal_size=size, press=["f8"])

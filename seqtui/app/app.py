@@ -29,11 +29,13 @@ from seqtui.app.screens.compare import CompareScreen
 from seqtui.app.screens.dialogs import QuitDialog
 from seqtui.app.screens.gradients import GradientsScreen
 from seqtui.app.screens.runs import RunsScreen
+from seqtui.app.screens.sweep import SweepScreen
 from seqtui.app.screens.train import TrainScreen
 from seqtui.compare import ComparisonFollower
 from seqtui.errors import SeqtuiError
 from seqtui.history import RunFollower
 from seqtui.runs import Run
+from seqtui.sweep import SweepFollower
 
 MIN_SIZE = (80, 24)
 POLL_SECONDS = 0.5  # the trainer writes a metrics line every half second
@@ -61,6 +63,7 @@ class SeqtuiApp(App):
         "evaluate": evaluate_screen,
         "gradients": GradientsScreen,
         "compare": CompareScreen,
+        "sweep": SweepScreen,
     }
     BINDINGS = [
         Binding("f2", "switch_mode('runs')", "Runs", show=False),  # shown in the nav bar
@@ -69,6 +72,7 @@ class SeqtuiApp(App):
         Binding("f5", "switch_mode('evaluate')", "Evaluate", show=False),  # shown in the nav bar
         Binding("f6", "switch_mode('gradients')", "Gradients", show=False),  # shown in the nav bar
         Binding("f7", "switch_mode('compare')", "Compare", show=False),  # shown in the nav bar
+        Binding("f8", "switch_mode('sweep')", "Sweeps", show=False),  # shown in the nav bar
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f12", "save_screen", "Save an SVG screenshot", show=False),
     ]
@@ -82,7 +86,7 @@ class SeqtuiApp(App):
         self.compare: set[Path] = set()  # runs marked for comparison in the runs list
         self.compare_group: str | None = None  # a comparison started here, shown until a run is opened
         # key (a run's path, or ("comparison", name)) -> its follower, and who asked for it
-        self.followers: dict[Hashable, RunFollower | ComparisonFollower] = {}
+        self.followers: dict[Hashable, RunFollower | ComparisonFollower | SweepFollower] = {}
         self.followed_by: dict[Hashable, set[int]] = {}
 
     def on_mount(self) -> None:
@@ -102,6 +106,8 @@ class SeqtuiApp(App):
         if follower is None:
             if isinstance(key, tuple) and key[0] == "comparison":
                 follower = ComparisonFollower(self.root, key[1])
+            elif isinstance(key, tuple) and key[0] == "sweep":
+                follower = SweepFollower(key[1])
             else:
                 follower = RunFollower(Run(Path(key)))
             follower.poll()

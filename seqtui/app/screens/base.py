@@ -23,13 +23,22 @@ MODES = [
     ("f5", "evaluate", "Evaluate"),
     ("f6", "gradients", "Gradients"),
     ("f7", "compare", "Compare"),
+    ("f8", "sweep", "Sweeps"),
 ]
 
 
-def nav_text(current: str) -> str:
+SHORT_LABELS = {"Evaluate": "Eval", "Gradients": "Grads"}  # below NARROW columns, so every key shows
+
+
+NARROW = 90
+
+
+def nav_text(current: str, width: int = 120) -> str:
     """The screens and their keys, the current one highlighted."""
     parts = []
     for key, mode, label in MODES:
+        if width < NARROW:
+            label = SHORT_LABELS.get(label, label)
         if mode == current:
             parts.append(f"[reverse b] {key.upper()} {label} [/]")
         else:
@@ -57,6 +66,10 @@ class SeqtuiScreen(Screen):
         self._check_size()
 
     def _check_size(self) -> None:
+        narrow = self.app.size.width < NARROW
+        if narrow != getattr(self, "_narrow_nav", False):
+            self._narrow_nav = narrow
+            self.query_one("#nav", Static).update(nav_text(self.MODE, self.app.size.width))
         small = self.app.too_small
         self.set_class(small, "-too-small")
         if small:

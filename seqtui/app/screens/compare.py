@@ -129,7 +129,7 @@ class CompareScreen(SeqtuiScreen):
             report = self.comparison.report if self.comparison and self.comparison.by_length else None
             status.update(
                 f"[b]{escape(what)}[/]   x: {'training time' if self.by_time else 'examples seen'}"
-                + (f"   report: {escape(report.name)}" if report else "")
+                + (f"   report: {escape(report.parent.name)}/{escape(report.name)}" if report else "")
             )
         self.draw_charts()
         self.draw_table()

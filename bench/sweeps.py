@@ -1,0 +1,112 @@
+"""A 16-trial sweep three ways: one trial after another, the local executor, and Ray (local).
+
+    python bench/sweeps.py            # prints the table; bench/bench.py --only sweep records it
+
+Each way runs the real `seqtui sweep` command on the same grid (rnn and lstm x hidden 16, 32, 64,
+128 x 2 seeds, on a small budget) into its own runs root. Measured: wall time, and how busy the
+machine's cores were over it (from /proc/stat: busy / total clock ticks of every core). Ray's
+overhead: starting a local instance (measured alone), and per trial what Ray took beyond the
+local executor with the same number of trials at once.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GRID = ["--model", "rnn,lstm", "--hidden", "16,32,64,128", "--seeds", "2", "--samples", "60k", "--n-max", "5"]
+TRIALS = 16
+
+
+def _ticks() -> tuple[int, int]:
+    with open("/proc/stat") as handle:
+        fields = [int(v) for v in handle.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    total = sum(fields[:8])
+    return total - idle, total
+
+
+def _sweep(root: Path, name: str, *extra: str) -> dict:
+    busy0, total0 = _ticks()
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "seqtui", "sweep", *GRID, "--name", name, "--root", str(root), *extra],
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - started
+    busy1, total1 = _ticks()
+    if result.returncode != 0:
+        raise SystemExit(f"sweep {name} failed: {result.stderr or result.stdout}")
+    return {"wall_s": wall, "cpu_utilisation": (busy1 - busy0) / max(1, total1 - total0)}
+
+
+def _ray_start_seconds() -> float:
+    code = (
+        "import time; t = time.perf_counter(); import ray; "
+        "ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False); "
+        "print(time.perf_counter() - t); ray.shutdown()"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def measure() -> dict:
+    cores = len(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        out = {
+            "trials": TRIALS,
+            "grid": " ".join(GRID),
+            "cores": cores,
+            "one_after_another": _sweep(root, "seq", "--parallel", "1", "--threads", str(cores)),
+            "local": _sweep(root, "local"),
+        }
+        try:
+            out["ray_start_s"] = _ray_start_seconds()
+            out["ray"] = _sweep(root, "ray", "--ray", "--threads", "1")
+        except (ValueError, IndexError):
+            out["ray"] = None  # Ray not installed
+    if out.get("ray"):
+        extra = out["ray"]["wall_s"] - out["local"]["wall_s"] - out["ray_start_s"]
+        out["ray_overhead_per_trial_s"] = extra / (TRIALS / cores)  # trials run `cores` at a time
+    return out
+
+
+def markdown(result: dict | None) -> list[str]:
+    if not result:
+        return []
+    base = result["one_after_another"]["wall_s"]
+    lines = [
+        "## A sweep: one after another, the local executor, Ray",
+        "",
+        f"`seqtui sweep {result['grid']}`: {result['trials']} trials, each trained and measured by "
+        f"`seqtui trial` (`bench/sweeps.py`). One after another: `--parallel 1 --threads {result['cores']}`; "
+        f"local: the default (one trial per core, one thread each); Ray: `--ray` (a local instance, one "
+        "CPU per trial). CPU utilisation: busy share of all cores over the sweep.",
+        "",
+        "| executor | wall time | vs one after another | CPU utilisation |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for label, key in (("one after another", "one_after_another"), ("local executor", "local"), ("Ray", "ray")):
+        row = result.get(key)
+        if row:
+            lines.append(
+                f"| {label} | {row['wall_s']:.1f} s | **{base / row['wall_s']:.2f}x** | {row['cpu_utilisation']:.0%} |"
+            )
+    if result.get("ray"):
+        lines += [
+            "",
+            f"Ray's overhead: {result['ray_start_s']:.1f} s to start a local instance, then about "
+            f"{result['ray_overhead_per_trial_s']:.2f} s per trial beyond the local executor (scheduling, "
+            "a worker process per task).",
+        ]
+    return lines + [""]
+
+
+if __name__ == "__main__":
+    print("\n".join(markdown(measure())))
