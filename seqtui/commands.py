@@ -512,22 +512,35 @@ def cmd_runs(args: Namespace) -> int:
     if not summaries:
         console.print(f"no runs under {escape(str(root))} yet: start one with  seqtui train")
         return 0
-    table = Table(title=f"runs under {escape(str(root))}", title_justify="left")
-    for name in ("run", "state", "model", "task", "steps", "examples", "worst-length acc", "updated"):
-        table.add_column(name, justify="right" if name in ("steps", "examples", "worst-length acc") else "left")
-    for s in summaries:
+    from rich import box
+
+    wide = console.width >= 110  # narrower: the run names whole, the task and steps left out
+    names = [s.run.shown_name for s in summaries]
+    table = Table(title=f"runs under {escape(str(root))}", title_justify="left", box=box.SIMPLE_HEAD)
+    columns = ["run", "state", "model", "task", "steps", "examples", "worst", "updated"]
+    if not wide:
+        columns = [c for c in columns if c not in ("task", "steps")]
+    for name in columns:
+        table.add_column(
+            name,
+            justify="right" if name in ("steps", "examples", "worst") else "left",
+            no_wrap=name == "run",
+            min_width=min(max(map(len, names)), 48) if name == "run" else None,
+        )
+    for name, s in zip(names, summaries):
         best = "-" if s.best_worst is None else f"{s.best_worst:.4f}"
         state = f"[red]{s.state}[/]" if s.state in ("damaged", "failed") else s.state
-        table.add_row(
-            escape(s.run.shown_name),
-            state,
-            s.model,
-            f"{s.task}/{s.negatives}",
-            f"{s.step:,}",
-            f"{s.examples:,}",
-            best,
-            _ago(s.updated),
-        )
+        values = {
+            "run": escape(name),
+            "state": state,
+            "model": s.model,
+            "task": f"{s.task}/{s.negatives}",
+            "steps": f"{s.step:,}",
+            "examples": f"{s.examples:,}",
+            "worst": best,
+            "updated": _ago(s.updated),
+        }
+        table.add_row(*(values[c] for c in columns))
     console.print(table)
     for s in summaries:
         if s.problem:

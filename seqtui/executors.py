@@ -11,40 +11,17 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 from seqtui.errors import SeqtuiError
-from seqtui.launch import log_tail
+from seqtui.launch import log_tail, spawn, threads_env
 from seqtui.runs import LOG, Run
 from seqtui.sweep import Executor
 from seqtui.threads import cores
 
 
-def _stop_with_parent() -> None:  # in the child, before exec: SIGTERM when the parent dies (Linux)
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _popen(args: list[str], log: Path, threads: int | None, nice: int = 0) -> subprocess.Popen:
-    env = dict(os.environ)
-    if threads:
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "seqtui", *args, *(["--nice", str(nice)] if nice else [])],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            close_fds=True,
-            env=env,
-            preexec_fn=_stop_with_parent if sys.platform.startswith("linux") else None,
-        )
+    return spawn(args, log, nice, threads_env(threads), detach=False, tied=True)
 
 
 def failure_of(code: int, log: Path) -> str | None:
@@ -77,7 +54,8 @@ class LocalExecutor(Executor):
     """Trials as processes on this machine, `parallel` at a time."""
 
     def __init__(self, parallel: int, threads: int | None, nice: int = 0):
-        self.capacity, self.threads, self.nice = parallel, threads, nice
+        self.capacity = self.slots = parallel
+        self.threads, self.nice = threads, nice
         self.processes: dict[str, tuple[subprocess.Popen, Path]] = {}
         plural = "s" if (threads or 0) > 1 else ""
         self.description = f"here, {parallel} at a time" + (f", {threads} thread{plural} each" if threads else "")
@@ -129,6 +107,7 @@ class RayExecutor(Executor):
         self.started_here = not ray.is_initialized()
         if self.started_here:
             options = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+            address = address or os.environ.get("RAY_ADDRESS") or None  # as Ray itself reads it
             try:
                 if address is None:
                     ray.init(num_cpus=cpus or cores(), **options)
@@ -147,6 +126,9 @@ class RayExecutor(Executor):
         if gpus and total.get("GPU", 0) < gpus:
             raise SeqtuiError(f"the Ray cluster has {total.get('GPU', 0):g} GPUs: a trial asks for {gpus:g}")
         self.capacity = 1 << 16  # every trial is handed to Ray, which runs what the cluster has room for
+        self.slots = max(1, int(total.get("CPU", 0) // threads))
+        if gpus:
+            self.slots = max(1, min(self.slots, int(total.get("GPU", 0) / gpus)))
         where = "a local Ray instance" if address is None else f"Ray at {address}"
         cpus_total = total.get("CPU", 0)
         self.description = f"{where} ({cpus_total:g} CPUs, {threads} per trial" + (

@@ -9,6 +9,7 @@ its settings from the run directory; the viewer follows the run through the same
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -36,10 +37,25 @@ def budget_arguments(extra: Budget | None) -> list[str]:
     return args
 
 
+def _stop_with_parent() -> None:  # in the child, before exec: SIGTERM when its parent dies (Linux)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def spawn(
-    args: list[str], log: Path, nice: int = NICE, env: dict | None = None, detach: bool = True
+    args: list[str],
+    log: Path,
+    nice: int = NICE,
+    env: dict | None = None,
+    detach: bool = True,
+    tied: bool = False,
 ) -> subprocess.Popen:
-    """`seqtui ARGS --nice N`, its output appended to `log`; in its own session when `detach`."""
+    """`seqtui ARGS --nice N`, its output appended to `log`: in its own session when `detach`
+    (it outlives us: the app's trainers), told to stop when we die when `tied` (a sweep's trials)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         return subprocess.Popen(
@@ -50,18 +66,27 @@ def spawn(
             start_new_session=detach,  # its own session: no SIGHUP, no Ctrl-C from our terminal
             close_fds=True,
             env=env,
+            preexec_fn=_stop_with_parent if tied and sys.platform.startswith("linux") else None,
         )
+
+
+def threads_env(threads: int | None) -> dict | None:
+    """The environment for a child process that should use `threads` CPU threads."""
+    if threads is None:
+        return None
+    return dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
 
 
 def spawn_trainer(
     run: Run, extra: Budget | None = None, nice: int = NICE, threads: int | None = None, detach: bool = True
 ) -> subprocess.Popen:
     """The one way a trainer process is started: on a run directory, which holds its settings."""
-    env = None
-    if threads is not None:
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     return spawn(
-        ["train", "--resume", str(run.path), "--quiet", *budget_arguments(extra)], run.file(LOG), nice, env, detach
+        ["train", "--resume", str(run.path), "--quiet", *budget_arguments(extra)],
+        run.file(LOG),
+        nice,
+        threads_env(threads),
+        detach,
     )
 
 

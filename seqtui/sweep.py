@@ -423,8 +423,8 @@ class SweepState:
     manifest: Manifest
     trials: list[Trial]
     started: float = field(default_factory=time.time)
-    done_before: int = 0  # examples of trials already finished when this run of the sweep began
     skipped: list[str] = field(default_factory=list)  # trials left alone, with why
+    slots: int = 1  # trials that run at once
 
     def count(self, state: str) -> int:
         return sum(1 for t in self.manifest.trials.values() if t.state == state)
@@ -432,35 +432,44 @@ class SweepState:
     def run(self, trial: Trial) -> Run:
         return Run(self.directory / trial.name)
 
-    def work(self) -> tuple[int, int]:
-        """(examples done, examples in all) over the trials whose budgets are in work."""
-        done = total = 0
-        for trial in self.trials:
-            budget = trial.config.budget
-            size = budget.samples or (budget.steps or 0) * trial.config.batch_size
-            total += size
-            record = self.manifest.trials[trial.name]
-            if record.state == "finished":
-                done += size
-            elif record.state in ("running", "waiting"):
-                status = self.run(trial).raw_status()
-                done += min(size, status.examples)
-        return done, total
-
     def eta(self) -> float | None:
-        done, total = self.work()
-        elapsed = time.time() - self.started
-        fresh = done - self.done_before
-        if fresh <= 0 or elapsed < 1 or total <= done:
-            return None if total > done else 0.0
-        return (total - done) * elapsed / fresh
+        """Seconds left: each unfinished trial's examples left at the speed of trials like it (same
+        model and size, else same model, else any) measured so far, shared over the slots."""
+        measured: dict[tuple, list[float]] = {}
+        left: list[tuple[tuple, int]] = []
+        for trial in self.trials:
+            record = self.manifest.trials[trial.name]
+            status = self.run(trial).raw_status()
+            key = (trial.values["model"], trial.config.model.hidden)
+            if status.examples and status.elapsed > 0:
+                for k in (key, key[:1], ()):
+                    total = measured.setdefault(k, [0.0, 0.0])
+                    total[0] += status.examples
+                    total[1] += status.elapsed
+            if record.state in ("running", "waiting"):
+                left.append((key, max(0, _work(trial) - status.examples)))
+        if not left:
+            return 0.0
+        if () not in measured:
+            return None
+        seconds = 0.0
+        for key, examples in left:
+            done, spent = next(measured[k] for k in (key, key[:1], ()) if k in measured)
+            seconds += examples * spent / done
+        return seconds / max(1, min(self.slots, len(left)))
+
+
+def _work(trial: Trial) -> int:
+    budget = trial.config.budget
+    return budget.samples or (budget.steps or 0) * trial.config.batch_size
 
 
 class Executor:
     """Where trials run. `capacity` trials at once; `start` one; `poll` the ones that ended:
     (trial name, None or why it failed); `stop` every trial still running (they save a checkpoint)."""
 
-    capacity: int = 1
+    capacity: int = 1  # trials handed to it at once
+    slots: int = 1  # trials that actually run at once (Ray queues what it has no room for)
     description: str = ""
 
     def start(self, name: str, run: Run, args: list[str]) -> None:
@@ -554,13 +563,12 @@ def run_sweep(
     lock = RunLock(directory / "lock")
     if not lock.acquire():
         raise SeqtuiError(f"sweep {spec.name} is being run by another process")
-    state = SweepState(directory, manifest, trials)
+    state = SweepState(directory, manifest, trials, slots=executor.slots)
     say = on_change or (lambda state, line: None)
     log = directory / "sweep.log"
     try:
         waiting = _plan(state, retry_failed)
         write_manifest(directory, manifest)
-        state.done_before = state.work()[0]
         running: dict[str, Trial] = {}
 
         def note(line: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import os
 import signal
@@ -136,9 +137,20 @@ def test_a_trial_killed_mid_run_fails_then_resumes_when_the_sweep_runs_again(tmp
     assert trial.raw_status().step == 1500
 
 
-ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'seqtui[ray]')")
+needs_ray = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="Ray is not installed (pip install -e '.[ray]')"
+)
 
 
+def test_without_ray_the_ray_executor_says_how_to_install_it(tmp_path, monkeypatch):
+    from seqtui.executors import RayExecutor
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails, as where it is not installed
+    with pytest.raises(SeqtuiError, match=r"--ray needs Ray, which is not installed: pip install 'seqtui\[ray\]'"):
+        RayExecutor(None, 1)
+
+
+@needs_ray
 def test_the_ray_executor_runs_the_same_trials_on_a_local_ray_instance(tmp_path):
     root = tmp_path / "runs"
     result = seqtui_command(
@@ -163,6 +175,7 @@ def test_the_ray_executor_runs_the_same_trials_on_a_local_ray_instance(tmp_path)
     assert {r["model"] for r in csv.DictReader(open(root / "r" / "report.csv"))} == {"rnn", "gru"}
 
 
+@needs_ray
 def test_a_trial_whose_ray_worker_dies_is_marked_failed_and_the_sweep_goes_on(tmp_path):
     root = tmp_path / "runs"
     command = ["sweep", "--model", "lstm", "--seeds", "2", "--steps", "1500", *TINY, "--checkpoint-every", "1600"]
@@ -196,3 +209,20 @@ def test_the_report_of_a_partial_sweep_says_how_many_trials_it_holds(tmp_path):
     md, table = write_report(root / "p")
     assert "1 of 2 trials measured" in md.read_text()
     assert {r["hidden"] for r in csv.DictReader(open(table))} == {"8"}
+
+
+def test_the_eta_counts_each_trial_at_the_speed_of_trials_like_it(tmp_path):
+    from seqtui.runs import RunStatus
+    from seqtui.sweep import Manifest, SweepState, TrialRecord
+
+    spec = SweepSpec.build("e", {"model": "rnn,lstm", "samples": "100k", "hidden": "8,16"})
+    trials = spec.trials()
+    records = {t.name: TrialRecord(t.name, t.shown()) for t in trials}
+    state = SweepState(tmp_path, Manifest("e", spec, records), trials, slots=2)
+    assert state.eta() is None  # nothing measured yet
+    for name, examples, seconds, done in (("rnn-h8", 100_000, 10.0, True), ("lstm-h8", 50_000, 25.0, False)):
+        run = Run.create(tmp_path / name, next(t for t in trials if t.name == name).config)
+        run.write_status(RunStatus(state="finished" if done else "stopped", examples=examples, elapsed=seconds))
+        records[name].state = "finished" if done else "waiting"
+    # left: rnn-h16 100k at the rnn's 10k/s (10 s), lstm-h8 50k and lstm-h16 100k at 2k/s (75 s); 2 at a time
+    assert state.eta() == pytest.approx((10 + 25 + 50) / 2)
