@@ -637,7 +637,8 @@ def _plan(state: SweepState, retry_failed: bool) -> list[Trial]:
         run = state.run(trial)
         if (run.path / CONFIG).exists():
             status = run.status()
-            if status.state == "finished" and read_heldout(run) is not None:
+            heldout = read_heldout(run) if status.state == "finished" else None
+            if heldout is not None and heldout["step"] == status.step:  # measured where it finished
                 record.state, record.reason = "finished", None
                 continue
             if status.active:

@@ -125,3 +125,16 @@ def test_notes_at_the_edges_of_a_chart_are_not_cut():
     )
     plot = chart._build(40, 10).plain
     assert "10" in plot and "12" in plot and "5" in plot
+
+
+def test_accuracy_heatmaps_colour_the_error_on_a_log_scale():
+    from seqtui.app.widgets.heatmap import error_position
+
+    heatmap = Heatmap()
+    heatmap.show([[0.5, 0.9, 0.98, 0.99, 0.999, None]], accuracy=True)
+    colours = [heatmap._colour(v) for v in heatmap.rows[0][:5]]
+    assert len(set(colours)) == 5  # the range a user watches, 0.98 -> 0.999, is not one colour
+    assert heatmap.rows[0][5] is None and error_position(0.3) == 0.0 and error_position(1.0) == 1.0
+    # each tenfold fall in the error is the same step of colour
+    assert error_position(0.99) - error_position(0.9) == pytest.approx(error_position(0.999) - error_position(0.99))
+    assert "error 50%" in heatmap.render().plain

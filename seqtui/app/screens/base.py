@@ -8,6 +8,7 @@ A hidden screen catches up from the same followers when it is shown again.
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -51,13 +52,15 @@ class SeqtuiScreen(Screen):
     subclasses add their own without calling these)."""
 
     MODE = ""
+    # first in every footer, so it shows at 80 columns (the app's own ctrl+q is the same action)
+    BINDINGS = [Binding("ctrl+q", "app.quit", "Quit")]
 
     def compose_frame(self) -> ComposeResult:
         yield Static(nav_text(self.MODE), id="nav", markup=True)
         yield Static("", id="too-small")
 
     def compose_footer(self) -> ComposeResult:
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_resize(self, event) -> None:
         self._check_size()

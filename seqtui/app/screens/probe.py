@@ -45,8 +45,8 @@ class ProbeScreen(RunFollowingScreen):
         Binding("n", "example('random')", "Negative"),
         Binding("h", "example('hard')", "Hard"),
         Binding("c", "change_digit", "Change"),
-        Binding("x", "toggle_cell", "Cell state"),
-        Binding("p", "toggle_view", "PCA path"),
+        Binding("x", "toggle_cell", "Cell"),
+        Binding("p", "toggle_view", "PCA"),
         Binding("slash,i", "edit", "Edit"),
         Binding("q", "app.quit", "Quit", show=False),
     ]

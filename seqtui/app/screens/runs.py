@@ -30,11 +30,11 @@ class RunsScreen(SeqtuiScreen):
     MODE = "runs"
     BINDINGS = [
         Binding("enter", "open('train')", "Open"),
-        Binding("p", "open('probe')", "Probe"),
-        Binding("e", "open('evaluate')", "Evaluate"),
+        Binding("p", "open('probe')", "Probe", show=False),
+        Binding("e", "open('evaluate')", "Evaluate", show=False),
         Binding("space", "mark", "Mark"),
-        Binding("C", "compare_models", "Compare models"),
-        Binding("n", "new_run", "New run"),
+        Binding("C", "compare_models", "Compare"),
+        Binding("n", "new_run", "New"),
         Binding("s", "stop", "Stop"),
         Binding("d", "delete", "Delete"),
         Binding("q", "app.quit", "Quit", show=False),

@@ -10,7 +10,6 @@ Cells are coloured by the error (1 - accuracy) on a log scale, from chance (50%)
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from rich.markup import escape
@@ -23,18 +22,11 @@ from textual.widgets import DataTable, Static
 
 from seqtui.app.messages import FollowedChanged
 from seqtui.app.screens.base import SeqtuiScreen
-from seqtui.app.widgets.heatmap import SEQUENTIAL
+from seqtui.app.widgets.heatmap import SEQUENTIAL, error_position
 from seqtui.runs import Run, display_name
 from seqtui.sweep import MapRow, SweepFollower, find_sweeps
 
-CHANCE_ERROR, BEST_ERROR = 0.5, 1e-3  # the colour scale's ends
 CELL = 5  # characters per length: " .987"
-
-
-def error_position(accuracy: float) -> float:
-    """0 at chance, 1 at 99.9% and above: where an accuracy sits on the log-error scale."""
-    error = min(max(1.0 - accuracy, BEST_ERROR), CHANCE_ERROR)
-    return (math.log10(CHANCE_ERROR) - math.log10(error)) / (math.log10(CHANCE_ERROR) - math.log10(BEST_ERROR))
 
 
 def cell_style(accuracy: float) -> Style:
@@ -82,9 +74,9 @@ def legend() -> Text:
 class SweepScreen(SeqtuiScreen):
     MODE = "sweep"
     BINDINGS = [
-        Binding("enter", "open_trial", "Open trial"),
-        Binding("left_square_bracket", "other(-1)", "Previous sweep"),
-        Binding("right_square_bracket", "other(1)", "Next sweep"),
+        Binding("enter", "open_trial", "Open"),
+        Binding("left_square_bracket", "other(-1)", "Previous"),
+        Binding("right_square_bracket", "other(1)", "Next"),
         Binding("q", "app.quit", "Quit", show=False),
     ]
 

@@ -55,15 +55,15 @@ def human(seconds: float | None) -> str:
 class TrainScreen(RunFollowingScreen):
     MODE = "train"
     BINDINGS = [
-        Binding("n", "new_run", "New run"),
-        Binding("space", "pause_resume", "Pause/resume"),
+        Binding("n", "new_run", "New"),
+        Binding("space", "pause_resume", "Pause"),
         Binding("s", "stop", "Stop"),
         Binding("c", "continue_run", "Continue"),
         Binding("plus,equals_sign", "smoothing(1)", "Smooth+", show=False),
         Binding("minus", "smoothing(-1)", "Smooth-", show=False),
-        Binding("m", "smoothing(1)", "Smoothing"),
-        Binding("l", "log_scale", "Log loss"),
-        Binding("x", "export", "Export CSV"),
+        Binding("m", "smoothing(1)", "Smooth"),
+        Binding("l", "log_scale", "Log"),
+        Binding("x", "export", "Export"),
         Binding("left", "cursor(-1)", "Earlier", show=False),
         Binding("right", "cursor(1)", "Later", show=False),
         Binding("end", "cursor(0)", "Latest", show=False),
@@ -221,8 +221,7 @@ class TrainScreen(RunFollowingScreen):
         heatmap.show(
             rows,
             labels=[str(n) for n in lengths],
-            low=0.5,
-            high=1.0,
+            accuracy=True,
             x_range=(evaluations[-1]["examples"] / columns, evaluations[-1]["examples"]),
             title=f"accuracy by length x examples: now mean {latest['accuracy']:.4f}, "
             f"worst {latest['worst']:.4f} at length {worst_length}",

@@ -21,6 +21,16 @@ DIVERGING = [21, 27, 33, 39, 75, 111, 147, 183, 244, 217, 210, 209, 203, 197, 19
 
 
 NOT_A_NUMBER = 244  # grey: what a NaN or infinite value is drawn in
+CHANCE_ERROR, BEST_ERROR = 0.5, 1e-3  # the ends of the accuracy scale: chance, and 99.9%
+
+
+def error_position(accuracy: float) -> float:
+    """0 at chance, 1 at 99.9% and above: an accuracy on a log scale of its error (1 - accuracy),
+    so that 0.98, 0.99 and 0.999 are as far apart as 0.5, 0.8 and 0.95."""
+    if not math.isfinite(accuracy):
+        return accuracy
+    error = min(max(1.0 - accuracy, BEST_ERROR), CHANCE_ERROR)
+    return (math.log10(CHANCE_ERROR) - math.log10(error)) / (math.log10(CHANCE_ERROR) - math.log10(BEST_ERROR))
 
 
 def colour_of(value: float, low: float, high: float, palette: list[int]) -> int:
@@ -64,6 +74,7 @@ class Heatmap(Widget):
         self.title = ""
         self.legend_format = "{:.2f}"
         self.x_range: tuple[float, float] | None = None
+        self.accuracy = False
 
     def show(
         self,
@@ -76,7 +87,13 @@ class Heatmap(Widget):
         title: str = "",
         legend_format: str = "{:.2f}",
         x_range: tuple[float, float] | None = None,
+        accuracy: bool = False,
     ) -> None:
+        """`accuracy`: values are accuracies, coloured by error on a log scale (error_position)."""
+        if accuracy:
+            rows = [[None if missing(v) else error_position(v) for v in row] for row in rows]
+            low, high, diverging = 0.0, 1.0, False
+        self.accuracy = accuracy
         self.rows = rows
         self.labels = labels or [""] * len(rows)
         self.x_range = x_range
@@ -117,10 +134,15 @@ class Heatmap(Widget):
         if self.x_range and self.rows:
             text.append(self._axis(label_width * 2 + 2, len(self.rows[0])) + "\n", style="dim")
         text.append(" " * (label_width * 2 + 2))
-        text.append(self.legend_format.format(self.low) + " ", style="dim")
+        ends = (
+            ("error 50%", "0.1% (log)")
+            if self.accuracy
+            else tuple(map(self.legend_format.format, (self.low, self.high)))
+        )
+        text.append(ends[0] + " ", style="dim")
         for colour in self.palette:
             text.append("█", Style(color=f"color({colour})"))
-        text.append(" " + self.legend_format.format(self.high), style="dim")
+        text.append(" " + ends[1], style="dim")
         return text
 
     def _colour(self, value: float) -> int:
