@@ -2,7 +2,8 @@
 
     python scripts/screenshots.py            # trains two runs (~1.5 minutes on 2 cores), then draws
 
-Each screen is saved as an SVG at 100x30; README.md shows them.
+Each screen is saved as an SVG at 100x30; README.md shows them. The browser view
+(screenshots/browser.png) is taken by tests/test_browser.py, where Chromium is installed.
 """
 
 from __future__ import annotations
@@ -75,6 +76,13 @@ def main() -> None:
         lstm = train(root, "lstm-match-random")
         rnn = train(root, "rnn-match-random", "--model", "rnn", "--samples", "1M")
         asyncio.run(draw(root, lstm, rnn))
+    # the browser view (seqtui serve in headless Chromium): the browser test takes it, if it can run here
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", str(ROOT / "tests" / "test_browser.py")],
+        env=dict(os.environ, SEQTUI_SCREENSHOTS=str(OUT)),
+        cwd=ROOT,
+        check=False,
+    )
     print(f"wrote {', '.join(p.name for p in sorted(OUT.glob('*.svg')))} to {OUT}")
 
 

@@ -93,25 +93,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("--root", type=Path, help="with no command: the runs root the app shows")
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="with no command: look and probe only; nothing starts, stops, continues or deletes a run",
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     train = sub.add_parser(
         "train",
         help="train a model in a run directory (headless)",
-        description="Train a model. With no settings: the default preset (an LSTM, budget in examples). "
+        description="Train a model. With no settings: the default preset (an LSTM, budget in examples); the "
+        "defaults shown are that preset's, and --model rnn/gru or --preset tutorial start from their own. "
         "With --resume: continue a run from its checkpoint (or start it, if it never trained); budget flags "
         "then extend it by that much.",
     )
+    from seqtui.presets import PRESETS, preset_config
+
+    preset = preset_config({})
     for setting in SETTINGS:
+        value = preset.value(setting.name)
+        shown = setting.blank or setting.show(value) if value is None else setting.show(value)
         train.add_argument(
             setting.flag,
             dest=setting.name,
             default=argparse.SUPPRESS,
             type=None if setting.choices else _reader(setting),
             choices=setting.choices or None,
-            help=setting.help,
+            help=setting.help if "default" in setting.help else f"{setting.help} (default: {shown or 'none'})",
         )
-    from seqtui.presets import PRESETS
 
     train.add_argument(
         "--preset",
@@ -240,6 +250,24 @@ def build_parser() -> argparse.ArgumentParser:
     trial.add_argument("--threads", type=_positive_int)
     trial.add_argument("--nice", type=_nice, default=0)
 
+    serve = sub.add_parser(
+        "serve",
+        help="the app in a browser (textual-serve); read-only unless --writable",
+        description="Serve the app to a browser. Binds 127.0.0.1: from a laptop, forward the port over SSH "
+        "(ssh -L 8000:localhost:8000 HOST) and open http://localhost:8000. Read-only unless --writable.",
+    )
+    serve.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--public-url", help="the address the browser uses, when it is not http://HOST:PORT (a proxy, another port)"
+    )
+    serve.add_argument(
+        "--writable", action="store_true", help="let the browser start, stop, continue and delete runs too"
+    )
+
     export = sub.add_parser("export", help="write a run's metrics and evaluations as CSV")
     _run_argument(export)
     export.add_argument("--out", type=Path, help="directory for train.csv and evals.csv (default RUN/export)")
@@ -307,7 +335,7 @@ def run_app(args: argparse.Namespace) -> int:
     root = args.root or (run.parent if run is not None else default_root())
     from seqtui.app import make_app
 
-    app = make_app(root, run)
+    app = make_app(root, run, read_only=args.read_only)
     app.run()
     if app.return_code:
         return app.return_code

@@ -22,7 +22,8 @@ from seqtui.config import SETTINGS, SWEEP_NO_FLAG, Budget, TaskConfig
 from seqtui.errors import SeqtuiError
 from seqtui.runs import Run, default_root, display_name, list_runs, new_run_path, resolve_run
 
-console = Console(highlight=False)
+# piped (not a terminal): plain lines, never wrapped mid-phrase at an assumed width
+console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
 SAMPLE_CHUNK = 65_536
 
 
@@ -133,12 +134,13 @@ def cmd_eval(args: Namespace) -> int:
 
 def evaluation_table(result, task: TaskConfig, title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for name in ("length", "count", "accuracy", "95% interval", ""):
-        table.add_column(name, justify="right" if name != "" else "left")
+    beyond = any(row.length > 2 * task.n_max for row in result.by_length)
+    for name in ("length", "count", "accuracy", "95% interval") + (("trained on",) if beyond else ()):
+        table.add_column(name, justify="right" if name != "trained on" else "left")
     for row in result.by_length:
         low, high = row.interval
-        note = "" if row.length <= 2 * task.n_max else "beyond training range"
-        table.add_row(str(row.length), f"{row.count:,}", f"{row.accuracy:.4f}", f"{low:.4f}-{high:.4f}", note)
+        cells = [str(row.length), f"{row.count:,}", f"{row.accuracy:.4f}", f"{low:.4f}-{high:.4f}"]
+        table.add_row(*cells, *((("yes" if row.length <= 2 * task.n_max else "no, longer"),) if beyond else ()))
     return table
 
 
@@ -148,6 +150,8 @@ def cmd_predict(args: Namespace) -> int:
 
     from seqtui.tasks import format_sequence, is_positive, parse_sequence
 
+    if not args.sequences and sys.stdin.isatty():
+        print("reading sequences from the terminal, one per line; end with ctrl+d", file=sys.stderr, flush=True)
     texts = args.sequences or [line for line in sys.stdin.read().splitlines() if line.strip()]
     if not texts:
         raise SeqtuiError("no sequences given: pass them as arguments or one per line on stdin")
@@ -181,7 +185,7 @@ def cmd_predict(args: Namespace) -> int:
             print(json.dumps(row))
         return 0
     table = Table(title=f"{escape(run.shown_name)} ({task.task}) at step {checkpoint.step:,}", title_justify="left")
-    for name in ("sequence", "verdict", "p(match)", "truly", ""):
+    for name in ("sequence", "verdict", "p(match)", "truly", "correct?"):
         table.add_column(name)
     for row in rows:
         verdict = "match" if row["match"] else "no match"
@@ -454,6 +458,51 @@ class SweepDisplay:
             best = f"held-out worst {status.best_worst:.4f}" if status.best_worst is not None else ""
             lines.append(Text(f"  {trial.name:<28} {progress:>4.0%}  {best}"))
         self.live.update(Group(*lines))
+
+
+# -- serve ------------------------------------------------------------------------------------
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def serve_command(root: Path, writable: bool) -> str:
+    """The command textual-serve runs for each browser that connects: the app on `root`."""
+    import shlex
+
+    return shlex.join(
+        [sys.executable, "-m", "seqtui", "--root", str(Path(root).resolve())] + ([] if writable else ["--read-only"])
+    )
+
+
+def cmd_serve(args: Namespace) -> int:
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise SeqtuiError("seqtui serve needs textual-serve: pip install textual-serve") from None
+    if not 1 <= args.port <= 65535:
+        raise SeqtuiError(f"--port {args.port}: a port is 1-65535")
+    root = args.root or default_root()
+    if not Path(root).is_dir():
+        raise SeqtuiError(f"the runs root {root} does not exist (give --root, or start a run first)")
+    mode = "writable: the browser can start, stop and delete runs" if args.writable else "read-only"
+    if args.host not in LOCAL_HOSTS:
+        print(
+            f"seqtui: warning: serving on {args.host}: anyone who reaches port {args.port} sees these runs"
+            + (" and can change them" if args.writable else "")
+            + "; 127.0.0.1 with ssh -L is safer",
+            file=sys.stderr,
+        )
+    url = args.public_url or f"http://{'localhost' if args.host in LOCAL_HOSTS else args.host}:{args.port}"
+    console.print(f"seqtui on {escape(str(root))} in a browser: {url} ({mode}; ctrl+c stops serving)")
+    if args.host in LOCAL_HOSTS:
+        console.print(f"from a laptop: ssh -L {args.port}:localhost:{args.port} THIS-HOST, then open {url}")
+    server = Server(
+        serve_command(root, args.writable), host=args.host, port=args.port, title="seqtui", public_url=args.public_url
+    )
+    try:
+        server.serve()
+    except OSError as error:
+        raise SeqtuiError(f"cannot serve on {args.host}:{args.port}: {error.strerror or error}") from None
+    return 0
 
 
 # -- export -----------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def spawn(
     (it outlives us: the app's trainers), told to stop when we die when `tied` (a sweep's trials)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        return subprocess.Popen(
+        process = subprocess.Popen(
             [sys.executable, "-m", "seqtui", *args, *(["--nice", str(nice)] if nice else [])],
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -68,6 +68,18 @@ def spawn(
             env=env,
             preexec_fn=_stop_with_parent if tied and sys.platform.startswith("linux") else None,
         )
+    if detach:
+        STARTED.append(process)
+    return process
+
+
+# processes started detached that may still be ours to reap: a long-lived viewer (the app) calls
+# reap() now and then, so a trainer that has finished does not stay a zombie while the app lives
+STARTED: list[subprocess.Popen] = []
+
+
+def reap() -> None:
+    STARTED[:] = [p for p in STARTED if p.poll() is None]
 
 
 def threads_env(threads: int | None) -> dict | None:

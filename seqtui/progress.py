@@ -14,6 +14,7 @@ from seqtui.runs import Run, display_name
 from seqtui.training import Event, HeldOut, Progress, Trainer
 
 PLAIN_EVERY = 5.0  # seconds between lines when the output is not a terminal
+WIDE = 150  # columns from which the live line shows everything
 
 
 class TrainingDisplay:
@@ -23,11 +24,17 @@ class TrainingDisplay:
         self.live = console.is_terminal and not quiet
         self.last_plain = 0.0
         self.held_out = ""
+        self.worst = ""
+        # below WIDE columns the line keeps what matters (progress, step, accuracy, ETA) within 80
+        self.wide = console.width >= WIDE
+        columns = (
+            [TextColumn("[bold]{task.description}"), BarColumn(bar_width=24), TextColumn("{task.fields[line]}")]
+            + [TimeElapsedColumn()]
+            if self.wide
+            else [TextColumn("{task.percentage:>3.0f}%"), BarColumn(bar_width=10), TextColumn("{task.fields[line]}")]
+        )
         self.bar = RichProgress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(bar_width=24),
-            TextColumn("{task.fields[line]}"),
-            TimeElapsedColumn(),
+            *columns,
             TextColumn("eta"),
             TimeRemainingColumn(),
             console=console,
@@ -67,6 +74,7 @@ class TrainingDisplay:
         if isinstance(event, HeldOut):
             e = event.evaluation
             self.held_out = f"held-out {e.accuracy:.4f} (worst length {e.worst:.4f})"
+            self.worst = f"worst {e.worst:.3f}"
             if not self.live and not self.quiet:
                 self.console.print(f"step {event.step:,}: {self.held_out}")
             return
@@ -77,7 +85,8 @@ class TrainingDisplay:
             f"{event.examples_per_s:,.0f} ex/s  {self.held_out}"
         )
         if self.live:
-            self.bar.update(self.task_id, completed=event.progress * 1000, line=line)
+            short = f"step {event.step:,} loss {event.loss:.3f} acc {event.accuracy:.3f} {self.worst}"
+            self.bar.update(self.task_id, completed=event.progress * 1000, line=line if self.wide else short)
         elif not self.quiet and time.monotonic() - self.last_plain >= PLAIN_EVERY:
             self.last_plain = time.monotonic()
             self.console.print(f"{event.progress:6.1%}  {line}")

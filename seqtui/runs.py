@@ -76,6 +76,27 @@ def display_name(name: str) -> str:
     return _CONTROL_CHARACTERS.sub("?", name)
 
 
+def distinct_names(names: list[str], width: int) -> list[str]:
+    """`names` shortened to at most `width` characters each by what they share: a common leading
+    part (whole words between '-' and '/') goes first, then the middle of what is left, so the ends
+    that tell runs apart (the model at the start, the time at the end) stay."""
+    if all(len(n) <= width for n in names):
+        return list(names)
+    words = [re.split(r"(?<=[-/])", n) for n in names]
+    common = 0
+    if len(names) > 1:
+        while all(len(w) > common + 1 and w[common] == words[0][common] for w in words):
+            common += 1
+    out = []
+    for w in words:
+        rest = ("…" if common else "") + "".join(w[common:])
+        if len(rest) > width:
+            head = max(1, (width - 1) // 2)
+            rest = rest[:head] + "…" + rest[len(rest) - (width - 1 - head) :]
+        out.append(rest)
+    return out
+
+
 # -- writing -------------------------------------------------------------------------------------
 def _finite(value: Any) -> Any:
     """JSON has no NaN or infinity: non-finite numbers are written as null."""

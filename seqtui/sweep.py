@@ -20,6 +20,8 @@ import csv
 import io
 import math
 import re
+import signal
+import threading
 import time
 import tomllib
 from dataclasses import dataclass, field
@@ -564,6 +566,7 @@ def run_sweep(
     if not lock.acquire():
         raise SeqtuiError(f"sweep {spec.name} is being run by another process")
     state = SweepState(directory, manifest, trials, slots=executor.slots)
+    previous = _terminate_as_interrupt()
     say = on_change or (lambda state, line: None)
     log = directory / "sweep.log"
     try:
@@ -627,6 +630,21 @@ def run_sweep(
         return state
     finally:
         lock.release()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_as_interrupt():
+    """SIGTERM (the app stopping a comparison, a scheduler) ends the sweep like Ctrl-C: its trials
+    stop with a checkpoint. Only in the main thread, where Python delivers signals; returns the
+    handler it replaced (None where it replaced none)."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 def _plan(state: SweepState, retry_failed: bool) -> list[Trial]:

@@ -13,7 +13,7 @@ import torch
 from conftest import small_config
 from textual.widgets import DataTable, Input, Static
 
-from seqtui import runner
+from seqtui import launch, runner
 from seqtui.app import make_app
 from seqtui.app.screens.compare import CompareScreen
 from seqtui.app.screens.dialogs import NewRunDialog, QuitDialog
@@ -96,6 +96,10 @@ def test_new_run_from_the_app_trains_in_its_own_process_and_fills_the_charts(tmp
                 what="held-out accuracy by length",
             )
             assert "step 300" in text_of(app, "#train-status")
+            # the finished trainer is reaped while the app lives: no zombie left under it
+            await wait_for(pilot, lambda: not launch.STARTED, what="the trainer to be reaped")
+            with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as children:
+                assert str(status.pid) not in children.read().split()
 
     asyncio.run(scenario())
 
@@ -176,7 +180,7 @@ def test_probe_answers_valid_input_and_explains_invalid_input(trained_run):
             sequence.value = "12a4"  # letters cannot be typed, but they can be pasted
             await pilot.press("enter")
             assert "not a digit" in text_of(app, "#probe-error")
-            assert "truly match" in text_of(app, "#verdict")  # the last good answer stays
+            assert text_of(app, "#verdict") == "" and text_of(app, "#strip") == ""  # no stale answer
             sequence.value = ""
             await pilot.press(*"123", "enter")
             assert "odd length" in text_of(app, "#probe-error")
@@ -184,6 +188,14 @@ def test_probe_answers_valid_input_and_explains_invalid_input(trained_run):
             for key, truth in (("r", "truly match"), ("h", "truly no match"), ("n", "truly no match")):
                 await pilot.press(key)
                 assert truth in text_of(app, "#verdict"), key
+            assert sequence.cursor_position == len(sequence.value)  # r/n/h/c leave the cursor at the end
+            shown = sequence.value
+            await pilot.press("7")
+            assert sequence.value == shown + "7"
+            await pilot.press("a")  # not a key of this screen, not a digit: refused where it shows
+            assert "not a digit: 'a'" in text_of(app, "#probe-error") and text_of(app, "#verdict") == ""
+            assert sequence.value == shown + "7"
+            await pilot.press("n")
             before = screen.digits
             await pilot.press("c")
             assert sum(a != b for a, b in zip(before, screen.digits)) == 1
@@ -192,7 +204,7 @@ def test_probe_answers_valid_input_and_explains_invalid_input(trained_run):
             await pilot.press("p")  # the states as a path on their first two principal components
             chart = screen.query_one("#pca-chart", Chart)
             await wait_for(pilot, lambda: chart.lines, what="the principal components")
-            assert chart.display and not screen.query_one("#hidden-map", Heatmap).display
+            assert chart.display and not screen.query_one("#hidden-scroll").display
             assert "cell state" in chart.title and "PC1" in chart.title
             with torch.inference_mode():
                 cells = torch.stack(screen.model.unroll(torch.tensor([screen.digits])).cell, dim=1)[0]
@@ -207,7 +219,12 @@ def test_probe_answers_valid_input_and_explains_invalid_input(trained_run):
             assert len(chart.lines[-1].xs) == len(screen.digits)
             await pilot.press("p")
             await pilot.pause()
-            assert not chart.display and screen.query_one("#hidden-map", Heatmap).display
+            assert not chart.display and screen.query_one("#hidden-scroll").display
+            sequence.value = " ".join("3141592653" * 6)  # 60 digits: laid out in blocks, scrolled
+            await pilot.press("enter")
+            strip = text_of(app, "#strip").splitlines()
+            assert max(map(len, strip)) <= 100 and sum(line.startswith("step") for line in strip) >= 2
+            assert len(screen.query_one("#hidden-map", Heatmap).rows) == 60
 
     asyncio.run(scenario())
 
@@ -360,6 +377,10 @@ def test_compare_key_starts_a_comparison_and_the_compare_screen_follows_it(tmp_p
             stamp = args[args.index("--name") + 1]
             assert args[:3] == ["compare", "--root", str(root)] and log.parent == root
             assert app.compare_group == stamp
+            await pilot.press("ctrl+q")  # four models train in the background: asked, not quit
+            await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog), what="the question")
+            assert f"comparison {stamp}" in str(app.screen.query_one(".dialog-title").render())
+            await pilot.press("escape")
             table = screen.query_one("#compare-table", DataTable)
             await wait_for(
                 pilot,

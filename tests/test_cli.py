@@ -75,7 +75,28 @@ def test_eval_json_gives_accuracy_by_length(trained_run):
 def test_eval_table_marks_lengths_beyond_training(trained_run):
     result = seqtui_command("eval", str(trained_run), "--samples", "800", "--max-len", "8", "--negatives", "hard")
     assert result.returncode == 0, result.stderr
-    assert "beyond training range" in result.stdout and "hard negatives" in result.stdout
+    assert "trained on" in result.stdout and "no, longer" in result.stdout and "hard negatives" in result.stdout
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= 80 and all("│ │" not in line for line in lines)  # piped: fits, no empty column
+    summary = next(line for line in lines if "worst length" in line)
+    assert summary.startswith("800 examples") and summary.rstrip().split()[-1][0].isdigit()  # one line, unwrapped
+
+
+def test_predict_without_sequences_on_a_terminal_says_it_reads_them(trained_run, monkeypatch, capsys):
+    import io
+
+    from seqtui.cli import main
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal(""))  # a user who typed nothing, then ctrl+d
+    assert main(["predict", str(trained_run)]) == 1
+    said = capsys.readouterr().err
+    assert "one per line; end with ctrl+d" in said and "no sequences given" in said
+    piped = seqtui_command("predict", str(trained_run), stdin="")  # piped: no hint, the error only
+    assert piped.returncode == 1 and "no sequences given" in piped.stderr and "ctrl+d" not in piped.stderr
 
 
 def test_predict_reads_all_three_forms_and_stdin(trained_run):

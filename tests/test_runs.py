@@ -299,3 +299,15 @@ def test_a_run_moved_to_another_kind_of_device_continues_on_a_derived_stream(tmp
     again.step = checkpoint.step
     again.restore_data_state({}, "cuda")
     assert torch.equal(fresh.generator.get_state(), again.generator.get_state())  # derived, not random
+
+
+def test_names_are_shortened_to_what_tells_them_apart():
+    from seqtui.runs import distinct_names
+
+    day = ["lstm-match-random-1128-231415", "lstm-match-random-1128-232001"]
+    short = distinct_names(day, 16)
+    assert all(len(n) <= 16 for n in short) and len(set(short)) == 2  # not two copies of a common prefix
+    assert short[0].endswith("231415") and short[1].endswith("232001")
+    assert distinct_names(["memory/lstm-h64-s1"], 24) == ["memory/lstm-h64-s1"]  # whole when it fits
+    long = distinct_names(["rnn-" + "x" * 40 + "-end"], 20)[0]
+    assert len(long) == 20 and long.startswith("rnn-") and long.endswith("-end")

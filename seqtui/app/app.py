@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import shutil
+import signal
 from functools import partial
 from pathlib import Path
 from typing import Hashable, Iterable
@@ -34,6 +35,7 @@ from seqtui.app.screens.train import TrainScreen
 from seqtui.compare import ComparisonFollower
 from seqtui.errors import SeqtuiError
 from seqtui.history import RunFollower
+from seqtui.launch import reap
 from seqtui.runs import Run
 from seqtui.sweep import SweepFollower
 
@@ -55,6 +57,7 @@ def evaluate_screen() -> Screen:
 
 class SeqtuiApp(App):
     CSS_PATH = "seqtui.tcss"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # classes on each screen, for the stylesheet
     TITLE = "seqtui"
     MODES = {
         "runs": RunsScreen,
@@ -79,12 +82,15 @@ class SeqtuiApp(App):
 
     current: reactive[Run | None] = reactive(None, always_update=True)
 
-    def __init__(self, root: Path, run: Path | None = None):
+    def __init__(self, root: Path, run: Path | None = None, read_only: bool = False):
         super().__init__()
         self.root = Path(root)
+        self.read_only = read_only  # served to a browser: look and probe, change nothing
         self.initial_run = run
         self.compare: set[Path] = set()  # runs marked for comparison in the runs list
         self.compare_group: str | None = None  # a comparison started here, shown until a run is opened
+        self.comparison_process = None  # the `seqtui compare` started here, while it may still run
+        self.comparison_name = ""
         # key (a run's path, or ("comparison", name)) -> its follower, and who asked for it
         self.followers: dict[Hashable, RunFollower | ComparisonFollower | SweepFollower] = {}
         self.followed_by: dict[Hashable, set[int]] = {}
@@ -123,6 +129,7 @@ class SeqtuiApp(App):
             self.followers.pop(key, None)
 
     def poll_followed(self) -> None:
+        reap()  # trainers and comparisons started from here that have ended: no zombies
         changed = {key for key, follower in list(self.followers.items()) if follower.poll()}
         if changed:
             self.screen.post_message(FollowedChanged(changed))
@@ -137,6 +144,8 @@ class SeqtuiApp(App):
         return self.size.width < MIN_SIZE[0] or self.size.height < MIN_SIZE[1]
 
     def action_save_screen(self) -> None:
+        if not self.writable("save a screenshot on the server"):
+            return
         folder = self.root / "screenshots"
         folder.mkdir(parents=True, exist_ok=True)
         path = self.save_screenshot(path=str(folder))
@@ -162,7 +171,36 @@ class SeqtuiApp(App):
             self.current = None
         return said
 
+    def writable(self, what: str) -> bool:
+        """False (and says why) when this app is read-only: nothing may start, stop, continue or
+        delete a run, nor write into the runs root."""
+        if self.read_only:
+            self.notify(
+                f"read-only view: it cannot {what} (seqtui serve shows runs; change them from a terminal, "
+                "or serve with --writable)",
+                severity="warning",
+                timeout=6,
+                markup=False,
+            )
+        return not self.read_only
+
     async def action_quit(self) -> None:
+        if self.read_only:  # it started nothing: nothing to ask about
+            self.exit()
+            return
+        comparison = self.comparison_process
+        if comparison is not None and comparison.poll() is None:  # a comparison started here trains on
+            name = f"comparison {self.comparison_name}"
+
+            def decided(choice: str | None) -> None:
+                if choice == "stop":
+                    comparison.send_signal(signal.SIGTERM)  # its models stop with a checkpoint
+                    self.exit(message=f"asked {name} to stop; `seqtui compare` with --name continues it")
+                elif choice == "leave":
+                    self.exit(message=f"{name} keeps training; its log: {self.root}/compare-{self.comparison_name}.log")
+
+            self.push_screen(QuitDialog(name), decided)
+            return
         run = self.current
         if run is None or not run.is_active():
             self.exit()
@@ -198,6 +236,6 @@ class SeqtuiApp(App):
             self.notify(str(event.worker.error), title="failed", severity="error", timeout=8)
 
 
-def make_app(root: Path, run: Path | None = None) -> SeqtuiApp:
+def make_app(root: Path, run: Path | None = None, read_only: bool = False) -> SeqtuiApp:
     """The one way to build the app: the CLI, the tests and the screenshot script use it."""
-    return SeqtuiApp(root, run)
+    return SeqtuiApp(root, run, read_only)

@@ -22,7 +22,7 @@ from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, SMOOTHING, Chart, Line
 from seqtui.compare import ComparisonFollower, group_of
 from seqtui.history import RunFollower, RunHistory, smooth
-from seqtui.runs import Run, display_name
+from seqtui.runs import Run, display_name, distinct_names
 
 
 def when(seconds: float | None) -> str:
@@ -195,10 +195,14 @@ class CompareScreen(SeqtuiScreen):
         return ["held-out", "train"] + (["random", "hard"] if report else [])
 
     def label(self, run: Run) -> str:
-        """In a comparison the model's name (the status line names the comparison), else the run's."""
+        """In a comparison the model's name (the status line names the comparison), else the run's,
+        shortened to what tells it apart from the other runs shown."""
         prefix = f"cmp-{self.group}/"
         name = run.shown_name
-        return name[len(prefix) :] if self.group and name.startswith(prefix) else name[:24]
+        if self.group and name.startswith(prefix):
+            return name[len(prefix) :]
+        names = [Run(p).shown_name for p in self.followers]
+        return distinct_names(names, 24)[names.index(name)] if name in names else name[:24]
 
     def draw_table(self) -> None:
         table = self.query_one("#compare-table", DataTable)

@@ -22,7 +22,7 @@ from seqtui.config import parse_count
 from seqtui.errors import SeqtuiError
 from seqtui.evaluation import Evaluation, evaluate_stream
 from seqtui.limits import check_fits, evaluation_bytes
-from seqtui.runs import Run
+from seqtui.runs import Run, distinct_names
 
 
 class EvaluateScreen(SeqtuiScreen):
@@ -161,10 +161,13 @@ class EvaluateScreen(SeqtuiScreen):
             return
         self.results = message.results
         lines, trained = [], set()
+        labels = distinct_names([name for name, _, _ in self.results], 24)
+        short = distinct_names([name for name, _, _ in self.results], 16)
         for index, (name, n_max, evaluation) in enumerate(self.results):
+            name = labels[index]
             xs = [r.length for r in evaluation.by_length]
             ys = [r.accuracy for r in evaluation.by_length]
-            lines.append(Line(xs, ys, name[:24], COLOURS[index % len(COLOURS)], "braille"))
+            lines.append(Line(xs, ys, name, COLOURS[index % len(COLOURS)], "braille"))
             trained.add(2 * n_max)
         chart = self.query_one("#eval-chart", Chart)
         lengths = sorted({r.length for _, _, e in self.results for r in e.by_length})
@@ -182,8 +185,8 @@ class EvaluateScreen(SeqtuiScreen):
         table = self.query_one("#eval-table", DataTable)
         table.clear(columns=True)
         table.add_column("len")
-        for index, (name, _, _) in enumerate(self.results):
-            table.add_column(Text.assemble(("■ ", RICH_COLOURS[index % len(RICH_COLOURS)]), name[:16]))
+        for index, name in enumerate(short):
+            table.add_column(Text.assemble(("■ ", RICH_COLOURS[index % len(RICH_COLOURS)]), name))
         for length in lengths:
             cells = [str(length)]
             for _, n_max, evaluation in self.results:

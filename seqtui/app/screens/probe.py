@@ -12,7 +12,8 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Button, Input, Static
 
 from seqtui.app.messages import ModelFailed, ModelLoaded, ProjectionFitted
@@ -28,7 +29,15 @@ from seqtui.tasks import is_positive, make_batch, parse_sequence
 
 
 class SequenceInput(Input):
-    """An input that takes only what a sequence is written with, so letters reach the screen's keys."""
+    """An input that takes only what a sequence is written with, so letters reach the screen's keys;
+    any other character is refused visibly (`Refused`), by the same rule as `seqtui predict`."""
+
+    KEYS = set("rnhcxpiq/")  # the probe screen's letter keys
+
+    class Refused(Message):
+        def __init__(self, character: str):
+            super().__init__()
+            self.character = character
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
         return character is not None and (character.isdigit() or character in " ,")
@@ -36,6 +45,8 @@ class SequenceInput(Input):
     async def _on_key(self, event) -> None:
         if event.is_printable and not self.check_consume_key(event.key, event.character):
             event.prevent_default()  # not typed into the field: the screen's bindings have it
+            if event.character not in self.KEYS:
+                self.post_message(self.Refused(event.character))
 
 
 class ProbeScreen(RunFollowingScreen):
@@ -78,7 +89,8 @@ class ProbeScreen(RunFollowingScreen):
             yield Static("", id="probe-error")
             yield Static("", id="verdict")
             yield Static("", id="strip")
-            yield Heatmap(id="hidden-map")
+            with VerticalScroll(id="hidden-scroll"):  # a long sequence's steps scroll, not run off
+                yield Heatmap(id="hidden-map")
             yield Chart("", id="pca-chart")
         yield from self.compose_footer()
 
@@ -156,21 +168,33 @@ class ProbeScreen(RunFollowingScreen):
         self.query_one("#probe-model", Static).update(
             f"[b]{escape(self.follower.run.shown_name)}[/]  {config.model.model}{config.model.hidden}  "
             f"{config.task.task}/{config.task.negatives}  lengths {2 * config.task.n_min}-{2 * config.task.n_max}"
-            f"  checkpoint at step {self.checkpoint.step:,}"
+            f"  {'step' if self.size.width < 100 else 'checkpoint at step'} {self.checkpoint.step:,}"
         )
         if self.digits is not None:
             self.analyse(self.digits)
 
     # -- input ----------------------------------------------------------------------------------
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        error = self.query_one("#probe-error", Static)
         try:
             digits = parse_sequence(event.value)
         except SeqtuiError as problem:
-            error.update(f"[red]{problem}[/]")
+            self.refuse(str(problem))
             return
-        error.update("")
+        self.query_one("#probe-error", Static).update("")
         self.analyse(digits)
+
+    def on_sequence_input_refused(self, message: SequenceInput.Refused) -> None:
+        shown = message.character if message.character.isprintable() else repr(message.character)
+        self.refuse(f"not a digit: {shown!r} (a sequence is digits 0-9; r n h c x p are keys here)")
+
+    def refuse(self, problem: str) -> None:
+        """An error in place of the verdict: nothing of the previous answer stays on screen."""
+        self.digits = None
+        self.query_one("#probe-error", Static).update(Text(problem, style="red"))
+        self.query_one("#verdict", Static).update("")
+        self.query_one("#strip", Static).update("")
+        self.query_one("#hidden-map", Heatmap).show([])
+        self.query_one("#pca-chart", Chart).plot([], title="")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "change":
@@ -220,7 +244,9 @@ class ProbeScreen(RunFollowingScreen):
             self.analyse(self.digits)
 
     def show_digits(self, digits: list[int]) -> None:
-        self.query_one("#sequence", Input).value = " ".join(map(str, digits))
+        field = self.query_one("#sequence", Input)
+        field.value = " ".join(map(str, digits))
+        field.cursor_position = len(field.value)  # what is typed next goes at the end
         self.query_one("#probe-error", Static).update("")
         self.analyse(digits)
 
@@ -259,7 +285,7 @@ class ProbeScreen(RunFollowingScreen):
                     else f"   [yellow]length {len(digits)} is outside the trained {2 * task.n_min}-{2 * task.n_max}[/]"
                 )
             )
-        self.query_one("#strip", Static).update(self._strip(digits, p_steps))
+        self.query_one("#strip", Static).update(self._strip(digits, p_steps, self.size.width - 2))
         states = unrolled.cell if (self.show_cell and unrolled.cell is not None) else unrolled.hidden
         what = "cell state" if states is unrolled.cell else "hidden state"
         if self.show_path:
@@ -323,18 +349,33 @@ class ProbeScreen(RunFollowingScreen):
         )
 
     @staticmethod
-    def _strip(digits: list[int], p_steps: list[float]) -> Text:
-        """Digits over p(match) after each step: a coloured cell and its value in percent."""
+    def _strip(digits: list[int], p_steps: list[float], width: int = 1000) -> Text:
+        """Digits over p(match) after each step: a coloured cell and its value in percent. When the
+        sequence does not fit in `width`, each half (pattern, then second half) gets its own block,
+        and a half that still does not fit is cut into as many blocks as it needs."""
         n = len(digits) // 2
-        text = Text("step     ", style="dim")
-        for i, digit in enumerate(digits):
-            text.append(("|" if i == n else " ") + f"{digit:>2}")
-        text.append("\np(match) ", style="dim")
-        for i, p in enumerate(p_steps):
-            text.append("|" if i == n else " ")
-            text.append("██", Style(color=f"color({colour_of(p, 0.0, 1.0, SEQUENTIAL)})"))
-        text.append("\n         ", style="dim")
-        for i, p in enumerate(p_steps):
-            percent = f"{min(int(p * 100), 99):>2}" if math.isfinite(p) else "--"
-            text.append(("|" if i == n else " ") + percent, style="dim")
+        per_block = max(4, (width - 10) // 3)
+        if len(digits) <= per_block:
+            blocks = [range(0, len(digits))]
+        else:
+            halves = ((0, n), (n, len(digits)))
+            blocks = [range(s, min(s + per_block, end)) for lo, end in halves for s in range(lo, end, per_block)]
+        text = Text()
+        for number, block in enumerate(blocks):
+            if number:
+                text.append("\n\n")
+            bar = ["|" if i == n and i != block[0] else " " for i in block]
+            text.append("step     ", style="dim")
+            for mark, i in zip(bar, block):
+                text.append(mark + f"{digits[i]:>2}")
+            text.append("\np(match) ", style="dim")
+            for mark, i in zip(bar, block):
+                text.append(mark)
+                text.append("██", Style(color=f"color({colour_of(p_steps[i], 0.0, 1.0, SEQUENTIAL)})"))
+            label = f"{block[0] + 1}-{block[-1] + 1}" if len(blocks) > 1 else ""
+            text.append("\n" + label.ljust(9), style="dim")
+            for mark, i in zip(bar, block):
+                p = p_steps[i]
+                percent = f"{min(int(p * 100), 99):>2}" if math.isfinite(p) else "--"
+                text.append(mark + percent, style="dim")
         return text

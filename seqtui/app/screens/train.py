@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from rich.markup import escape
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,7 +22,7 @@ from seqtui.errors import SeqtuiError
 from seqtui.export import export_csv
 from seqtui.history import smooth
 from seqtui.launch import resume_training, start_training
-from seqtui.runs import Run, display_name, new_run_path
+from seqtui.runs import Run, display_name, distinct_names, new_run_path
 
 CHART_SECONDS = 1.0  # charts redraw at most this often; the status line at once
 VERDICT_STYLE = {"chance": "red", "partial": "yellow", "short": "yellow"}
@@ -156,6 +157,15 @@ class TrainScreen(RunFollowingScreen):
         if eta is not None:
             parts.append(f"eta {human(eta)}")
         parts.append(f"best {'-' if best is None else f'{best:.4f}'}")
+        width = max(40, self.size.width - 2)  # one line: what matters least goes first
+        for least in (2, 4, 5):  # the device, ex/s, the elapsed time
+            if _plain_length(parts) <= width:
+                break
+            parts[least] = ""
+        parts = [p for p in parts if p]
+        room = width - _plain_length(parts[1:]) - 2
+        if room < len(follower.run.shown_name):
+            parts[0] = f"[b]{escape(distinct_names([follower.run.shown_name], max(8, room))[0])}[/]"
         message = status.message or follower.problem or ""
         if message:
             message = f"\n[{style or 'dim'}]{escape(display_name(message))}[/]"
@@ -229,6 +239,9 @@ class TrainScreen(RunFollowingScreen):
 
     # -- actions --------------------------------------------------------------------------------
     def action_new_run(self) -> None:
+        if not self.app.writable("start a run"):
+            return
+
         def chosen(config: TrainConfig | None) -> None:
             if config is not None:
                 self.launch(config)
@@ -242,6 +255,8 @@ class TrainScreen(RunFollowingScreen):
 
     def action_continue_run(self) -> None:
         """Train the run further: from its checkpoint, as much again if its budget is spent."""
+        if not self.app.writable("continue a run"):
+            return
         follower = self.follower
         if follower is None:
             return
@@ -251,7 +266,10 @@ class TrainScreen(RunFollowingScreen):
         if follower.config is None:
             self.notify(f"{follower.run.shown_name} is damaged: {follower.problem}", severity="error", markup=False)
             return
-        self.continue_run(follower.run, self._more(follower))
+        extra = self._more(follower)
+        more = f" for {extra.describe()} more" if extra is not None else ""
+        self.notify(f"starting {follower.run.shown_name}{more} ...", markup=False, timeout=4)  # at once
+        self.continue_run(follower.run, extra)
 
     @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
     def continue_run(self, run: Run, extra: Budget | None) -> None:
@@ -270,6 +288,8 @@ class TrainScreen(RunFollowingScreen):
         self.app.open_run(message.run)
 
     def action_pause_resume(self) -> None:
+        if not self.app.writable("pause or resume a run"):
+            return
         run = self.follower.run if self.follower else None
         if run is None:
             return
@@ -286,6 +306,8 @@ class TrainScreen(RunFollowingScreen):
             )
 
     def action_stop(self) -> None:
+        if not self.app.writable("stop a run"):
+            return
         run = self.follower.run if self.follower else None
         if run is not None and run.is_active():
             run.request("stopped")
@@ -304,6 +326,8 @@ class TrainScreen(RunFollowingScreen):
         self.redraw()
 
     def action_export(self) -> None:
+        if not self.app.writable("write a run's CSV files"):
+            return
         if self.follower is None:
             return
         try:
@@ -316,3 +340,8 @@ class TrainScreen(RunFollowingScreen):
     def action_log_scale(self) -> None:
         self.log_loss = not self.log_loss
         self.redraw()
+
+
+def _plain_length(parts: list[str]) -> int:
+    """Characters that `parts`, joined by two spaces, take on screen (markup not counted)."""
+    return len(Text.from_markup("  ".join(p for p in parts if p)).plain)
