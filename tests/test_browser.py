@@ -21,6 +21,7 @@ import pytest
 from conftest import small_config, wait_until
 
 from seqtui import runner
+from seqtui.models import ModelConfig
 from seqtui.runs import Run
 from seqtui.training import Budget
 
@@ -71,7 +72,8 @@ def test_the_served_app_shows_runs_and_charts_in_a_browser_and_changes_nothing(t
     from selenium.webdriver.common.keys import Keys
 
     root = tmp_path / "runs"
-    run = Run.create(root / "browser-run", small_config(budget=Budget(steps=300), eval_every=1600))
+    config = small_config(model=ModelConfig("lstm", 16), lr=2e-2, budget=Budget(steps=600), eval_every=1600)
+    run = Run.create(root / "lstm-in-a-browser", config)
     assert runner.train(run).state == "finished"
     port = free_port()
     server = subprocess.Popen(
@@ -99,7 +101,7 @@ def test_the_served_app_shows_runs_and_charts_in_a_browser_and_changes_nothing(t
         def screen() -> str:
             return ESCAPES.sub("", "".join(driver.execute_script("return window.__seqtui;") or []))
 
-        wait_until(lambda: "browser-run" in screen(), 90, "the runs list in the browser")
+        wait_until(lambda: "lstm-in-a-browser" in screen(), 90, "the runs list in the browser")
         assert "finished" in screen()
         driver.find_element(By.CSS_SELECTOR, ".xterm-screen").click()  # keys go to the terminal now
 
@@ -108,18 +110,18 @@ def test_the_served_app_shows_runs_and_charts_in_a_browser_and_changes_nothing(t
 
         seen = len(screen())
         press(Keys.ENTER)  # the run under the cursor, on the train screen
-        wait_until(lambda: "loss" in screen()[seen:] and "step 300" in screen()[seen:], 60, "the train screen")
+        wait_until(lambda: "loss" in screen()[seen:] and "step 600" in screen()[seen:], 60, "the train screen")
         wait_until(lambda: re.search("[\u2801-\u28ff]{3}", screen()[seen:]), 30, "a chart of the run")
         if os.environ.get("SEQTUI_SCREENSHOTS"):  # scripts/screenshots.py asks for the README's picture
             time.sleep(1)
             driver.save_screenshot(str(Path(os.environ["SEQTUI_SCREENSHOTS"]) / "browser.png"))
         seen = len(screen())
         press(Keys.F2)
-        wait_until(lambda: "browser-run" in screen()[seen:], 30, "the runs list again")
+        wait_until(lambda: "lstm-in-a-browser" in screen()[seen:], 30, "the runs list again")
         seen = len(screen())
         press("d")  # delete: refused, and why
         wait_until(lambda: "read-only view" in screen()[seen:], 30, "the refusal")
-        assert (root / "browser-run" / "checkpoint.safetensors").is_file() and run.status().state == "finished"
+        assert (root / "lstm-in-a-browser" / "checkpoint.safetensors").is_file() and run.status().state == "finished"
     finally:
         if driver is not None:
             driver.quit()
