@@ -605,3 +605,35 @@ def test_the_sweep_screen_maps_trials_as_they_are_measured_and_opens_one(tmp_pat
     asyncio.run(scenario())
     # the colour scale tells apart the accuracies a user watches
     assert len({cell_style(a).bgcolor for a in (0.5, 0.9, 0.98, 0.99, 0.999)}) == 5
+
+
+def test_every_screen_shows_quit_in_its_footer_at_80_columns(trained_run):
+    async def scenario():
+        app = make_app(trained_run.path.parent, trained_run.path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            for key in ("f2", "f3", "f4", "f5", "f6", "f7", "f8"):
+                await pilot.press(key)
+                await pilot.pause()
+                footer = app.screen.query_one("Footer")
+                first = [k for k in footer.query("FooterKey")][0]
+                assert first.description == "Quit" and first.region.right <= 80, key  # first, and on screen
+
+    asyncio.run(scenario())
+
+
+def test_continuing_a_finished_run_says_so_at_once_and_read_only_refuses(trained_run):
+    async def scenario():
+        app = make_app(trained_run.path.parent, trained_run.path, read_only=True)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: "finished" in text_of(app, "#train-status"), what="the run")
+            for key in ("c", "n", "s", "x"):
+                await pilot.press(key)
+            said = [n.message for n in app._notifications]
+            assert sum("read-only view" in m for m in said) == 4 and not trained_run.file("train.log").exists()
+            app.read_only = False
+            await pilot.press("c")  # the trainer takes seconds to start: the app says so at once
+            assert any(m.startswith("starting lstm-small for") for m in (n.message for n in app._notifications))
+            await wait_for(pilot, lambda: trained_run.status().step > 150, timeout=120, what="the continued run")
+            await wait_for(pilot, lambda: not trained_run.status().active, timeout=120, what="it to finish")
+
+    asyncio.run(scenario())

@@ -1,6 +1,9 @@
 """The `seqtui` command: outputs scripts rely on, and one clear line for every bad input."""
 
 import json
+import socket
+import subprocess
+import sys
 
 import pytest
 from conftest import seqtui_command
@@ -240,3 +243,29 @@ def test_resume_from_the_command_line_extends_the_budget(trained_run, tmp_path):
     config = json.loads((copy / "config.json").read_text())
     assert status["state"] == "finished" and status["step"] == 420
     assert config["budget"]["steps"] == 420 and config["eval_samples"] == 300 and config["lr"] == 0.01
+
+
+def test_serve_refuses_what_it_cannot_do_and_warns_off_localhost(tmp_path):
+    missing = seqtui_command("serve", "--root", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+    bad = seqtui_command("serve", "--root", str(tmp_path), "--port", "70000")
+    assert bad.returncode == 1 and "a port is 1-65535" in bad.stderr
+    from seqtui.commands import serve_command
+
+    assert serve_command(tmp_path, writable=False).endswith("--read-only")  # what each browser tab runs
+    assert "--read-only" not in serve_command(tmp_path, writable=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    exposed = subprocess.Popen(
+        [sys.executable, "-m", "seqtui", "serve", "--root", str(tmp_path), "--host", "0.0.0.0", "--port", port],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        warning = exposed.stderr.readline()
+    finally:
+        exposed.terminate()
+        exposed.wait(timeout=30)
+    assert "warning: serving on 0.0.0.0" in warning and "ssh -L" in warning

@@ -67,7 +67,8 @@ class GradientsScreen(RunFollowingScreen):
         status.update(
             Text.from_markup(  # rich markup: its colour names are the chart's ANSI colours
                 f"[b]{escape(self.follower.run.shown_name)}[/]  gradient flow at step {latest['step']:,} "
-                f"({len(measured)} measurements)   lengths {key}"
+                + (f"({len(measured)} measurements)   " if self.size.width >= 100 else " ")
+                + f"lengths {key}"
             )
         )
         # no legend box: it sits on the top left, where the short lengths' lines are
