@@ -430,7 +430,7 @@ class SweepDisplay:
         training = sum(1 for t in handed if state.run(t).raw_status().active)
         queued = f" ({len(handed) - training} {self.pending})" if len(handed) > training else ""
         return (
-            f"sweep {state.manifest.name}: {counts['finished']}/{len(state.trials)} finished · "
+            f"sweep {state.manifest.name}: {counts['finished']}/{len(state.trials)} done · "
             f"{training} running{queued} · {counts['failed']} failed · {counts['waiting']} waiting · "
             f"ETA {_duration(state.eta())}"
         )
@@ -449,14 +449,14 @@ class SweepDisplay:
         from rich.console import Group
         from rich.text import Text
 
-        lines = [Text(self.summary(state), style="bold")]
+        lines = [Text(self.summary(state), style="bold", no_wrap=True, overflow="ellipsis")]
         for trial in state.trials:
             if state.manifest.trials[trial.name].state != "running":
                 continue
             status = state.run(trial).raw_status()
             progress = trial.config.budget.work_progress(status.step, status.examples)
             best = f"held-out worst {status.best_worst:.4f}" if status.best_worst is not None else ""
-            lines.append(Text(f"  {trial.name:<28} {progress:>4.0%}  {best}"))
+            lines.append(Text(f"  {trial.name:<28} {progress:>4.0%}  {best}", no_wrap=True, overflow="ellipsis"))
         self.live.update(Group(*lines))
 
 

@@ -94,7 +94,7 @@ def test_a_local_sweep_trains_each_trial_as_a_run_and_maps_memory(tmp_path):
     evaluated = seqtui_command("eval", "sw/lstm-s1", "--root", str(root), "--samples", "200", "--json")
     assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["step"] == 30  # eval works on a trial
     again = seqtui_command("sweep", "--name", "sw", "--root", str(root))  # run again: nothing to do
-    assert again.returncode == 0 and "4/4 finished" in again.stdout
+    assert again.returncode == 0 and "4/4 done" in again.stdout
     assert all(t.attempts == 1 for t in read_manifest(root / "sw").trials.values())
     other = seqtui_command("sweep", "--model", "gru", "--name", "sw", "--root", str(root))
     assert other.returncode == 1 and "exists with other settings" in other.stderr
