@@ -207,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="a grid of trials over settings, here or on Ray; `sweep report NAME`: the memory map",
         description="Train a grid of trials, each an ordinary run under ROOT/NAME/, then write the memory map "
         "(ROOT/NAME/report.md, .csv). A comma list sweeps a setting (--model rnn,irnn,lstm,gru --hidden 16,32); "
-        "one value fixes it. Run the same command again (or `seqtui sweep --name NAME`) to continue a sweep: "
-        "finished trials are kept, interrupted ones resumed, a failed one retried once.",
+        "one value fixes it. `seqtui sweep --name NAME` (or the same command with the same --name) continues "
+        "a sweep: finished trials are kept, interrupted ones resumed, a failed one retried once.",
     )
     sweep.add_argument(
         "words",
@@ -228,9 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--name", help="the sweep's name (default: sweep-MMDD-HHMMSS)")
     sweep.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
     sweep.add_argument("--eval-samples", type=_positive_int, default=None, help="fresh examples per trial measurement")
-    sweep.add_argument(
-        "--parallel", type=_positive_int, help="trials at once on this machine (default: one per two cores)"
-    )
+    sweep.add_argument("--parallel", type=_positive_int, help="trials at once on this machine (default: one per core)")
     sweep.add_argument(
         "--ray",
         nargs="?",

@@ -327,10 +327,15 @@ def cmd_sweep(args: Namespace) -> int:
     if seeds is not None and (not isinstance(seeds, int) or isinstance(seeds, bool)):
         raise SeqtuiError(f"seeds: a whole number, got {seeds!r}")
     eval_samples = args.eval_samples or top.get("eval_samples") or sweeps.EVAL_SAMPLES
-    if isinstance(eval_samples, str):
+    if not isinstance(eval_samples, int) or isinstance(eval_samples, bool):
         from seqtui.config import parse_count
 
-        eval_samples = parse_count(eval_samples)
+        try:
+            eval_samples = parse_count(str(eval_samples))
+        except SeqtuiError as error:
+            raise SeqtuiError(f"eval_samples: {error}") from None
+    if eval_samples < 1:
+        raise SeqtuiError(f"eval_samples {eval_samples}: at least one example")
     directory = sweeps.sweep_dir(root, sweeps.check_name(str(name)))
     continuing = not texts and seeds is None and (directory / SWEEP_MANIFEST).is_file()
     if continuing:
@@ -348,6 +353,11 @@ def cmd_sweep(args: Namespace) -> int:
             preset=args.preset or top.get("preset") or "default",
             eval_samples=eval_samples,
         )
+    if "device" not in spec.settings and not continuing:
+        import torch  # on a GPU box "auto" means the GPU: its presets, one trial at a time, a GPU per Ray task
+
+        if torch.cuda.is_available():
+            spec.settings["device"] = "cuda"
     device = str(spec.settings.get("device", "cpu"))
     parallel, threads = split_cores(args.parallel, device)
     threads = args.threads or threads
@@ -360,7 +370,7 @@ def cmd_sweep(args: Namespace) -> int:
     else:
         if args.gpus_per_trial is not None:
             raise SeqtuiError("--gpus-per-trial goes with --ray (here, --parallel N trials share the GPU)")
-        executor = LocalExecutor(parallel, threads, args.nice)
+        executor = LocalExecutor(parallel, threads)  # trials inherit this process's niceness (--nice)
     display = SweepDisplay(console, "queued or starting" if args.ray is not None else "starting")
     try:
         with display:
@@ -388,7 +398,11 @@ def cmd_sweep(args: Namespace) -> int:
     if failed:
         for record in failed:
             console.print(f"failed: {record.name}: {escape(record.reason or '')}")
-        console.print(f"run `seqtui sweep --name {spec.name}` again to retry them once")
+        again = [r for r in failed if r.failures <= sweeps.RETRIES]
+        if again:
+            console.print(f"`seqtui sweep --name {spec.name}` tries {len(again)} of them once more")
+        if len(again) < len(failed):
+            console.print(f"`seqtui sweep --name {spec.name} --retry-failed` tries the ones that failed twice")
         return 1
     return 0
 
@@ -491,13 +505,19 @@ def cmd_serve(args: Namespace) -> int:
             + "; 127.0.0.1 with ssh -L is safer",
             file=sys.stderr,
         )
-    url = args.public_url or f"http://{'localhost' if args.host in LOCAL_HOSTS else args.host}:{args.port}"
+    if args.host in LOCAL_HOSTS:
+        where = "localhost"
+    elif args.host in ("0.0.0.0", "::", ""):
+        import socket
+
+        where = socket.getfqdn()  # a browser cannot use a wildcard address
+    else:
+        where = f"[{args.host}]" if ":" in args.host else args.host
+    url = args.public_url or f"http://{where}:{args.port}"
     console.print(f"seqtui on {escape(str(root))} in a browser: {url} ({mode}; ctrl+c stops serving)")
     if args.host in LOCAL_HOSTS:
         console.print(f"from a laptop: ssh -L {args.port}:localhost:{args.port} THIS-HOST, then open {url}")
-    server = Server(
-        serve_command(root, args.writable), host=args.host, port=args.port, title="seqtui", public_url=args.public_url
-    )
+    server = Server(serve_command(root, args.writable), host=args.host, port=args.port, title="seqtui", public_url=url)
     try:
         server.serve()
     except OSError as error:

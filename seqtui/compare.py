@@ -116,7 +116,10 @@ def compare(
         raise SeqtuiError(f"--parallel {parallel}: train at least one model at a time")
     stamp = stamp or datetime.now().strftime("%m%d-%H%M%S")
     if comparison_dir(root, stamp).exists():
-        raise SeqtuiError(f"a comparison named {stamp} exists already (cmp-{stamp}): choose another name")
+        raise SeqtuiError(
+            f"a comparison named {stamp} exists already: continue it with `seqtui sweep --name cmp-{stamp}`, "
+            "or choose another name"
+        )
     texts: dict[str, Any] = {"model": names}
     texts.update({k: SETTING[k].show(v) for k, v in settings.items()})
     for name, value in (("samples", budget.samples), ("steps", budget.steps), ("time", budget.seconds)):
@@ -128,7 +131,10 @@ def compare(
     for record in state.manifest.trials.values():
         if record.state != "finished":
             path = state.directory / record.name
-            raise SeqtuiError(f"{record.name} did not finish ({record.reason}) (see {path / LOG})")
+            raise SeqtuiError(
+                f"{record.name} did not finish ({record.reason}) (see {path / LOG}); "
+                f"`seqtui sweep --name cmp-{stamp}` continues the comparison"
+            )
     return report_path(root, stamp), report_path(root, stamp).with_suffix(".csv")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from seqtui.errors import SeqtuiError
 from seqtui.launch import log_tail, spawn, threads_env
 from seqtui.runs import LOG, Run
-from seqtui.sweep import Executor
+from seqtui.sweep import EXIT_STOPPED, STOPPED, Executor
 from seqtui.threads import cores
 
 
@@ -28,6 +28,8 @@ def failure_of(code: int, log: Path) -> str | None:
     """Why a trial's process failed, from its exit status and its log's last line; None if it did not."""
     if code == 0:
         return None
+    if code == EXIT_STOPPED:
+        return STOPPED
     if code < 0 or code > 128:
         number = -code if code < 0 else code - 128
         try:
@@ -136,9 +138,10 @@ class RayExecutor(Executor):
         )
 
     def start(self, name: str, run: Run, args: list[str]) -> None:
-        ref = self.task.remote(args, self.threads, str(run.file(LOG)))
+        log = run.file(LOG).resolve()  # a worker on another node does not run in our folder
+        ref = self.task.remote(args, self.threads, str(log))
         self.refs[ref] = name
-        self.logs[name] = run.file(LOG)
+        self.logs[name] = log
 
     def poll(self) -> list[tuple[str, str | None]]:
         if not self.refs:

@@ -56,8 +56,12 @@ def spawn(
 ) -> subprocess.Popen:
     """`seqtui ARGS --nice N`, its output appended to `log`: in its own session when `detach`
     (it outlives us: the app's trainers), told to stop when we die when `tied` (a sweep's trials)."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        out = open(log, "ab")
+    except OSError as error:
+        raise SeqtuiError(f"cannot write {display_name(str(log))}: {error.strerror or error}") from None
+    with out:
         process = subprocess.Popen(
             [sys.executable, "-m", "seqtui", *args, *(["--nice", str(nice)] if nice else [])],
             stdin=subprocess.DEVNULL,

@@ -53,7 +53,10 @@ ALIASES = {"rnn-identity": "irnn"}
 BEYOND = 5  # pattern lengths past the training range that a trial is also measured at
 EVAL_SAMPLES = 20_000
 RETRIES = 1  # a failed trial is tried again this many times by later runs of its sweep
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+EXIT_STOPPED = 3  # `seqtui trial`: the run was stopped on request (seqtui stop, the app): not a failure
+STOPPED = "stopped on request"
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a sweep's
+TRIAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")  # one value per swept setting
 # how a swept value shows in a trial's name: hidden 64 -> h64, seed 2 -> s2, negatives hard -> hard
 SHORT = {"hidden": "h", "seed": "s", "n-max": "n", "n-min": "nmin", "lr": "lr", "batch-size": "b", "warmup": "w"}
 # settings that say how a trial is run, not what it learns: never an axis
@@ -170,6 +173,9 @@ class SweepSpec:
                 raise SeqtuiError(f"trial {trial_name(values)}: {error}") from None
             trials.append(Trial(trial_name(values), values, config))
         names = [t.name for t in trials]
+        too_long = [n for n in names if not TRIAL_NAME.fullmatch(n)]
+        if too_long:
+            raise SeqtuiError(f"trial name {too_long[0][:40]}... is over 200 characters: sweep fewer settings at once")
         if len(set(names)) != len(names):
             raise SeqtuiError("two trials would have the same name: give each axis distinct values")
         return trials
@@ -297,7 +303,7 @@ def read_manifest(directory: Path) -> Manifest:
         raise SeqtuiError(f"{directory / SWEEP_MANIFEST}: {error}") from None
     trials = {}
     for item in data.get("trials", []) if isinstance(data.get("trials"), list) else []:
-        if not (isinstance(item, dict) and isinstance(item.get("name"), str) and NAME.fullmatch(item["name"])):
+        if not (isinstance(item, dict) and isinstance(item.get("name"), str) and TRIAL_NAME.fullmatch(item["name"])):
             continue
         record = TrialRecord(item["name"], {})
         values = item.get("values")
@@ -402,18 +408,35 @@ def run_trial(run: Run, samples: int, beyond: int, threads: int | None = None) -
     """Train `run` to its budget (unless it finished already), then measure it: (exit code, line)."""
     from seqtui import runner
 
-    status = run.status()
-    if status.state != "finished":
+    if run.status().state != "finished" and not _budget_spent(run):
         settings = {"threads": threads} if threads else {}
         outcome = runner.train(run, settings=settings)
         if outcome.state != "finished":
-            code = 128 + outcome.stop_signal if outcome.stop_signal is not None else 1
+            if outcome.stop_signal is not None:
+                code = 128 + outcome.stop_signal
+            else:
+                code = EXIT_STOPPED if outcome.state == "stopped" else 1
             return code, f"trial {run.shown_name} {outcome.state}: {outcome.message}"
     with run.locked():
         result = measure_trial(run, samples, beyond)
     trained = range(2, 2 * result["n_max"] + 1)
     worst = min(v for n, v in result["random"].items() if int(n) in trained)
     return 0, f"trial {run.shown_name} measured: worst trained length {worst:.4f} (random negatives)"
+
+
+def _budget_spent(run: Run) -> bool:
+    """Whether the run's checkpoint has trained its whole budget (a stop or a kill that came after
+    the last step, before the run said it finished): then it is measured, not trained."""
+    if not run.checkpoint_path.exists():
+        return False
+    from seqtui.checkpoint import load_checkpoint
+
+    try:
+        counters = load_checkpoint(run.checkpoint_path).counters
+        budget = run.config().budget
+    except SeqtuiError:
+        return False  # the trainer says what is wrong with it
+    return budget.reached(int(counters["step"]), int(counters["examples"]), float(counters["elapsed"]))
 
 
 # -- driving a sweep ----------------------------------------------------------------------------------
@@ -608,6 +631,9 @@ def run_sweep(
                     if failure is None:
                         record.state, record.reason = "finished", None
                         note(f"{name}: finished")
+                    elif failure.startswith(STOPPED):  # someone stopped it: resumed by the next run
+                        record.state, record.reason = "waiting", None
+                        note(f"{name}: {STOPPED}; the next run of the sweep resumes it")
                     else:
                         record.state, record.reason, record.failures = "failed", failure, record.failures + 1
                         note(f"{name}: failed: {failure}")

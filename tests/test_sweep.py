@@ -226,3 +226,49 @@ def test_the_eta_counts_each_trial_at_the_speed_of_trials_like_it(tmp_path):
         records[name].state = "finished" if done else "waiting"
     # left: rnn-h16 100k at the rnn's 10k/s (10 s), lstm-h8 50k and lstm-h16 100k at 2k/s (75 s); 2 at a time
     assert state.eta() == pytest.approx((10 + 25 + 50) / 2)
+
+
+def test_a_trial_stopped_after_its_last_step_is_measured_and_a_stop_request_is_no_failure(tmp_path):
+    import threading
+
+    from conftest import small_config
+
+    from seqtui import runner
+    from seqtui.executors import failure_of
+    from seqtui.runs import RunStatus
+    from seqtui.sweep import EXIT_STOPPED, STOPPED, run_trial
+    from seqtui.training import Budget
+
+    done = Run.create(tmp_path / "done", small_config(budget=Budget(steps=20)))
+    assert runner.train(done).state == "finished"
+    done.write_status(RunStatus(state="stopped", step=20, examples=640))  # stopped after its last step
+    code, line = run_trial(done, 200, 2)
+    assert code == 0 and "measured" in line and (done.path / HELDOUT).is_file()  # not "used its whole budget"
+
+    long = Run.create(tmp_path / "long", small_config(budget=Budget(steps=1_000_000)))
+    result = []
+    worker = threading.Thread(target=lambda: result.append(run_trial(long, 200, 2)))
+    worker.start()
+    wait_until(lambda: long.raw_status().state == "running" and long.raw_status().step > 0, 60, "training")
+    long.request("stopped")  # as `seqtui stop` or the app would
+    worker.join(60)
+    assert result[0][0] == EXIT_STOPPED and failure_of(EXIT_STOPPED, long.file("train.log")) == STOPPED
+
+
+def test_a_sweep_file_takes_eval_samples_as_a_count_and_long_trial_names_read_back(tmp_path):
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text('name = "f"\neval_samples = 2e2\n[grid]\nmodel = ["rnn"]\n[settings]\nsteps = 10\nn_max = 2\n')
+    result = seqtui_command("sweep", str(spec_file), "--root", str(tmp_path / "runs"))
+    assert result.returncode == 0, result.stderr
+    assert read_manifest(tmp_path / "runs" / "f").spec.eval_samples == 200
+    from seqtui.sweep import Manifest, TrialRecord, write_manifest
+
+    many = {name: "1,2" for name in ("n-min", "hidden", "seed")}  # many axes: names past 64 characters
+    many.update({"model": "rnn", "lr": "0.00123457,0.00234568", "warmup": "0.111111,0.222222"})
+    many.update({"negatives": "random,mixed", "n-max": "22,23", "schedule": "cosine,constant"})
+    many.update({"clip": "0.123457,0.234568"})
+    spec = SweepSpec.build("long", many)
+    trials = spec.trials()
+    assert max(len(t.name) for t in trials) > 64
+    write_manifest(tmp_path / "long", Manifest("long", spec, {t.name: TrialRecord(t.name, t.shown()) for t in trials}))
+    assert len(read_manifest(tmp_path / "long").trials) == len(trials) == 512  # none lost on reading back

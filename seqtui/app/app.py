@@ -147,8 +147,12 @@ class SeqtuiApp(App):
         if not self.writable("save a screenshot on the server"):
             return
         folder = self.root / "screenshots"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = self.save_screenshot(path=str(folder))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = self.save_screenshot(path=str(folder))
+        except OSError as error:
+            self.notify(f"cannot save a screenshot in {folder}: {error.strerror or error}", severity="error")
+            return
         self.notify(f"saved {path}")
 
     def delete_run(self, run: Run) -> str:
@@ -195,7 +199,9 @@ class SeqtuiApp(App):
             def decided(choice: str | None) -> None:
                 if choice == "stop":
                     comparison.send_signal(signal.SIGTERM)  # its models stop with a checkpoint
-                    self.exit(message=f"asked {name} to stop; `seqtui compare` with --name continues it")
+                    self.exit(
+                        message=f"asked {name} to stop; `seqtui sweep --name cmp-{self.comparison_name}` continues it"
+                    )
                 elif choice == "leave":
                     self.exit(message=f"{name} keeps training; its log: {self.root}/compare-{self.comparison_name}.log")
 

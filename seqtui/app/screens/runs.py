@@ -155,7 +155,11 @@ class RunsScreen(SeqtuiScreen):
 
         stamp = f"{datetime.now():%m%d-%H%M%S}"
         log = self.app.root / f"compare-{stamp}.log"
-        self.app.comparison_process = spawn(["compare", "--root", str(self.app.root), "--name", stamp], log)
+        try:
+            self.app.comparison_process = spawn(["compare", "--root", str(self.app.root), "--name", stamp], log)
+        except SeqtuiError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
         self.app.comparison_name = stamp
         self.app.compare.clear()
         self.app.compare_group = stamp

@@ -167,6 +167,8 @@ class SweepScreen(SeqtuiScreen):
         name = escape(display_name(self.directory.name))
         if follower.problem:
             status.update(f"[b]sweep {name}[/]: [red]{escape(display_name(follower.problem))}[/]")
+            self.query_one("#sweep-map", Static).update("")
+            self.query_one("#sweep-trials", DataTable).clear()
             return
         counts = follower.counts()
         others = len(find_sweeps(self.app.root)) - 1
