@@ -304,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in (None, "open"):
             return run_app(args)
+        if args.command == "serve":
+            from seqtui.app.serve import serve
+
+            return serve(args)
         if getattr(args, "nice", 0):
             os.nice(args.nice)  # before torch starts its threads, which inherit it
         from seqtui import commands

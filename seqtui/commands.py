@@ -416,12 +416,16 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+TICK_SECONDS = 0.5
+
+
 class SweepDisplay:
     """The headless sweep's progress: a live summary on a terminal, one line per change otherwise."""
 
     def __init__(self, out: Console, pending: str = "starting"):
         self.console = out
         self.pending = pending  # what a trial handed out but not training yet is doing
+        self.drawn = 0.0
         self.live = None
         self.state = None
 
@@ -453,13 +457,15 @@ class SweepDisplay:
         self.state = state
         if self.live is not None:
             self.live.console.print(escape(f"{state.manifest.name}/{line}"))
+            self.drawn = 0.0  # redraw now
             self.tick(state)
         else:
             print(f"{self.summary(state)} | {display_name(line)}", flush=True)
 
     def tick(self, state) -> None:
-        if self.live is None:
-            return
+        if self.live is None or time.monotonic() - self.drawn < TICK_SECONDS:
+            return  # the trials' status files are read twice a second, not on every turn of the loop
+        self.drawn = time.monotonic()
         from rich.console import Group
         from rich.text import Text
 
@@ -472,57 +478,6 @@ class SweepDisplay:
             best = f"held-out worst {status.best_worst:.4f}" if status.best_worst is not None else ""
             lines.append(Text(f"  {trial.name:<28} {progress:>4.0%}  {best}", no_wrap=True, overflow="ellipsis"))
         self.live.update(Group(*lines))
-
-
-# -- serve ------------------------------------------------------------------------------------
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-def serve_command(root: Path, writable: bool) -> str:
-    """The command textual-serve runs for each browser that connects: the app on `root`."""
-    import shlex
-
-    return shlex.join(
-        [sys.executable, "-m", "seqtui", "--root", str(Path(root).resolve())] + ([] if writable else ["--read-only"])
-    )
-
-
-def cmd_serve(args: Namespace) -> int:
-    try:
-        from textual_serve.server import Server
-    except ImportError:
-        raise SeqtuiError("seqtui serve needs textual-serve: pip install textual-serve") from None
-    if not 1 <= args.port <= 65535:
-        raise SeqtuiError(f"--port {args.port}: a port is 1-65535")
-    root = args.root or default_root()
-    if not Path(root).is_dir():
-        raise SeqtuiError(f"the runs root {root} does not exist (give --root, or start a run first)")
-    mode = "writable: the browser can start, stop and delete runs" if args.writable else "read-only"
-    if args.host not in LOCAL_HOSTS:
-        print(
-            f"seqtui: warning: serving on {args.host}: anyone who reaches port {args.port} sees these runs"
-            + (" and can change them" if args.writable else "")
-            + "; 127.0.0.1 with ssh -L is safer",
-            file=sys.stderr,
-        )
-    if args.host in LOCAL_HOSTS:
-        where = "localhost"
-    elif args.host in ("0.0.0.0", "::", ""):
-        import socket
-
-        where = socket.getfqdn()  # a browser cannot use a wildcard address
-    else:
-        where = f"[{args.host}]" if ":" in args.host else args.host
-    url = args.public_url or f"http://{where}:{args.port}"
-    console.print(f"seqtui on {escape(str(root))} in a browser: {url} ({mode}; ctrl+c stops serving)")
-    if args.host in LOCAL_HOSTS:
-        console.print(f"from a laptop: ssh -L {args.port}:localhost:{args.port} THIS-HOST, then open {url}")
-    server = Server(serve_command(root, args.writable), host=args.host, port=args.port, title="seqtui", public_url=url)
-    try:
-        server.serve()
-    except OSError as error:
-        raise SeqtuiError(f"cannot serve on {args.host}:{args.port}: {error.strerror or error}") from None
-    return 0
 
 
 # -- export -----------------------------------------------------------------------------------

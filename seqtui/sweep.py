@@ -554,14 +554,16 @@ def describe_difference(old: SweepSpec, new: SweepSpec) -> str:
     for part in ("grid", "settings"):
         for key in sorted(set(a[part]) | set(b[part])):
             if a[part].get(key) != b[part].get(key):
-                shown = [",".join(map(str, v)) if isinstance(v, list) else str(v) for v in (a[part].get(key, "-"),)]
-                there = b[part].get(key, "-")
-                there = ",".join(map(str, there)) if isinstance(there, list) else str(there)
-                return f"{key} {shown[0]} there, {there} here"
+                there, here = (_listed(d[part].get(key, "-")) for d in (a, b))
+                return f"{key} {there} there, {here} here"
     for key in ("preset", "eval_samples", "beyond", "kind"):
         if a[key] != b[key]:
             return f"{key} {a[key]} there, {b[key]} here"
     return "they differ"
+
+
+def _listed(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
 
 
 def trial_args(run: Run, spec: SweepSpec, threads: int | None) -> list[str]:
@@ -935,9 +937,9 @@ class SweepFollower:
 
     def _view(self, record: TrialRecord) -> TrialView:
         run = Run(self.directory / record.name)
-        status = run.raw_status()
+        status = run.status()
         state = record.state
-        if status.state in ("starting", "running", "paused") and run.status().active:
+        if status.active:
             state = "running"
         elif state == "running":
             state = "waiting"  # handed out, not started (or left by a sweep that is gone)

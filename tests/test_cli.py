@@ -250,7 +250,7 @@ def test_serve_refuses_what_it_cannot_do_and_warns_off_localhost(tmp_path):
     assert missing.returncode == 1 and "does not exist" in missing.stderr
     bad = seqtui_command("serve", "--root", str(tmp_path), "--port", "70000")
     assert bad.returncode == 1 and "a port is 1-65535" in bad.stderr
-    from seqtui.commands import serve_command
+    from seqtui.app.serve import serve_command
 
     assert serve_command(tmp_path, writable=False).endswith("--read-only")  # what each browser tab runs
     assert "--read-only" not in serve_command(tmp_path, writable=True)

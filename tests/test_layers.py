@@ -18,6 +18,9 @@ PLAIN = [
     "seqtui.projection",
     "seqtui.config",
     "seqtui.limits",
+    "seqtui.sweep",
+    "seqtui.executors",
+    "seqtui.commands",
 ]
 
 
@@ -42,6 +45,7 @@ LIGHT = [
     "seqtui.compare",
     "seqtui.cli",
     "seqtui.commands",
+    "seqtui.sweep",
     "seqtui.app",
 ]
 

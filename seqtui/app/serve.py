@@ -1,0 +1,68 @@
+"""`seqtui serve`: the app in a browser, through textual-serve.
+
+Each browser tab that connects gets its own app process on the runs root, read-only unless the
+server was started with --writable. The command line dispatches here (as it does to the app).
+"""
+
+from __future__ import annotations
+
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from seqtui.errors import SeqtuiError
+from seqtui.runs import default_root
+
+console = Console(highlight=False)
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def serve_command(root: Path, writable: bool) -> str:
+    """The command textual-serve runs for each browser that connects: the app on `root`."""
+    import shlex
+
+    return shlex.join(
+        [sys.executable, "-m", "seqtui", "--root", str(Path(root).resolve())] + ([] if writable else ["--read-only"])
+    )
+
+
+def serve(args: Namespace) -> int:
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise SeqtuiError("seqtui serve needs textual-serve: pip install textual-serve") from None
+    if not 1 <= args.port <= 65535:
+        raise SeqtuiError(f"--port {args.port}: a port is 1-65535")
+    root = args.root or default_root()
+    if not Path(root).is_dir():
+        raise SeqtuiError(f"the runs root {root} does not exist (give --root, or start a run first)")
+    mode = "writable: the browser can start, stop and delete runs" if args.writable else "read-only"
+    if args.host not in LOCAL_HOSTS:
+        print(
+            f"seqtui: warning: serving on {args.host}: anyone who reaches port {args.port} sees these runs"
+            + (" and can change them" if args.writable else "")
+            + "; 127.0.0.1 with ssh -L is safer",
+            file=sys.stderr,
+        )
+    if args.host in LOCAL_HOSTS:
+        where = "localhost"
+    elif args.host in ("0.0.0.0", "::", ""):
+        import socket
+
+        where = socket.getfqdn()  # a browser cannot use a wildcard address
+    else:
+        where = f"[{args.host}]" if ":" in args.host else args.host
+    url = args.public_url or f"http://{where}:{args.port}"
+    console.print(f"seqtui on {escape(str(root))} in a browser: {url} ({mode}; ctrl+c stops serving)")
+    if args.host in LOCAL_HOSTS:
+        console.print(f"from a laptop: ssh -L {args.port}:localhost:{args.port} THIS-HOST, then open {url}")
+    server = Server(serve_command(root, args.writable), host=args.host, port=args.port, title="seqtui", public_url=url)
+    try:
+        server.serve()
+    except OSError as error:
+        raise SeqtuiError(f"cannot serve on {args.host}:{args.port}: {error.strerror or error}") from None
+    return 0
