@@ -119,7 +119,16 @@ def _kill_mid_run(command: list[str], trial, victim):
 def test_a_trial_killed_mid_run_fails_then_resumes_when_the_sweep_runs_again(tmp_path):
     root = tmp_path / "runs"
     command = ["sweep", "--model", "lstm", "--seeds", "2", "--steps", "1500", *TINY, "--checkpoint-every", "1600"]
-    command += ["--name", "k", "--root", str(root), "--parallel", "1"]
+    command += [
+        "--name",
+        "k",
+        "--root",
+        str(root),
+        "--parallel",
+        "1",
+        "--threads",
+        "1",
+    ]  # 1 thread: no stall on a busy box
     trial = Run(root / "k" / "lstm-s0")
     code, out, err = _kill_mid_run(command, trial, lambda pid: os.kill(pid, signal.SIGKILL))
     assert code == 1, out + err
@@ -179,7 +188,7 @@ def test_the_ray_executor_runs_the_same_trials_on_a_local_ray_instance(tmp_path)
 def test_a_trial_whose_ray_worker_dies_is_marked_failed_and_the_sweep_goes_on(tmp_path):
     root = tmp_path / "runs"
     command = ["sweep", "--model", "lstm", "--seeds", "2", "--steps", "1500", *TINY, "--checkpoint-every", "1600"]
-    command += ["--name", "w", "--root", str(root), "--ray", "--threads", "2"]  # one trial at a time on 2 CPUs
+    command += ["--name", "w", "--root", str(root), "--ray", "--threads", "1"]  # 1 thread: no stall on a busy box
 
     def kill_worker(pid):  # the Ray worker that started the trial's process
         with open(f"/proc/{pid}/stat") as handle:
