@@ -56,7 +56,9 @@ import sys, time, torch
 from seqtui.presets import preset_config
 from seqtui.training import Progress, Trainer
 seconds, threads = float(sys.argv[1]), sys.argv[2]
-values = {"samples": None, "time": seconds + 1.0, "device": "cpu", "eval-every": 10**12, "log-every": 0.25}
+# every length from the first step, as the bare loop trains (a curriculum would start on short ones)
+values = {"samples": None, "time": seconds + 1.0, "curriculum": 0.0, "device": "cpu"}
+values.update({"eval-every": 10**12, "log-every": 0.25})
 if threads != "auto":
     values["threads"] = int(threads)
 trainer = Trainer(preset_config(values))

@@ -235,6 +235,9 @@ class TrainConfig:
     clip: float | None = 1.0  # max gradient norm; None trains unclipped
     schedule: str = "cosine"  # over the budget, from lr down to lr * LR_FLOOR
     warmup: float = 0.0  # fraction of the budget over which the learning rate rises to its peak
+    # fraction of the budget over which the longest pattern drawn grows from n_min + 2 to n_max
+    # (shortest first); 0: every length from the first step
+    curriculum: float = 0.0
     seed: int = 0
     device: str = "auto"
     threads: int | None = None  # torch's CPU threads; None: torch's own choice
@@ -264,6 +267,9 @@ class TrainConfig:
         _choice("schedule", self.schedule, SCHEDULES)
         if isinstance(self.warmup, bool) or not isinstance(self.warmup, (int, float)) or not 0 <= self.warmup <= 0.5:
             raise SeqtuiError(f"warm-up must be a fraction of the budget from 0 to 0.5, got {self.warmup!r}")
+        value = self.curriculum
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise SeqtuiError(f"curriculum must be a fraction of the budget from 0 to 1, got {value!r}")
         _whole("seed", self.seed, 0, MAX_SEED)
         if not isinstance(self.device, str) or not _DEVICE.fullmatch(self.device):
             raise SeqtuiError(f"unknown device {self.device!r}: use auto, cpu, cuda or cuda:N")
@@ -466,6 +472,14 @@ SETTINGS: list[Setting] = [
         "warmup",
         "warm-up",
         "fraction of the budget over which the learning rate rises to its peak (cosine schedule)",
+        parse_real,
+    ),
+    _setting(
+        "curriculum",
+        "curriculum",
+        "curriculum",
+        "fraction of the budget over which the longest pattern trained on grows from n-min + 2 to n-max "
+        "(0: every length from the start)",
         parse_real,
     ),
     _setting("seed", "seed", "seed", "seed of the weights and the data", parse_whole),

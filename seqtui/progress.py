@@ -84,8 +84,13 @@ class TrainingDisplay:
             f"step {event.step:,}  loss {event.loss:.4f}  acc {event.accuracy:.4f}  "
             f"{event.examples_per_s:,.0f} ex/s  {self.held_out}"
         )
+        curriculum = self.trainer is not None and event.longest < 2 * self.trainer.config.task.n_max
+        if curriculum:  # the training accuracy is over short sequences so far
+            line += f"  (lengths <= {event.longest})"
         if self.live:
             short = f"step {event.step:,} loss {event.loss:.3f} acc {event.accuracy:.3f} {self.worst}"
+            if curriculum:
+                short += f" len<={event.longest}"
             self.bar.update(self.task_id, completed=event.progress * 1000, line=line if self.wide else short)
         elif not self.quiet and time.monotonic() - self.last_plain >= PLAIN_EVERY:
             self.last_plain = time.monotonic()

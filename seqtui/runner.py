@@ -38,7 +38,7 @@ SHORT_MARGIN = 0.02  # worst-length accuracy this far below what the preset reac
 # what may change when a run resumes: where it trains and how it is watched, not what it learns
 RESUMABLE_SETTINGS = tuple(s.name for s in SETTINGS if s.on_resume and not s.budget)
 # what decides what a run learns: config.json and its checkpoint must agree on these
-LEARNING_FIELDS = ("task", "model", "lr", "batch_size", "clip", "schedule", "warmup", "seed")
+LEARNING_FIELDS = ("task", "model", "lr", "batch_size", "clip", "schedule", "warmup", "curriculum", "seed")
 
 
 @dataclass

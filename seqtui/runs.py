@@ -221,6 +221,7 @@ _RECORD_FIELDS: dict[str, dict[str, Any]] = {
 _OPTIONAL_FIELDS: dict[str, Any] = {
     "examples_per_s": _is_number,
     "threads": _is_count,
+    "longest": _is_count,
     "grad_norm": _is_number,
     "lr": _is_number,
     "progress": _is_number,

@@ -58,7 +58,16 @@ STOPPED = "stopped on request"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a sweep's
 TRIAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")  # one value per swept setting
 # how a swept value shows in a trial's name: hidden 64 -> h64, seed 2 -> s2, negatives hard -> hard
-SHORT = {"hidden": "h", "seed": "s", "n-max": "n", "n-min": "nmin", "lr": "lr", "batch-size": "b", "warmup": "w"}
+SHORT = {
+    "hidden": "h",
+    "seed": "s",
+    "n-max": "n",
+    "n-min": "nmin",
+    "lr": "lr",
+    "batch-size": "b",
+    "warmup": "w",
+    "curriculum": "c",
+}
 # settings that say how a trial is run, not what it learns: never an axis
 NOT_AXES = {"threads", "log-every", "eval-every", "checkpoint-every", "eval-samples", "target-acc", "device"}
 T_95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}

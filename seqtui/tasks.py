@@ -108,8 +108,10 @@ def make_batch(
     return Batch(torch.cat([pattern, second], dim=1), labels)
 
 
-def draw_pattern_length(config: TaskConfig, generator: torch.Generator) -> int:
-    return int(torch.randint(config.n_min, config.n_max + 1, (1,), generator=generator))
+def draw_pattern_length(config: TaskConfig, generator: torch.Generator, longest: int | None = None) -> int:
+    """A pattern length drawn uniformly from n_min to `longest` (n_max by default)."""
+    top = config.n_max if longest is None else max(config.n_min, min(longest, config.n_max))
+    return int(torch.randint(config.n_min, top + 1, (1,), generator=generator))
 
 
 def sample_examples(config: TaskConfig, count: int, generator: torch.Generator) -> list[tuple[list[int], int]]:

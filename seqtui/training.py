@@ -77,6 +77,7 @@ class Progress:
     lr: float
     progress: float  # fraction of the budget done
     threads: int  # torch's CPU threads during the window
+    longest: int  # the longest sequence drawn at the window's end: short of 2 * n_max during a curriculum
 
     def to_record(self) -> dict:
         return {"kind": "train", **asdict(self)}
@@ -170,18 +171,37 @@ class Trainer:
         cfg = self.config
         if cfg.schedule == "constant" or not cfg.budget.is_set():
             return cfg.lr
-        if cfg.budget.in_work():  # the schedule follows work, so it is the same on any machine
-            p = cfg.budget.work_progress(self.step, self.examples)
-        else:  # only a time limit: the schedule has to follow the clock
-            p = cfg.budget.progress(self.step, self.examples, self.elapsed)
+        p = self.progress()
         if p < cfg.warmup:
             return cfg.lr * max(p / cfg.warmup, LR_FLOOR)
         p = (p - cfg.warmup) / (1 - cfg.warmup)
         return cfg.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * p)))
 
+    def progress(self) -> float:
+        """How far through its budget the run is, 0..1, as the schedules (learning rate, curriculum)
+        see it: by the work done, so they are the same on any machine, or by the clock when time is
+        the only limit (0 with no budget)."""
+        budget = self.config.budget
+        if budget.in_work():
+            return budget.work_progress(self.step, self.examples)
+        return budget.progress(self.step, self.examples, self.elapsed)
+
+    def longest_pattern(self) -> int:
+        """The longest pattern length drawn at this point: with a curriculum, it grows by equal
+        stages from n_min + 2 to n_max over the first `curriculum` of the budget (short patterns
+        learn the mechanism cheaply and fast; bench/results.md); otherwise n_max."""
+        cfg, task = self.config, self.config.task
+        if not cfg.curriculum or not cfg.budget.is_set():
+            return task.n_max
+        p = self.progress()
+        if p >= cfg.curriculum:
+            return task.n_max
+        start = min(task.n_max, task.n_min + 2)
+        return min(task.n_max, start + int((task.n_max - start + 1) * p / cfg.curriculum))
+
     def train_step(self, lr: float) -> tuple[torch.Tensor | float, torch.Tensor | int, torch.Tensor | float, int]:
         """One Adam step on a fresh batch; returns (loss, correct, grad norm, size), unsynced on a GPU."""
-        n = draw_pattern_length(self.config.task, self.lengths)
+        n = draw_pattern_length(self.config.task, self.lengths, self.longest_pattern())
         batch = make_batch(self.config.task, n, self.config.batch_size, self.generator)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -383,4 +403,5 @@ class _Window:
             lr=t.optimizer.param_groups[0]["lr"],
             progress=t.config.budget.progress(t.step, t.examples, now),
             threads=t.threads,
+            longest=2 * t.longest_pattern(),
         )

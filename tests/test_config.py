@@ -35,6 +35,7 @@ CHOSEN = {
     "clip": 0.5,
     "schedule": "constant",
     "warmup": 0.1,
+    "curriculum": 0.25,
     "seed": 7,
     "samples": 48 * 6,
     "steps": 50,
@@ -186,7 +187,7 @@ def test_the_default_presets_count_their_budget_in_examples():
     assert preset_config({"model": "lstm", "samples": 20_000}).eval_every == 1000
     assert preset_config({"model": "rnn", "samples": 20_000}).eval_every == 1024  # at least a batch
     capped = preset_config({"time": 30})  # a time is a cap on top of the preset's examples
-    assert capped.budget == Budget(samples=550_000, seconds=30.0) and capped.reproducible
+    assert capped.budget == Budget(samples=400_000, seconds=30.0) and capped.reproducible
     timed = preset_config({"samples": None, "time": 30})
     assert timed.budget == Budget(seconds=30.0) and not timed.reproducible
 
@@ -206,6 +207,7 @@ def test_the_same_config_and_seed_give_the_same_weights_and_evaluations_however_
     config = small_config(
         model=ModelConfig("lstm", 12),
         budget=Budget(samples=32 * 120),
+        curriculum=0.5,  # lengths drawn by the work done: the same stages however long they took
         eval_every=32 * 25,
         checkpoint_every=32 * 10,
         threads=1,
@@ -412,6 +414,7 @@ def test_the_tutorial_preset_is_the_tutorials_recipe_from_the_command_line_and_t
         Budget(steps=100_000),
         TaskConfig(),
     )
+    assert (config.warmup, config.curriculum) == (0.0, 0.0)  # every length from the first step, as it trained
     assert Trainer(config).fast is True  # the NumPy step: the tutorial's recipe, fast
     result = seqtui_command(
         "train",
@@ -439,14 +442,21 @@ def test_the_tutorial_preset_is_the_tutorials_recipe_from_the_command_line_and_t
             values, errors = dialog.values()
             assert errors == {}
             assert preset_config(values, "tutorial") == config
+            dialog.query_one("#f-preset", Select).value = "default"
+            await pilot.pause(0.3)
+            dialog.query_one("#f-model", Select).value = "rnn"  # the rnn's own values, its budget included
+            await pilot.pause(0.3)
+            values, errors = dialog.values()
+            assert errors == {}
+            assert preset_config(values) == preset_config({"model": "rnn"})
 
     asyncio.run(scenario())
 
 
 def test_a_gpu_gets_its_own_sizes_and_a_cpu_keeps_its_own():
     cpu, gpu = preset_config({"device": "cpu"}), preset_config({"device": "cuda"})
-    assert (cpu.batch_size, cpu.lr, cpu.budget.samples) == (256, 2e-2, 550_000)
-    assert (gpu.batch_size, gpu.lr, gpu.budget.samples) == (1024, 4e-2, 1_500_000)
+    assert (cpu.batch_size, cpu.lr, cpu.budget.samples) == (256, 2e-2, 400_000)
+    assert (gpu.batch_size, gpu.lr, gpu.budget.samples) == (1024, 4e-2, 1_000_000)
     assert preset_config({"device": "auto"}, gpu=True).batch_size == 1024  # auto, on a machine with a GPU
     assert preset_config({"model": "rnn", "device": "cuda"}).batch_size == 1024  # already sized
     assert preset_config({"device": "cuda", "batch-size": 64}).batch_size == 64  # flags win

@@ -90,11 +90,41 @@ def test_a_loss_that_becomes_nan_ends_the_run_as_diverged():
         (dict(device="tpu"), "device"),
         (dict(task=TaskConfig(n_min=4, n_max=2)), "larger than"),
         (dict(target_accuracy=1.5), "target accuracy"),
+        (dict(curriculum=1.5), "curriculum"),
+        (dict(curriculum=-0.1), "curriculum"),
     ],
 )
 def test_impossible_training_settings_are_refused(overrides, says):
     with pytest.raises(SeqtuiError, match=says):
         small_config(**overrides).validate()
+
+
+def test_a_curriculum_draws_short_patterns_first_then_every_length(monkeypatch):
+    import seqtui.training as training
+
+    config = small_config(
+        task=TaskConfig(n_min=1, n_max=8), budget=Budget(samples=32 * 200), curriculum=0.5, log_every=1e-6
+    )
+    trainer = Trainer(config)
+    drawn = []  # (fraction of the budget done, pattern length) per step
+    make_batch = training.make_batch
+    monkeypatch.setattr(
+        training,
+        "make_batch",
+        lambda task, n, *a: drawn.append((trainer.examples / 6400, n)) or make_batch(task, n, *a),
+    )
+    shown = [e.longest for e in trainer.run() if isinstance(e, Progress)]  # what the metrics lines say
+    assert shown == sorted(shown) and shown[0] <= 2 * 4 and shown[-1] == 16
+    # the longest pattern grows by six equal stages from n_min + 2 = 3 to n_max = 8 over the first half
+    for done, n in drawn:
+        longest = 8 if done >= 0.5 else min(8, 3 + int(6 * done / 0.5))
+        assert 1 <= n <= longest
+    assert {n for done, n in drawn if done < 0.5 / 6} == {1, 2, 3}
+    assert {n for done, n in drawn if done >= 0.5} == set(range(1, 9))  # every length once it is over
+    uniform = Trainer(small_config(task=TaskConfig(n_min=1, n_max=8), budget=Budget(samples=32 * 200)))
+    assert uniform.longest_pattern() == 8  # none by default
+    endless = Trainer(small_config(task=TaskConfig(n_min=1, n_max=8), budget=Budget(), curriculum=0.5))
+    assert endless.longest_pattern() == 8  # no budget to grow over
 
 
 def test_cuda_is_refused_clearly_without_a_gpu():

@@ -149,7 +149,9 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
                     self.query_one(f"#f-{setting.name}", Input).value = self._shown(setting, preset)
         elif key in ("model", "negatives"):  # that model's (or those negatives') own values in the preset
             preset = preset_config({"model": self._text("model"), "negatives": self._text("negatives")}, self.preset)
-            for name in ("hidden", "lr", "batch-size", "clip") if key == "model" else ("samples", "steps", "time"):
+            budget = ("samples", "steps", "time")  # by model and negatives
+            learning = ("hidden", "lr", "batch-size", "clip", "warmup", "curriculum")
+            for name in (*learning, *budget) if key == "model" else budget:
                 self.query_one(f"#f-{name}", Input).value = self._shown(SETTING[name], preset)
         self._check()
 

@@ -158,6 +158,11 @@ class TrainScreen(RunFollowingScreen):
             parts.append(f"eta {human(eta)}")
         parts.append(f"best {'-' if best is None else f'{best:.4f}'}")
         width = max(40, self.size.width - 2)  # one line: what matters least goes first
+        longest = last.get("longest")
+        if state == "running" and isinstance(longest, int) and longest < 2 * config.task.n_max:
+            curriculum = f"lengths ≤{longest}"  # the training curves are over short sequences so far
+            if _plain_length([*parts, curriculum]) <= width:
+                parts.append(curriculum)
         for least in (2, 4, 5):  # the device, ex/s, the elapsed time
             if _plain_length(parts) <= width:
                 break
