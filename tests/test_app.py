@@ -486,6 +486,25 @@ def test_a_screen_hidden_while_its_run_was_rewritten_shows_the_new_log_whole(tra
     asyncio.run(scenario())
 
 
+def test_the_train_accuracy_chart_says_when_it_is_over_short_sequences_only(trained_run):
+    """While a curriculum grows, the training accuracy is over the lengths drawn so far."""
+    records = trained_run.read_metrics()
+    train = [r for r in records if r["kind"] == "train"]
+    early = [dict(r, longest=4) for r in train]  # n_max 3: sequences up to 6
+
+    async def scenario():
+        trained_run.write_metrics(early)
+        app = make_app(trained_run.path.parent, trained_run.path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            chart = app.screen.query_one("#acc-chart", Chart)
+            await wait_for(pilot, lambda: chart.title == "train accuracy, lengths ≤ 4", what="the short lengths")
+            later = dict(train[-1], step=train[-1]["step"] + 1, longest=6)
+            trained_run.write_metrics([*early, later])
+            await wait_for(pilot, lambda: chart.title == "train accuracy", what="every length")
+
+    asyncio.run(scenario())
+
+
 def test_the_compare_screen_shows_a_report_as_soon_as_it_is_written(tmp_path):
     from seqtui.sweep import Manifest, SweepSpec, write_manifest
 

@@ -158,11 +158,6 @@ class TrainScreen(RunFollowingScreen):
             parts.append(f"eta {human(eta)}")
         parts.append(f"best {'-' if best is None else f'{best:.4f}'}")
         width = max(40, self.size.width - 2)  # one line: what matters least goes first
-        longest = last.get("longest")
-        if state == "running" and isinstance(longest, int) and longest < 2 * config.task.n_max:
-            curriculum = f"lengths ≤{longest}"  # the training curves are over short sequences so far
-            if _plain_length([*parts, curriculum]) <= width:
-                parts.append(curriculum)
         for least in (2, 4, 5):  # the device, ex/s, the elapsed time
             if _plain_length(parts) <= width:
                 break
@@ -206,7 +201,11 @@ class TrainScreen(RunFollowingScreen):
                 f"({acc_smooth[i]:.4f})  [dim]end: now[/]"
             )
         self._plot(self.query_one("#loss-chart", Chart), "loss", loss_points, loss_smooth, self.log_loss, marker)
-        self._plot(self.query_one("#acc-chart", Chart), "train accuracy", acc_points, acc_smooth, False, marker)
+        title = "train accuracy"
+        longest, config = last.get("longest"), self.follower.config
+        if isinstance(longest, int) and config is not None and longest < 2 * config.task.n_max:
+            title += f", lengths ≤ {longest}"  # a curriculum: short sequences so far
+        self._plot(self.query_one("#acc-chart", Chart), title, acc_points, acc_smooth, False, marker)
         self._draw_lengths(history.evaluations)
 
     def _plot(self, chart: Chart, title: str, points, smoothed: list[float], log_y: bool, marker: list[float]) -> None:
