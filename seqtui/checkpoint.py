@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from seqtui.config import ModelConfig, TrainConfig
+from seqtui.config import MAX_PATTERN, ModelConfig, TrainConfig
 from seqtui.errors import SeqtuiError
 from seqtui.limits import check_fits, size_text
 from seqtui.models import SequenceClassifier, build_model
@@ -36,7 +36,7 @@ ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")
 @dataclass
 class Checkpoint:
     config: TrainConfig
-    counters: dict  # step, examples, elapsed, best_worst
+    counters: dict  # step, examples, elapsed, best_worst, longest (the curriculum's pattern length)
     tensors: dict[str, torch.Tensor]
     optimizer_groups: list[dict]
 
@@ -119,6 +119,9 @@ def _counters(data: object) -> dict:
     elapsed = data.get("elapsed")
     if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not math.isfinite(elapsed) or elapsed < 0:
         raise ValueError(f"elapsed is {elapsed!r}")
+    longest = data.get("longest", 0)
+    if isinstance(longest, bool) or not isinstance(longest, int) or not 0 <= longest <= MAX_PATTERN:
+        raise ValueError(f"longest is {longest!r}")
     if data.get("data_device", "cpu") not in ("cpu", "cuda"):
         raise ValueError(f"data_device is {data.get('data_device')!r}")
     best = data.get("best_worst")

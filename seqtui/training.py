@@ -160,6 +160,7 @@ class Trainer:
         self.examples = 0
         self.elapsed = 0.0
         self.best_worst: float | None = None  # best held-out accuracy at the worst length
+        self.longest_reached = 0  # the longest pattern the curriculum has drawn from (it never shrinks)
         self.last_evaluation: Evaluation | None = None
         self.evaluated_at: int | None = None  # examples at the last held-out evaluation
         self.held_out = held_out_set(config.task, config.eval_samples, config.seed + HELD_OUT_SEED_OFFSET)
@@ -197,11 +198,15 @@ class Trainer:
         if p >= cfg.curriculum:
             return task.n_max
         start = min(task.n_max, task.n_min + 2)
-        return min(task.n_max, start + int((task.n_max - start + 1) * p / cfg.curriculum))
+        scheduled = start + int((task.n_max - start + 1) * p / cfg.curriculum)
+        # a run continued on a larger budget is earlier in it, but never goes back to shorter patterns
+        return min(task.n_max, max(scheduled, self.longest_reached))
 
     def train_step(self, lr: float) -> tuple[torch.Tensor | float, torch.Tensor | int, torch.Tensor | float, int]:
         """One Adam step on a fresh batch; returns (loss, correct, grad norm, size), unsynced on a GPU."""
-        n = draw_pattern_length(self.config.task, self.lengths, self.longest_pattern())
+        longest = self.longest_pattern()
+        self.longest_reached = max(self.longest_reached, longest)
+        n = draw_pattern_length(self.config.task, self.lengths, longest)
         batch = make_batch(self.config.task, n, self.config.batch_size, self.generator)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
@@ -338,6 +343,7 @@ class Trainer:
             "examples": self.examples,
             "elapsed": self.elapsed,
             "best_worst": self.best_worst,
+            "longest": self.longest_reached,
             "data_device": self.device.type,  # where the data stream's generator lives
         }
 
@@ -366,6 +372,7 @@ class Trainer:
         self.elapsed = float(counters["elapsed"])
         best = counters.get("best_worst")
         self.best_worst = None if best is None else float(best)
+        self.longest_reached = int(counters.get("longest", 0))
 
 
 class _Window:

@@ -238,6 +238,10 @@ def test_damaged_checkpoints_are_refused_with_a_message(tmp_path):
             load_checkpoint(path)
     with pytest.raises(SeqtuiError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing.safetensors")
+    trainer.longest_reached = -3  # counters that cannot be true
+    save_checkpoint(trainer, tmp_path / "lying.safetensors")
+    with pytest.raises(SeqtuiError, match="longest"):
+        load_checkpoint(tmp_path / "lying.safetensors")
 
 
 class _Payload:

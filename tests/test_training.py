@@ -127,6 +127,28 @@ def test_a_curriculum_draws_short_patterns_first_then_every_length(monkeypatch):
     assert endless.longest_pattern() == 8  # no budget to grow over
 
 
+def test_a_run_continued_on_a_larger_budget_never_goes_back_to_short_patterns(tmp_path, monkeypatch):
+    import seqtui.training as training
+    from seqtui import runner
+    from seqtui.runs import Run
+
+    config = small_config(task=TaskConfig(n_min=1, n_max=8), budget=Budget(samples=32 * 100), curriculum=0.5)
+    run = Run.create(tmp_path / "run", config)
+    assert runner.train(run).state == "finished"
+    drawn = []
+    make_batch = training.make_batch
+
+    def recorded(task, n, *rest):
+        drawn.append(n)
+        return make_batch(task, n, *rest)
+
+    monkeypatch.setattr(training, "make_batch", recorded)
+    # ten times the budget: 10% of it done, where the curriculum alone would draw up to 4 digits
+    outcome = runner.train(run, Budget(samples=32 * 900))
+    assert outcome.state == "finished" and outcome.trainer.examples == 32 * 1000
+    assert max(drawn[:100]) == 8 and set(drawn) == set(range(1, 9))
+
+
 def test_cuda_is_refused_clearly_without_a_gpu():
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
