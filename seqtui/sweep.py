@@ -283,6 +283,9 @@ class TrialRecord:
     failures: int = 0
     reason: str | None = None
     updated: float | None = None
+    # the trial's whole config as it was when it joined the sweep: a later seqtui whose presets
+    # differ continues the sweep on the same recipe
+    config: dict | None = None
 
 
 @dataclass
@@ -323,6 +326,7 @@ def read_manifest(directory: Path) -> Manifest:
             setattr(record, key, value if isinstance(value, int) and value >= 0 else 0)
         record.reason = item["reason"] if isinstance(item.get("reason"), str) else None
         record.updated = item["updated"] if isinstance(item.get("updated"), (int, float)) else None
+        record.config = item["config"] if isinstance(item.get("config"), dict) else None
         trials[record.name] = record
     created = data.get("created")
     return Manifest(spec.name, spec, trials, created if isinstance(created, (int, float)) else time.time())
@@ -527,13 +531,6 @@ def prepare(spec: SweepSpec, root: Path, resume_only: bool = False) -> tuple[Pat
 
     directory = sweep_dir(root, spec.name)
     trials = spec.trials()
-    for trial in trials:
-        try:
-            check_training_fits(trial.config)
-        except SeqtuiError as error:
-            raise SeqtuiError(f"trial {trial.name}: {error}") from None
-    if spec.eval_samples < (2 * max(t.config.task.n_max for t in trials) + spec.beyond):
-        raise SeqtuiError(f"--eval-samples {spec.eval_samples} is too few for the lengths measured: one each at least")
     manifest = None
     if (directory / SWEEP_MANIFEST).exists():
         old = read_manifest(directory)
@@ -553,7 +550,20 @@ def prepare(spec: SweepSpec, root: Path, resume_only: bool = False) -> tuple[Pat
     if manifest is None:
         manifest = Manifest(spec.name, spec, {})
     for trial in trials:
-        manifest.trials.setdefault(trial.name, TrialRecord(trial.name, trial.shown()))
+        record = manifest.trials.setdefault(trial.name, TrialRecord(trial.name, trial.shown()))
+        if record.config is None:  # a new trial (or one of a sweep from before configs were kept)
+            record.config = trial.config.to_dict()
+        else:  # the recipe it started with, whatever today's presets say
+            try:
+                trial.config = TrainConfig.from_dict(record.config)
+            except SeqtuiError as error:
+                raise SeqtuiError(f"{directory / SWEEP_MANIFEST}: trial {trial.name}: {error}") from None
+        try:
+            check_training_fits(trial.config)
+        except SeqtuiError as error:
+            raise SeqtuiError(f"trial {trial.name}: {error}") from None
+    if spec.eval_samples < (2 * max(t.config.task.n_max for t in trials) + spec.beyond):
+        raise SeqtuiError(f"--eval-samples {spec.eval_samples} is too few for the lengths measured: one each at least")
     manifest.trials = {t.name: manifest.trials[t.name] for t in trials}
     return directory, trials, manifest
 

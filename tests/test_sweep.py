@@ -281,3 +281,26 @@ def test_a_sweep_file_takes_eval_samples_as_a_count_and_long_trial_names_read_ba
     assert max(len(t.name) for t in trials) > 64
     write_manifest(tmp_path / "long", Manifest("long", spec, {t.name: TrialRecord(t.name, t.shown()) for t in trials}))
     assert len(read_manifest(tmp_path / "long").trials) == len(trials) == 512  # none lost on reading back
+
+
+def test_a_sweep_continues_on_the_recipe_it_started_with_whatever_the_presets_say_later(tmp_path, monkeypatch):
+    from seqtui import presets
+    from seqtui.sweep import prepare, write_manifest
+
+    spec = SweepSpec.build("kept", {"model": "lstm,gru", "hidden": "8,16", "n-max": "2"})
+    directory, trials, manifest = prepare(spec, tmp_path)
+    started = {t.name: t.config for t in trials}
+    write_manifest(directory, manifest)
+    # a later seqtui trains the LSTM otherwise: the trials not yet started keep the sweep's recipe
+    changed = {**presets.MODEL_DEFAULTS["lstm"], "lr": 1e-3, "curriculum": 0.0, "examples": {"random": 9_000}}
+    monkeypatch.setitem(presets.MODEL_DEFAULTS, "lstm", changed)
+    assert SweepSpec.build("kept", {"model": "lstm", "hidden": "8", "n-max": "2"}).trials()[0].config.lr == 1e-3
+    _, again, _ = prepare(spec, tmp_path)
+    assert {t.name: t.config for t in again} == started
+    assert started["lstm-h8"].lr != 1e-3 and started["gru-h16"] == again[-1].config
+    # a manifest whose kept recipe is damaged: one message naming the file and the trial
+    data = json.loads((directory / "sweep.json").read_text())
+    data["trials"][0]["config"]["lr"] = "fast"
+    (directory / "sweep.json").write_text(json.dumps(data))
+    with pytest.raises(SeqtuiError, match=r"sweep\.json: trial lstm-h8: learning rate"):
+        prepare(spec, tmp_path)
