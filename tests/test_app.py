@@ -18,6 +18,7 @@ from seqtui.app import make_app
 from seqtui.app.screens.compare import CompareScreen
 from seqtui.app.screens.dialogs import NewRunDialog, QuitDialog
 from seqtui.app.screens.evaluate import EvaluateScreen
+from seqtui.app.screens.train import TrainScreen
 from seqtui.app.widgets.chart import Chart
 from seqtui.app.widgets.heatmap import Heatmap
 from seqtui.checkpoint import save_checkpoint
@@ -645,10 +646,18 @@ def test_continuing_a_finished_run_says_so_at_once_and_read_only_refuses(trained
         app = make_app(trained_run.path.parent, trained_run.path, read_only=True)
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_for(pilot, lambda: "finished" in text_of(app, "#train-status"), what="the run")
-            for key in ("c", "n", "s", "x"):
+            # read-only: what would change a run or write a file is neither in the footer nor taken
+            shown = {b.binding.action for b in app.screen.active_bindings.values() if b.binding.show}
+            assert "log_scale" in shown and not shown & {"continue_run", "new_run", "stop", "pause_resume", "export"}
+            assert not [c for c in app.get_system_commands(app.screen) if c.title in ("Continue", "New", "Export")]
+            files = sorted(p.name for p in trained_run.path.iterdir())
+            for key in ("c", "n", "s", "x", "space"):
                 await pilot.press(key)
-            said = [n.message for n in app._notifications]
-            assert sum("read-only view" in m for m in said) == 4 and not trained_run.file("train.log").exists()
+            assert isinstance(app.screen, TrainScreen) and sorted(p.name for p in trained_run.path.iterdir()) == files
+            await pilot.press("f2")
+            shown = {b.binding.action for b in app.screen.active_bindings.values() if b.binding.show}
+            assert "mark" in shown and not shown & {"compare_models", "new_run", "stop", "delete"}
+            await pilot.press("f3")
             app.read_only = False
             await pilot.press("c")  # the trainer takes seconds to start: the app says so at once
             assert any(m.startswith("starting lstm-small for") for m in (n.message for n in app._notifications))

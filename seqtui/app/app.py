@@ -229,7 +229,12 @@ class SeqtuiApp(App):
                 f"Go to {label}", f"the {label.lower()} screen ({key.upper()})", partial(self.switch_mode, mode)
             )
         for binding in screen.BINDINGS:
-            if isinstance(binding, Binding) and binding.description and not binding.action.startswith("app."):
+            if (
+                isinstance(binding, Binding)
+                and binding.description
+                and not binding.action.startswith("app.")
+                and screen.check_action(binding.action, ())
+            ):
                 key = binding.key.split(",")[0]
                 where = getattr(screen, "MODE", "") or "this"
                 yield SystemCommand(

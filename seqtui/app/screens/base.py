@@ -32,6 +32,9 @@ SHORT_LABELS = {"Evaluate": "Eval", "Gradients": "Grads"}  # below NARROW column
 
 
 NARROW = 90
+# what starts, stops, continues or deletes a run or writes a file: neither shown nor taken in a
+# read-only app (seqtui serve), whose footer then keeps what a viewer can do
+WRITES = frozenset({"new_run", "pause_resume", "stop", "continue_run", "export", "compare_models", "delete"})
 
 
 def nav_text(current: str, width: int = 120) -> str:
@@ -54,6 +57,9 @@ class SeqtuiScreen(Screen):
     MODE = ""
     # first in every footer, so it shows at 80 columns (the app's own ctrl+q is the same action)
     BINDINGS = [Binding("ctrl+q", "app.quit", "Quit")]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in WRITES and getattr(self.app, "read_only", False))
 
     def compose_frame(self) -> ComposeResult:
         yield Static(nav_text(self.MODE), id="nav", markup=True)
