@@ -276,7 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, help="default: a fresh random draw")
     sample.add_argument("--json", action="store_true", help="one JSON object per line")
 
-    runs = sub.add_parser("runs", help="list the runs under the runs root")
+    runs = sub.add_parser("runs", help="list the runs under the runs root (a sweep as one line)")
+    runs.add_argument("sweep", nargs="?", help="list this sweep's trials instead")
     runs.add_argument("--root", type=Path)
     runs.add_argument("--json", action="store_true")
 

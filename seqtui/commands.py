@@ -20,7 +20,7 @@ from rich.table import Table
 
 from seqtui.config import SETTINGS, SWEEP_NO_FLAG, Budget, TaskConfig
 from seqtui.errors import SeqtuiError
-from seqtui.runs import Run, default_root, display_name, list_runs, new_run_path, resolve_run
+from seqtui.runs import Run, RunSummary, default_root, display_name, list_runs, new_run_path, resolve_run
 
 # piped (not a terminal): plain lines, never wrapped mid-phrase at an assumed width
 console = Console(highlight=False, soft_wrap=not sys.stdout.isatty())
@@ -514,6 +514,10 @@ def cmd_sample(args: Namespace) -> int:
 def cmd_runs(args: Namespace) -> int:
     root = args.root or default_root()
     summaries = list_runs(root)
+    if args.sweep:
+        summaries = [s for s in summaries if (sweep := s.run.sweep) is not None and sweep.name == args.sweep]
+        if not summaries:
+            raise SeqtuiError(f"no trials of a sweep named {args.sweep} under {root} (seqtui runs lists the sweeps)")
     if args.json:
         for s in summaries:
             print(
@@ -538,9 +542,11 @@ def cmd_runs(args: Namespace) -> int:
         return 0
     from rich import box
 
+    rows = summaries if args.sweep else _sweeps_folded(summaries)
     wide = console.width >= 110  # narrower: the run names whole, the task and steps left out
-    names = [s.run.shown_name for s in summaries]
-    table = Table(title=f"runs under {escape(str(root))}", title_justify="left", box=box.SIMPLE_HEAD)
+    names = [r.run.shown_name if isinstance(r, RunSummary) else r["run"] for r in rows]
+    title = f"trials of sweep {args.sweep}" if args.sweep else f"runs under {escape(str(root))}"
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     columns = ["run", "state", "model", "task", "steps", "examples", "worst", "updated"]
     if not wide:
         columns = [c for c in columns if c not in ("task", "steps")]
@@ -551,25 +557,76 @@ def cmd_runs(args: Namespace) -> int:
             no_wrap=name == "run",
             min_width=min(max(map(len, names)), 48) if name == "run" else None,
         )
-    for name, s in zip(names, summaries):
-        best = "-" if s.best_worst is None else f"{s.best_worst:.4f}"
-        state = f"[red]{s.state}[/]" if s.state in ("damaged", "failed") else s.state
+    for name, row in zip(names, rows):
+        if isinstance(row, RunSummary):
+            s = row
+            row = {
+                "state": s.state,
+                "model": s.model,
+                "task": f"{s.task}/{s.negatives}",
+                "steps": f"{s.step:,}",
+                "examples": f"{s.examples:,}",
+                "best": s.best_worst,
+                "updated": s.updated,
+            }
+        state = row["state"]
         values = {
+            **row,
             "run": escape(name),
-            "state": state,
-            "model": s.model,
-            "task": f"{s.task}/{s.negatives}",
-            "steps": f"{s.step:,}",
-            "examples": f"{s.examples:,}",
-            "worst": best,
-            "updated": _ago(s.updated),
+            "state": f"[red]{state}[/]" if state in ("damaged", "failed") else state,
+            "worst": "-" if row["best"] is None else f"{row['best']:.4f}",
+            "updated": _ago(row["updated"]),
         }
         table.add_row(*(values[c] for c in columns))
     console.print(table)
     for s in summaries:
         if s.problem:
             console.print(f"[red]{escape(s.run.shown_name)}[/]: {escape(display_name(s.problem))}")
+    if len(rows) < len(summaries):
+        console.print("[dim]a sweep is one line here; its trials: seqtui runs SWEEP[/]")
     return 0
+
+
+def _sweeps_folded(summaries: list[RunSummary]) -> list:
+    """Runs as they are, and each sweep's trials as one line: how many are done, the best worst
+    length among them, the newest update."""
+    from seqtui.sweep import read_manifest
+
+    rows: list = []
+    sweeps: dict[Path, list[RunSummary]] = {}
+    for s in summaries:
+        sweep = s.run.sweep
+        if sweep is None:
+            rows.append(s)
+        else:
+            if sweep not in sweeps:
+                rows.append(sweep)  # its place in the list
+            sweeps.setdefault(sweep, []).append(s)
+    for i, row in enumerate(rows):
+        if isinstance(row, RunSummary):
+            continue
+        trials = sweeps[row]
+        try:
+            total = max(len(read_manifest(row).trials), len(trials))
+        except SeqtuiError:
+            total = len(trials)
+        states = [t.state for t in trials]
+        done = states.count("finished")
+        state = next((s for s in ("running", "paused", "failed", "damaged") if s in states), None)
+        state = state or ("finished" if done == total else "stopped")
+        models = sorted({t.model for t in trials})
+        bests = [t.best_worst for t in trials if t.best_worst is not None]
+        rows[i] = {
+            "run": display_name(f"{row.name}/ ({done}/{total} done)"),
+            "state": state,
+            "model": models[0] if len(models) == 1 else f"{len(models)} models",
+            "task": "-",
+            "steps": "-",
+            "examples": f"{sum(t.examples for t in trials):,}",
+            "best": max(bests) if bests else None,
+            "updated": max(t.updated for t in trials),
+        }
+    return rows
 
 
 def _ago(when: float) -> str:

@@ -98,6 +98,13 @@ def test_a_local_sweep_trains_each_trial_as_a_run_and_maps_memory(tmp_path):
     assert all(t.attempts == 1 for t in read_manifest(root / "sw").trials.values())
     other = seqtui_command("sweep", "--model", "gru", "--name", "sw", "--root", str(root))
     assert other.returncode == 1 and "exists with other settings" in other.stderr
+    folded = seqtui_command("runs", "--root", str(root))  # a sweep is one line, its trials on asking
+    assert folded.returncode == 0 and "sw/ (4/4 done)" in folded.stdout and "2 models" in folded.stdout
+    assert "lstm-s0" not in folded.stdout
+    trials = seqtui_command("runs", "sw", "--root", str(root))
+    assert trials.returncode == 0 and all(f"sw/{name}" in trials.stdout for name in manifest.trials)
+    missing = seqtui_command("runs", "nosuch", "--root", str(root))
+    assert missing.returncode == 1 and "no trials of a sweep named nosuch" in missing.stderr
 
 
 def _kill_mid_run(command: list[str], trial, victim):
