@@ -70,6 +70,10 @@ SHORT = {
 }
 # settings that say how a trial is run, not what it learns: never an axis
 NOT_AXES = {"threads", "log-every", "eval-every", "checkpoint-every", "eval-samples", "target-acc", "device"}
+# what a training example costs each model against the rnn's at the same size (its time per example
+# grows about in proportion to the hidden size): a 48-trial sweep here, one thread per trial, gave
+# the LSTM 4.0-4.7x and the GRU 4.5-6.2x the rnn's time per example at 16-128 units
+COST = {"rnn": 1.0, "lstm": 4.5, "gru": 5.0}
 T_95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 TRIAL_STATES = ("waiting", "running", "finished", "failed")
 
@@ -471,29 +475,34 @@ class SweepState:
         return Run(self.directory / trial.name)
 
     def eta(self) -> float | None:
-        """Seconds left: each unfinished trial's examples left at the speed of trials like it (same
-        model and size, else same model, else any) measured so far, shared over the slots."""
+        """Seconds left: each unfinished trial's examples left at the speed of trials like it
+        measured so far (same model and size; else same model, scaled by size; else any, scaled by
+        COST and size), shared over the slots; so the first minutes of a sweep that starts with
+        small rnns do not promise too little time for the large LSTMs after them."""
         measured: dict[tuple, list[float]] = {}
-        left: list[tuple[tuple, int]] = []
+        left: list[tuple[tuple, float, float, int]] = []
         for trial in self.trials:
             record = self.manifest.trials[trial.name]
             status = self.run(trial).raw_status()
             key = (trial.values["model"], trial.config.model.hidden)
+            size = float(trial.config.model.hidden)
+            cost = COST.get(trial.config.model.model, 1.0) * size
             if status.examples and status.elapsed > 0:
-                for k in (key, key[:1], ()):
+                for k, work in ((key, 1.0), (key[:1], size), ((), cost)):
                     total = measured.setdefault(k, [0.0, 0.0])
-                    total[0] += status.examples
+                    total[0] += status.examples * work
                     total[1] += status.elapsed
             if record.state in ("running", "waiting"):
-                left.append((key, max(0, _work(trial) - status.examples)))
+                left.append((key, size, cost, max(0, _work(trial) - status.examples)))
         if not left:
             return 0.0
         if () not in measured:
             return None
         seconds = 0.0
-        for key, examples in left:
-            done, spent = next(measured[k] for k in (key, key[:1], ()) if k in measured)
-            seconds += examples * spent / done
+        for key, size, cost, examples in left:
+            k = next(k for k in (key, key[:1], ()) if k in measured)
+            done, spent = measured[k]
+            seconds += examples * {key: 1.0, key[:1]: size, (): cost}[k] * spent / done
         return seconds / max(1, min(self.slots, len(left)))
 
 

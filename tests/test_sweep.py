@@ -229,7 +229,7 @@ def test_the_report_of_a_partial_sweep_says_how_many_trials_it_holds(tmp_path):
 
 def test_the_eta_counts_each_trial_at_the_speed_of_trials_like_it(tmp_path):
     from seqtui.runs import RunStatus
-    from seqtui.sweep import Manifest, SweepState, TrialRecord
+    from seqtui.sweep import COST, Manifest, SweepState, TrialRecord
 
     spec = SweepSpec.build("e", {"model": "rnn,lstm", "samples": "100k", "hidden": "8,16"})
     trials = spec.trials()
@@ -240,8 +240,13 @@ def test_the_eta_counts_each_trial_at_the_speed_of_trials_like_it(tmp_path):
         run = Run.create(tmp_path / name, next(t for t in trials if t.name == name).config)
         run.write_status(RunStatus(state="finished" if done else "stopped", examples=examples, elapsed=seconds))
         records[name].state = "finished" if done else "waiting"
-    # left: rnn-h16 100k at the rnn's 10k/s (10 s), lstm-h8 50k and lstm-h16 100k at 2k/s (75 s); 2 at a time
-    assert state.eta() == pytest.approx((10 + 25 + 50) / 2)
+    # left, 2 at a time: lstm-h8 50k at its own 2k/s (25 s); rnn-h16 100k at the rnn-h8's 10k/s, twice
+    # the size (20 s); lstm-h16 100k at lstm-h8's 2k/s, twice the size (100 s)
+    assert state.eta() == pytest.approx((25 + 20 + 100) / 2)
+    (tmp_path / "lstm-h8" / "status.json").unlink()  # no LSTM measured: priced by what an example costs it
+    # rnn-h8: 100k examples in 10 s; lstm-h8 and -h16: 100k each at COST times the rnn's, scaled by size
+    lstm = COST["lstm"] * (100_000 * 1 + 100_000 * 2) / 10_000
+    assert state.eta() == pytest.approx((20 + lstm) / 2)
 
 
 def test_a_trial_stopped_after_its_last_step_is_measured_and_a_stop_request_is_no_failure(tmp_path):
