@@ -57,8 +57,20 @@ class Series:
         return len(self.xs) + (1 if self._pending else 0)
 
 
+SMOOTHING_SPAN = 20  # the moving average's memory is at most a twentieth of the points
+
+
+def smoothing_weight(weight: float, points: int) -> float:
+    """The weight used over `points` points: the one asked for, but never so heavy that the average
+    remembers more than a twentieth of the history (1 / (1 - weight) points): a short run's few
+    points would otherwise be drawn far behind where the run is."""
+    return max(0.0, min(weight, 1 - SMOOTHING_SPAN / points)) if points else 0.0
+
+
 def smooth(values: list[float], weight: float) -> list[float]:
-    """Debiased exponential moving average (as TensorBoard draws it); weight 0 changes nothing."""
+    """Debiased exponential moving average (as TensorBoard draws it), at most as heavy as
+    smoothing_weight allows for this many values; weight 0 changes nothing."""
+    weight = smoothing_weight(weight, len(values))
     out, level, mass = [], 0.0, 0.0
     for value in values:
         level = weight * level + (1 - weight) * value

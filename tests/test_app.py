@@ -506,6 +506,22 @@ def test_the_train_accuracy_chart_says_when_it_is_over_short_sequences_only(trai
     asyncio.run(scenario())
 
 
+def test_smoothing_over_few_points_is_lighter_and_says_so(trained_run):
+    train = [r for r in trained_run.read_metrics() if r["kind"] == "train"][:1]
+    forty = [dict(train[0], step=i + 1, examples=64 * (i + 1)) for i in range(40)]  # a short run's lines
+
+    async def scenario():
+        trained_run.write_metrics(forty)
+        app = make_app(trained_run.path.parent, trained_run.path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_for(pilot, lambda: len(app.screen.follower.history.loss) == 40, what="the history")
+            await pilot.press("m")  # 0.9 -> 0.97: over 40 points at most 1 - 20/40
+            await wait_for(pilot, lambda: "smoothing 0.5" in text_of(app, "#train-values"), what="the weight used")
+            assert any("0.97 asked; 0.5 used" in n.message for n in app._notifications)
+
+    asyncio.run(scenario())
+
+
 def test_the_compare_screen_shows_a_report_as_soon_as_it_is_written(tmp_path):
     from seqtui.sweep import Manifest, SweepSpec, write_manifest
 

@@ -138,3 +138,16 @@ def test_accuracy_heatmaps_colour_the_error_on_a_log_scale():
     # each tenfold fall in the error is the same step of colour
     assert error_position(0.99) - error_position(0.9) == pytest.approx(error_position(0.999) - error_position(0.99))
     assert "error 50%" in heatmap.render().plain
+
+
+def test_smoothing_never_drags_a_short_history_far_behind_the_run():
+    from seqtui.history import smooth, smoothing_weight
+
+    short = [0.0] * 8 + [1.0] * 8  # a 10-second run's metrics lines: too few to average
+    assert smooth(short, 0.9) == short
+    assert smoothing_weight(0.9, 100) == pytest.approx(0.8)  # memory of 5 points out of 100
+    noisy = [float(i % 2) for i in range(1000)]  # a long run: the weight asked for, and it averages
+    assert smoothing_weight(0.9, 1000) == 0.9 and abs(smooth(noisy, 0.9)[-1] - 0.5) < 0.1
+    step = [0.0] * 500 + [1.0] * 500
+    assert smooth(step, 0.97)[-1] > 0.99  # ends where the run is
+    assert smooth(short, 0.0) == short and smooth([], 0.9) == []

@@ -20,7 +20,7 @@ from seqtui.app.widgets.heatmap import Heatmap
 from seqtui.config import Budget, TrainConfig
 from seqtui.errors import SeqtuiError
 from seqtui.export import export_csv
-from seqtui.history import smooth
+from seqtui.history import smooth, smoothing_weight
 from seqtui.launch import resume_training, start_training
 from seqtui.runs import Run, display_name, distinct_names, new_run_path
 
@@ -190,7 +190,7 @@ class TrainScreen(RunFollowingScreen):
 
             values.update(
                 f"loss {numbers(loss)}   accuracy {numbers(acc)}"
-                f"   at {last.get('examples', 0):,} examples   smoothing {weight:g}"
+                f"   at {last.get('examples', 0):,} examples   smoothing {self.smoothing_used():.2g}"
             )
         else:  # reading values at a point of the history (left/right move, end returns)
             i = min(int(self.cursor * len(loss_points[0])), len(loss_points[0]) - 1)
@@ -317,8 +317,22 @@ class TrainScreen(RunFollowingScreen):
             run.request("stopped")
             self.notify(f"stopping {run.shown_name}", markup=False)
 
+    def smoothing_used(self) -> float:
+        """The weight the curves are drawn with: the one chosen, lighter over few points."""
+        points = len(self.follower.history.loss) if self.follower is not None else 0
+        return smoothing_weight(SMOOTHING[self.smoothing], points)
+
     def action_smoothing(self, step: int) -> None:
         self.smoothing = (self.smoothing + step) % len(SMOOTHING)
+        chosen, used = SMOOTHING[self.smoothing], self.smoothing_used()
+        if used < chosen:
+            points = len(self.follower.history.loss) if self.follower is not None else 0
+            self.notify(
+                f"smoothing {chosen:g} asked; {used:.2g} used: over {points} points a heavier average "
+                "would draw the curves behind where the run is",
+                timeout=4,
+                markup=False,
+            )
         self.redraw()
 
     def action_cursor(self, move: int) -> None:
