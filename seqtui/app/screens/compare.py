@@ -163,7 +163,7 @@ class CompareScreen(SeqtuiScreen):
         x_label = "seconds" if self.by_time else "examples"
         self.query_one("#compare-loss", Chart).plot(
             loss_lines,
-            title=f"loss{' (log)' if self.log_loss else ''}, smoothing {weight:g}",
+            title=f"loss{' (log)' if self.log_loss else ''}, smoothing ≤ {weight:g}",
             log_y=self.log_loss,
             x_label=x_label,
             legend=False,
@@ -182,7 +182,8 @@ class CompareScreen(SeqtuiScreen):
                 legend=False,
             )
         else:
-            title = "held-out accuracy, worst length" if mode == "held-out" else f"train accuracy, smoothing {weight:g}"
+            trained = f"train accuracy, smoothing ≤ {weight:g}"
+            title = "held-out accuracy, worst length" if mode == "held-out" else trained
             chart.plot(acc_lines, title=title, y_range=(low, 1.0), x_label=x_label, legend=False)
 
     def report(self) -> dict:
