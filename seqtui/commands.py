@@ -354,9 +354,9 @@ def cmd_sweep(args: Namespace) -> int:
             eval_samples=eval_samples,
         )
     if "device" not in spec.settings and not continuing:
-        import torch  # on a GPU box "auto" means the GPU: its presets, one trial at a time, a GPU per Ray task
+        from seqtui.training import resolve_device  # on a GPU box "auto" means the GPU: its presets,
 
-        if torch.cuda.is_available():
+        if resolve_device("auto").type == "cuda":  # one trial at a time, a GPU per Ray task
             spec.settings["device"] = "cuda"
     device = str(spec.settings.get("device", "cpu"))
     parallel, threads = split_cores(args.parallel, device)

@@ -55,15 +55,15 @@ def split_cores(parallel: int | None, device: str = "cpu") -> tuple[int, int | N
 class LocalExecutor(Executor):
     """Trials as processes on this machine, `parallel` at a time."""
 
-    def __init__(self, parallel: int, threads: int | None, nice: int = 0):
+    def __init__(self, parallel: int, threads: int | None):
         self.capacity = self.slots = parallel
-        self.threads, self.nice = threads, nice
+        self.threads = threads
         self.processes: dict[str, tuple[subprocess.Popen, Path]] = {}
         plural = "s" if (threads or 0) > 1 else ""
         self.description = f"here, {parallel} at a time" + (f", {threads} thread{plural} each" if threads else "")
 
     def start(self, name: str, run: Run, args: list[str]) -> None:
-        self.processes[name] = (_popen(args, run.file(LOG), self.threads, self.nice), run.file(LOG))
+        self.processes[name] = (_popen(args, run.file(LOG), self.threads), run.file(LOG))
 
     def poll(self) -> list[tuple[str, str | None]]:
         ended = []

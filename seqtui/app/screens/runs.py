@@ -149,8 +149,6 @@ class RunsScreen(SeqtuiScreen):
 
     def action_compare_models(self) -> None:
         """rnn, rnn with identity init, lstm and gru on the default task and budget, one after another."""
-        if not self.app.writable("start a comparison"):
-            return
         from datetime import datetime
 
         stamp = f"{datetime.now():%m%d-%H%M%S}"
@@ -171,22 +169,16 @@ class RunsScreen(SeqtuiScreen):
         )
 
     def action_new_run(self) -> None:
-        if not self.app.writable("start a run"):
-            return
         self.app.switch_mode("train")
         self.app.screen.action_new_run()
 
     def action_stop(self) -> None:
-        if not self.app.writable("stop a run"):
-            return
         run = self.selected()
         if run is not None and run.is_active():
             run.request("stopped")
             self.notify(f"stopping {run.shown_name}", markup=False)
 
     def action_delete(self) -> None:
-        if not self.app.writable("delete a run"):
-            return
         run = self.selected()
         if run is None:
             return

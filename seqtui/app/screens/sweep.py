@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Static
 
 from seqtui.app.messages import FollowedChanged
 from seqtui.app.screens.base import SeqtuiScreen
-from seqtui.app.widgets.heatmap import SEQUENTIAL, error_position
+from seqtui.app.widgets.heatmap import SEQUENTIAL, colour_of, error_position
 from seqtui.runs import Run, display_name
 from seqtui.sweep import MapRow, SweepFollower, find_sweeps
 
@@ -31,7 +31,7 @@ CELL = 5  # characters per length: " .987"
 
 def cell_style(accuracy: float) -> Style:
     position = error_position(accuracy)
-    colour = SEQUENTIAL[int(round(position * (len(SEQUENTIAL) - 1)))]
+    colour = colour_of(position, 0.0, 1.0, SEQUENTIAL)
     return Style(bgcolor=f"color({colour})", color="black" if position > 0.45 else "white")
 
 
@@ -85,6 +85,7 @@ class SweepScreen(SeqtuiScreen):
         self.directory: Path | None = None
         self.follower: SweepFollower | None = None
         self.seen = -1
+        self.sweeps = 0  # under the root, counted when the screen is shown or another is chosen
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
@@ -100,6 +101,7 @@ class SweepScreen(SeqtuiScreen):
             table.add_column(name)
 
     def on_screen_resume(self) -> None:
+        self.sweeps = len(find_sweeps(self.app.root))
         self.choose()
         self.redraw()
 
@@ -129,6 +131,7 @@ class SweepScreen(SeqtuiScreen):
 
     def action_other(self, step: int) -> None:
         sweeps = find_sweeps(self.app.root)
+        self.sweeps = len(sweeps)
         if not sweeps:
             return
         index = sweeps.index(self.directory) if self.directory in sweeps else -1
@@ -171,7 +174,7 @@ class SweepScreen(SeqtuiScreen):
             self.query_one("#sweep-trials", DataTable).clear()
             return
         counts = follower.counts()
-        others = len(find_sweeps(self.app.root)) - 1
+        others = self.sweeps - 1
         status.update(
             f"[b]sweep {name}[/]: {counts['finished']}/{len(follower.trials)} finished · "
             f"{counts['running']} running · {counts['failed']} failed · {counts['waiting']} waiting"

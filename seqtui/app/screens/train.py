@@ -243,8 +243,6 @@ class TrainScreen(RunFollowingScreen):
 
     # -- actions --------------------------------------------------------------------------------
     def action_new_run(self) -> None:
-        if not self.app.writable("start a run"):
-            return
 
         def chosen(config: TrainConfig | None) -> None:
             if config is not None:
@@ -259,8 +257,6 @@ class TrainScreen(RunFollowingScreen):
 
     def action_continue_run(self) -> None:
         """Train the run further: from its checkpoint, as much again if its budget is spent."""
-        if not self.app.writable("continue a run"):
-            return
         follower = self.follower
         if follower is None:
             return
@@ -292,8 +288,6 @@ class TrainScreen(RunFollowingScreen):
         self.app.open_run(message.run)
 
     def action_pause_resume(self) -> None:
-        if not self.app.writable("pause or resume a run"):
-            return
         run = self.follower.run if self.follower else None
         if run is None:
             return
@@ -310,8 +304,6 @@ class TrainScreen(RunFollowingScreen):
             )
 
     def action_stop(self) -> None:
-        if not self.app.writable("stop a run"):
-            return
         run = self.follower.run if self.follower else None
         if run is not None and run.is_active():
             run.request("stopped")
@@ -344,8 +336,6 @@ class TrainScreen(RunFollowingScreen):
         self.redraw()
 
     def action_export(self) -> None:
-        if not self.app.writable("write a run's CSV files"):
-            return
         if self.follower is None:
             return
         try:
