@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from seqtui.app import make_app  # noqa: E402
-from seqtui.launch import start_training  # noqa: E402
-from seqtui.models import ModelConfig  # noqa: E402
-from seqtui.presets import preset_config  # noqa: E402
-from seqtui.runs import Run  # noqa: E402
-from seqtui.training import Budget, TrainConfig  # noqa: E402
+from seqtui.core.models import ModelConfig  # noqa: E402
+from seqtui.core.training import Budget, TrainConfig  # noqa: E402
+from seqtui.session.launch import start_training  # noqa: E402
+from seqtui.settings.presets import preset_config  # noqa: E402
+from seqtui.store.run import Run  # noqa: E402
 
 SECONDS = 12.0
 

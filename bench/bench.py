@@ -36,10 +36,10 @@ import busy  # noqa: E402
 import sweeps  # noqa: E402
 import tutorial  # noqa: E402
 
-from seqtui.evaluation import evaluate  # noqa: E402
-from seqtui.models import ModelConfig  # noqa: E402
-from seqtui.tasks import TaskConfig  # noqa: E402
-from seqtui.training import Budget, TrainConfig, Trainer  # noqa: E402
+from seqtui.core.evaluation import evaluate  # noqa: E402
+from seqtui.core.models import ModelConfig  # noqa: E402
+from seqtui.core.tasks import TaskConfig  # noqa: E402
+from seqtui.core.training import Budget, TrainConfig, Trainer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TUTORIAL_REFERENCE = {"train": 510.0, "eval": 2000.0}  # baselines.md, quiet machine, examples/s
@@ -250,8 +250,8 @@ FIRST_VERSION_EXAMPLES = {"random": 1_100_000, "hard": 3_200_000}
 def halved(seeds: int = 3) -> list[dict]:
     """Time to quality of the default preset against the first version's, in one run: each trains
     on the examples it needs, then 10,000 fresh examples per length of the kind it trained on."""
-    from seqtui.evaluation import evaluate
-    from seqtui.presets import preset_config
+    from seqtui.core.evaluation import evaluate
+    from seqtui.settings.presets import preset_config
 
     rows = []
     for negatives in ("random", "hard"):

@@ -53,8 +53,8 @@ print(done / (time.perf_counter() - measured))
 
 SEQTUI = """
 import sys, time, torch
-from seqtui.presets import preset_config
-from seqtui.training import Progress, Trainer
+from seqtui.settings.presets import preset_config
+from seqtui.core.training import Progress, Trainer
 seconds, threads = float(sys.argv[1]), sys.argv[2]
 # every length from the first step, as the bare loop trains (a curriculum would start on short ones)
 values = {"samples": None, "time": seconds + 1.0, "curriculum": 0.0, "device": "cpu"}
@@ -106,7 +106,7 @@ def measure(seconds: float = 10.0, loads: tuple[int, ...] = (0, 1, 2), repeats: 
 
 
 def _cores() -> int:
-    from seqtui.threads import cores
+    from seqtui.core.threads import cores
 
     return cores()
 

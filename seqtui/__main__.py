@@ -1,3 +1,3 @@
-from seqtui.cli import entry
+from seqtui.cli.main import entry
 
 entry()

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtui.models import ModelConfig
-from seqtui.tasks import TaskConfig
-from seqtui.training import Budget, TrainConfig
+from seqtui.core.models import ModelConfig
+from seqtui.core.tasks import TaskConfig
+from seqtui.core.training import Budget, TrainConfig
 
 torch.set_num_threads(1)  # fewer threads: deterministic timing-independent results, less contention
 
@@ -44,7 +44,7 @@ def seqtui_command(*args: str, cwd: Path | None = None, stdin: str | None = None
     """Run the real `seqtui` entry point in a child process."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1")
     return subprocess.run(
-        [sys.executable, "-c", "from seqtui.cli import entry; entry()", *args],
+        [sys.executable, "-c", "from seqtui.cli.main import entry; entry()", *args],
         cwd=cwd,
         input=stdin,
         capture_output=True,
@@ -66,7 +66,7 @@ def wait_until(condition, timeout: float = 60.0, what: str = "condition") -> Non
 
 def train_until_stopped_at(run, step: int):
     """Train `run` in this process, asking it to stop (as another process would) once past `step`."""
-    from seqtui import runner
+    from seqtui.session import runner
 
     trainers = []
 

@@ -13,7 +13,7 @@ import torch
 from conftest import small_config
 from textual.widgets import DataTable, Input, Static
 
-from seqtui import launch, runner
+from seqtui.session import launch, runner
 from seqtui.app import make_app
 from seqtui.app.screens.compare import CompareScreen
 from seqtui.app.screens.dialogs import NewRunDialog, QuitDialog
@@ -21,12 +21,12 @@ from seqtui.app.screens.evaluate import EvaluateScreen
 from seqtui.app.screens.train import TrainScreen
 from seqtui.app.widgets.chart import Chart
 from seqtui.app.widgets.heatmap import Heatmap
-from seqtui.checkpoint import save_checkpoint
-from seqtui.launch import spawn, start_training
-from seqtui.models import ModelConfig
-from seqtui.runs import Run
-from seqtui.tasks import TaskConfig
-from seqtui.training import Budget, Trainer
+from seqtui.core.checkpoint import save_checkpoint
+from seqtui.core.models import ModelConfig
+from seqtui.core.tasks import TaskConfig
+from seqtui.core.training import Budget, Trainer
+from seqtui.session.launch import spawn, start_training
+from seqtui.store.run import Run
 
 
 async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
@@ -523,7 +523,8 @@ def test_smoothing_over_few_points_is_lighter_and_says_so(trained_run):
 
 
 def test_the_compare_screen_shows_a_report_as_soon_as_it_is_written(tmp_path):
-    from seqtui.sweep import Manifest, SweepSpec, write_manifest
+    from seqtui.sweep.manifest import Manifest, write_manifest
+    from seqtui.sweep.spec import SweepSpec
 
     root = tmp_path / "runs"
     spec = SweepSpec.build("cmp-live", {"model": "rnn,lstm"}, kind="comparison")
@@ -604,7 +605,9 @@ def test_the_app_survives_damaged_runs_and_deletes_a_link_without_its_target(tmp
 
 def test_the_sweep_screen_maps_trials_as_they_are_measured_and_opens_one(tmp_path):
     from seqtui.app.screens.sweep import SweepScreen, cell_style
-    from seqtui.sweep import Manifest, SweepSpec, TrialRecord, measure_trial, write_manifest
+    from seqtui.sweep.manifest import Manifest, TrialRecord, write_manifest
+    from seqtui.sweep.spec import SweepSpec
+    from seqtui.sweep.trial import measure_trial
 
     root = tmp_path / "runs"
     spec = SweepSpec.build("mem", {"model": "rnn,lstm", "hidden": "8,16", "n-max": "2"})

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from conftest import small_config, wait_until
 
-from seqtui import runner
-from seqtui.models import ModelConfig
-from seqtui.runs import Run
-from seqtui.training import Budget
+from seqtui.core.models import ModelConfig
+from seqtui.core.training import Budget
+from seqtui.session import runner
+from seqtui.store.run import Run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")

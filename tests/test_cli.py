@@ -88,7 +88,7 @@ def test_eval_table_marks_lengths_beyond_training(trained_run):
 def test_predict_without_sequences_on_a_terminal_says_it_reads_them(trained_run, monkeypatch, capsys):
     import io
 
-    from seqtui.cli import main
+    from seqtui.cli.main import main
 
     class Terminal(io.StringIO):
         def isatty(self):

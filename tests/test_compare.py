@@ -3,10 +3,16 @@ import json
 
 import pytest
 
-from seqtui.compare import compare, group_of, group_runs, read_by_length, report_path
-from seqtui.errors import SeqtuiError
-from seqtui.runs import Run, list_runs
-from seqtui.training import Budget
+from seqtui.core.training import Budget
+from seqtui.settings.errors import SeqtuiError
+from seqtui.store.catalogue import list_runs
+from seqtui.store.run import Run
+from seqtui.sweep.compare import compare, group_of, group_runs, read_by_length, report_path
+from seqtui.sweep.executors import LocalExecutor, split_cores
+
+
+def local(parallel: int = 1) -> LocalExecutor:
+    return LocalExecutor(parallel, None if parallel == 1 else split_cores(parallel)[1])
 
 
 def test_compare_trains_each_model_as_a_run_and_writes_a_report(tmp_path):
@@ -17,6 +23,7 @@ def test_compare_trains_each_model_as_a_run_and_writes_a_report(tmp_path):
         ["rnn", "rnn-identity", "lstm", "gru"],  # rnn-identity: the IRNN's longer name
         samples=400,
         report=lambda line: None,
+        executor=local(),
     )
     runs = {s.run.name.split("/")[1]: s for s in list_runs(tmp_path)}  # trials of the sweep cmp-<stamp>
     assert sorted(runs) == ["gru", "irnn", "lstm", "rnn"]
@@ -31,13 +38,20 @@ def test_compare_trains_each_model_as_a_run_and_writes_a_report(tmp_path):
 
 def test_compare_refuses_an_unknown_model(tmp_path):
     with pytest.raises(SeqtuiError, match="unknown model 'transformer'"):
-        compare(tmp_path, {}, Budget(steps=1), ["rnn", "transformer"], report=lambda line: None)
+        compare(tmp_path, {}, Budget(steps=1), ["rnn", "transformer"], report=lambda line: None, executor=local())
     assert not list(tmp_path.iterdir())
 
 
 def test_a_named_comparison_is_a_group_of_runs_the_app_can_find(tmp_path):
     md, _ = compare(
-        tmp_path, {"n-max": 2}, Budget(steps=5), ["lstm", "rnn"], samples=200, report=lambda line: None, stamp="t1"
+        tmp_path,
+        {"n-max": 2},
+        Budget(steps=5),
+        ["lstm", "rnn"],
+        samples=200,
+        report=lambda line: None,
+        executor=local(),
+        stamp="t1",
     )
     assert md == report_path(tmp_path, "t1") and md.is_file()
     (tmp_path / "cmp-t1" / "notes").mkdir()  # not a model's run: not in the group
@@ -51,7 +65,7 @@ def test_a_named_comparison_is_a_group_of_runs_the_app_can_find(tmp_path):
     (tmp_path / "cmp-t3" / "report.csv").write_text("model,random_x\nrnn,abc\n")
     assert read_by_length(tmp_path, "t3") == {}  # not a report: nothing, not a traceback
     with pytest.raises(SeqtuiError, match="exists already"):
-        compare(tmp_path, {}, Budget(steps=1), ["gru"], report=lambda line: None, stamp="t1")
+        compare(tmp_path, {}, Budget(steps=1), ["gru"], report=lambda line: None, executor=local(), stamp="t1")
     assert not (tmp_path / "cmp-t1" / "gru").exists()
 
 
@@ -74,7 +88,7 @@ def test_group_of_reads_the_comparison_from_a_run_name(name, stamp):
 def test_a_comparison_name_cannot_reach_outside_the_runs_root(tmp_path):
     for bad in ("../x", "a-b", "", "a/b"):
         with pytest.raises(SeqtuiError, match="comparison name"):
-            compare(tmp_path, {}, Budget(steps=1), ["rnn"], report=lambda line: None, stamp=bad)
+            compare(tmp_path, {}, Budget(steps=1), ["rnn"], report=lambda line: None, executor=local(), stamp=bad)
     assert not list(tmp_path.iterdir())
 
 
@@ -88,7 +102,7 @@ def test_two_at_a_time_trains_the_models_side_by_side_in_their_own_processes(tmp
         samples=200,
         report=lines.append,
         stamp="two",
-        parallel=2,
+        executor=local(2),
     )
     runs = [Run(tmp_path / "cmp-two" / name) for name in ("rnn", "lstm", "gru")]
     status = [run.raw_status() for run in runs]
@@ -103,7 +117,7 @@ def test_two_at_a_time_trains_the_models_side_by_side_in_their_own_processes(tmp
 
 
 def test_a_model_that_fails_in_its_process_fails_the_comparison_with_its_log(tmp_path, monkeypatch):
-    from seqtui import executors
+    from seqtui.sweep import executors
 
     def broken_for_rnn(args, log, threads, nice=0):  # the rnn's trainer finds a damaged config.json
         if log.parent.name == "rnn":
@@ -123,7 +137,7 @@ def test_a_model_that_fails_in_its_process_fails_the_comparison_with_its_log(tmp
             samples=200,
             report=lambda line: None,
             stamp="bad",
-            parallel=2,
+            executor=local(2),
         )
     assert not (tmp_path / "cmp-bad" / "report.md").exists()
     assert Run(tmp_path / "cmp-bad" / "lstm").raw_status().state == "finished"  # the other model went on
@@ -131,13 +145,20 @@ def test_a_model_that_fails_in_its_process_fails_the_comparison_with_its_log(tmp
 
 def test_a_model_named_twice_is_refused_before_anything_trains(tmp_path):
     with pytest.raises(SeqtuiError, match="'rnn' is named twice"):
-        compare(tmp_path, {}, Budget(steps=1), ["rnn", "lstm", "rnn"], report=lambda line: None, parallel=2)
+        compare(tmp_path, {}, Budget(steps=1), ["rnn", "lstm", "rnn"], report=lambda line: None, executor=local(2))
     assert not list(tmp_path.iterdir())
 
 
 def test_a_name_that_is_only_the_start_of_another_comparison_is_free(tmp_path):
     (tmp_path / "cmp-1127-211345" / "rnn").mkdir(parents=True)  # a comparison named by date and time
     md, _ = compare(
-        tmp_path, {"n-max": 1}, Budget(steps=2), ["rnn"], samples=100, report=lambda line: None, stamp="1127"
+        tmp_path,
+        {"n-max": 1},
+        Budget(steps=2),
+        ["rnn"],
+        samples=100,
+        report=lambda line: None,
+        executor=local(),
+        stamp="1127",
     )
     assert md == tmp_path / "cmp-1127" / "report.md" and group_runs(tmp_path, "1127") == [tmp_path / "cmp-1127" / "rnn"]

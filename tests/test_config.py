@@ -13,13 +13,15 @@ import pytest
 import torch
 from conftest import seqtui_command, small_config, train_until_stopped_at
 
-from seqtui import runner
-from seqtui.checkpoint import load_checkpoint
-from seqtui.config import SETTINGS, Budget, ModelConfig, TaskConfig, TrainConfig, count_text, parse_count
-from seqtui.errors import SeqtuiError
-from seqtui.presets import preset_config
-from seqtui.runs import Run
-from seqtui.training import Trainer
+from seqtui.core.checkpoint import load_checkpoint
+from seqtui.core.training import Trainer
+from seqtui.session import runner
+from seqtui.settings.config import Budget, ModelConfig, TaskConfig, TrainConfig
+from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.presets import preset_config
+from seqtui.settings.registry import SETTINGS
+from seqtui.settings.units import count_text, parse_count
+from seqtui.store.run import Run
 
 # one value for every setting, none of them the default preset's, all of them quick to train
 CHOSEN = {
@@ -286,7 +288,7 @@ def test_a_run_that_learned_ends_with_its_held_out_accuracy(tmp_path):
 
 
 def test_a_preset_that_ends_far_short_of_what_it_reaches_says_so():
-    from seqtui.evaluation import Evaluation, LengthResult
+    from seqtui.core.evaluation import Evaluation, LengthResult
 
     preset = preset_config({})
     poor = Evaluation("random", [LengthResult(2, 100, 99), LengthResult(20, 100, 90)])
@@ -297,7 +299,7 @@ def test_a_preset_that_ends_far_short_of_what_it_reaches_says_so():
 # -- light commands -------------------------------------------------------------------------------------
 LIGHT = textwrap.dedent("""
     import sys
-    from seqtui.cli import main
+    from seqtui.cli.main import main
     try:
         main(sys.argv[1:])
     except SystemExit:

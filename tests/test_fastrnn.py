@@ -10,13 +10,13 @@ import torch
 import torch.nn.functional as F
 from conftest import small_config, train_until_stopped_at
 
-from seqtui import runner
-from seqtui.config import Budget, ModelConfig
-from seqtui.fastrnn import FAST_BATCH, ElmanStepper
-from seqtui.models import build_model
-from seqtui.runs import Run
-from seqtui.tasks import make_batch
-from seqtui.training import Trainer
+from seqtui.core.fastrnn import FAST_BATCH, ElmanStepper
+from seqtui.core.models import build_model
+from seqtui.core.tasks import make_batch
+from seqtui.core.training import Trainer
+from seqtui.session import runner
+from seqtui.settings.config import Budget, ModelConfig
+from seqtui.store.run import Run
 
 
 def torch_step(model, optimizer, digits, labels, lr, clip):

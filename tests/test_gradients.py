@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from seqtui.gradients import hidden_gradients, measure
-from seqtui.models import ModelConfig, build_model
-from seqtui.tasks import TaskConfig
+from seqtui.core.gradients import hidden_gradients, measure
+from seqtui.core.models import ModelConfig, build_model
+from seqtui.core.tasks import TaskConfig
 
 
 def continue_rnn(model, digits, labels, t, h):

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from seqtui.errors import SeqtuiError
-from seqtui.models import ModelConfig, build_model
+from seqtui.core.models import ModelConfig, build_model
+from seqtui.settings.errors import SeqtuiError
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from seqtui.errors import SeqtuiError
-from seqtui.models import ModelConfig, build_model
-from seqtui.projection import FIT_SEED, fit_projection
-from seqtui.tasks import TaskConfig, make_batch
+from seqtui.core.models import ModelConfig, build_model
+from seqtui.core.projection import FIT_SEED, fit_projection
+from seqtui.core.tasks import TaskConfig, make_batch
+from seqtui.settings.errors import SeqtuiError
 
 
 def states_of(model, task, per_length, state="hidden"):

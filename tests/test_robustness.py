@@ -25,14 +25,15 @@ from conftest import seqtui_command, small_config, wait_until
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from seqtui import runner
-from seqtui.checkpoint import load_checkpoint, save_checkpoint
-from seqtui.config import Budget, ModelConfig
-from seqtui.errors import SeqtuiError
-from seqtui.export import export_csv
-from seqtui.history import RunFollower
-from seqtui.runs import Run, list_runs
-from seqtui.training import Trainer
+from seqtui.core.checkpoint import load_checkpoint, save_checkpoint
+from seqtui.core.training import Trainer
+from seqtui.session import runner
+from seqtui.settings.config import Budget, ModelConfig
+from seqtui.settings.errors import SeqtuiError
+from seqtui.store.catalogue import list_runs
+from seqtui.store.export import export_csv
+from seqtui.store.history import RunFollower
+from seqtui.store.run import Run
 
 TRAIN = ["--model", "rnn", "--hidden", "16", "--n-max", "3", "--batch-size", "32", "--eval-samples", "300"]
 
@@ -427,7 +428,7 @@ def _nan_trainer(config):
 
 # -- a full disk -------------------------------------------------------------------------------------
 def test_no_space_while_training_ends_in_a_message_and_keeps_the_checkpoint(tmp_path, monkeypatch):
-    from seqtui import checkpoint as module
+    from seqtui.core import checkpoint as module
 
     run = Run.create(tmp_path / "full", small_config(budget=Budget(steps=200), checkpoint_every=32 * 5))
     calls = []
@@ -452,7 +453,7 @@ def test_no_space_while_training_ends_in_a_message_and_keeps_the_checkpoint(tmp_
 
 
 def test_no_space_during_a_resume_changes_nothing(finished, monkeypatch):
-    from seqtui import runs as module
+    from seqtui.store import files as module
 
     before = fingerprint(finished.path)
 
@@ -571,7 +572,7 @@ def test_resume_keeps_the_lines_it_cannot_read(finished):
 
 
 def test_a_log_rewritten_in_place_is_noticed_whatever_its_size(tmp_path):
-    from seqtui.runs import MetricsReader
+    from seqtui.store.records import MetricsReader
 
     path = tmp_path / "metrics.jsonl"
     line = json.dumps({"kind": "train", "step": 1, "examples": 32, "loss": 0.5, "accuracy": 0.5}) + "\n"
@@ -591,8 +592,8 @@ def test_a_stop_asked_while_the_trainer_starts_is_obeyed(tmp_path):
 
 
 def test_reports_and_logs_that_are_not_what_they_claim_are_read_harmlessly(tmp_path):
-    from seqtui.compare import read_by_length
-    from seqtui.launch import log_tail
+    from seqtui.session.launch import log_tail
+    from seqtui.sweep.compare import read_by_length
 
     (tmp_path / "cmp-x-report.csv").write_text("model,random_2,hard_2\nrnn,-inf,nan\n")
     assert read_by_length(tmp_path, "x") == {}
@@ -605,7 +606,7 @@ def test_reports_and_logs_that_are_not_what_they_claim_are_read_harmlessly(tmp_p
 
 
 def test_memory_is_counted_against_a_containers_cap(tmp_path, monkeypatch):
-    from seqtui import limits
+    from seqtui.settings import limits
 
     (tmp_path / "max").write_text("1000000\n")
     (tmp_path / "current").write_text("250000\n")

@@ -14,11 +14,13 @@ import pytest
 import torch
 from conftest import small_config, train_until_stopped_at, wait_until
 
-from seqtui import runner
-from seqtui.checkpoint import load_checkpoint, restore_trainer, save_checkpoint
-from seqtui.errors import SeqtuiError
-from seqtui.runs import MetricsReader, Run, list_runs
-from seqtui.training import Budget, Trainer
+from seqtui.core.checkpoint import load_checkpoint, restore_trainer, save_checkpoint
+from seqtui.core.training import Budget, Trainer
+from seqtui.session import runner
+from seqtui.settings.errors import SeqtuiError
+from seqtui.store.catalogue import list_runs
+from seqtui.store.records import MetricsReader
+from seqtui.store.run import Run
 
 
 def weights(trainer: Trainer) -> dict:
@@ -88,7 +90,7 @@ def trainer_process(run_dir: Path, past_step: int, extra=()):
         [
             sys.executable,
             "-c",
-            "from seqtui.cli import entry; entry()",
+            "from seqtui.cli.main import entry; entry()",
             "train",
             "--model",
             "rnn",
@@ -306,7 +308,7 @@ def test_a_run_moved_to_another_kind_of_device_continues_on_a_derived_stream(tmp
 
 
 def test_names_are_shortened_to_what_tells_them_apart():
-    from seqtui.runs import distinct_names
+    from seqtui.store.layout import distinct_names
 
     day = ["lstm-match-random-1128-231415", "lstm-match-random-1128-232001"]
     short = distinct_names(day, 16)

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from seqtui.app import make_app
-from seqtui.checkpoint import save_checkpoint
-from seqtui.models import ModelConfig
-from seqtui.runs import Run
-from seqtui.tasks import TaskConfig
-from seqtui.training import Budget, TrainConfig, Trainer
+from seqtui.core.checkpoint import save_checkpoint
+from seqtui.core.models import ModelConfig
+from seqtui.core.tasks import TaskConfig
+from seqtui.core.training import Budget, TrainConfig, Trainer
+from seqtui.store.run import Run
 
 SIZES = [(100, 30), (80, 24)]
 
@@ -173,7 +173,8 @@ def test_probe_screen_pca_path(snap_compare, runs_root, size):
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_compare_screen(snap_compare, tmp_path, monkeypatch, size):
-    from seqtui.sweep import Manifest, SweepSpec, write_manifest
+    from seqtui.sweep.manifest import Manifest, write_manifest
+    from seqtui.sweep.spec import SweepSpec
 
     monkeypatch.chdir(tmp_path)
     root = Path("runs")
@@ -187,8 +188,9 @@ def test_compare_screen(snap_compare, tmp_path, monkeypatch, size):
 
 def synthetic_sweep(root: Path) -> None:
     """A finished sweep (rnn, lstm x hidden 16, 32 x 2 seeds) with made-up, fixed measurements."""
-    from seqtui.runs import HELDOUT
-    from seqtui.sweep import Manifest, SweepSpec, TrialRecord, write_manifest
+    from seqtui.store.layout import HELDOUT
+    from seqtui.sweep.manifest import Manifest, TrialRecord, write_manifest
+    from seqtui.sweep.spec import SweepSpec
 
     spec = SweepSpec.build("memory", {"model": "rnn,lstm", "hidden": "16,32", "n-max": "5"}, seeds=2)
     records = {}

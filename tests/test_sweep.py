@@ -13,9 +13,14 @@ import sys
 import pytest
 from conftest import seqtui_command, wait_until
 
-from seqtui.errors import SeqtuiError
-from seqtui.runs import HELDOUT, Run, list_runs, resolve_run
-from seqtui.sweep import SweepSpec, mean_interval, read_manifest, read_sweep_file, run_sweep, write_report
+from seqtui.settings.errors import SeqtuiError
+from seqtui.store.catalogue import list_runs, resolve_run
+from seqtui.store.layout import HELDOUT
+from seqtui.store.run import Run
+from seqtui.sweep.driver import run_sweep
+from seqtui.sweep.manifest import read_manifest
+from seqtui.sweep.report import mean_interval, write_report
+from seqtui.sweep.spec import SweepSpec, read_sweep_file
 
 TINY = ["--n-max", "2", "--hidden", "8", "--batch-size", "32", "--eval-samples", "200"]
 
@@ -159,7 +164,7 @@ needs_ray = pytest.mark.skipif(
 
 
 def test_without_ray_the_ray_executor_says_how_to_install_it(tmp_path, monkeypatch):
-    from seqtui.executors import RayExecutor
+    from seqtui.sweep.executors import RayExecutor
 
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails, as where it is not installed
     with pytest.raises(SeqtuiError, match=r"--ray needs Ray, which is not installed: pip install 'seqtui\[ray\]'"):
@@ -217,7 +222,7 @@ def test_a_trial_whose_ray_worker_dies_is_marked_failed_and_the_sweep_goes_on(tm
 def test_the_report_of_a_partial_sweep_says_how_many_trials_it_holds(tmp_path):
     root = tmp_path / "runs"
     spec = SweepSpec.build("p", {"model": "rnn", "steps": "20", "n-max": "2", "hidden": "8,16", "eval-samples": "200"})
-    from seqtui.executors import LocalExecutor
+    from seqtui.sweep.executors import LocalExecutor
 
     state = run_sweep(spec, root, LocalExecutor(2, 1), 1)
     assert state.count("finished") == 2
@@ -228,8 +233,9 @@ def test_the_report_of_a_partial_sweep_says_how_many_trials_it_holds(tmp_path):
 
 
 def test_the_eta_counts_each_trial_at_the_speed_of_trials_like_it(tmp_path):
-    from seqtui.runs import RunStatus
-    from seqtui.sweep import COST, Manifest, SweepState, TrialRecord
+    from seqtui.store.status import RunStatus
+    from seqtui.sweep.driver import COST, SweepState
+    from seqtui.sweep.manifest import Manifest, TrialRecord
 
     spec = SweepSpec.build("e", {"model": "rnn,lstm", "samples": "100k", "hidden": "8,16"})
     trials = spec.trials()
@@ -254,11 +260,11 @@ def test_a_trial_stopped_after_its_last_step_is_measured_and_a_stop_request_is_n
 
     from conftest import small_config
 
-    from seqtui import runner
-    from seqtui.executors import failure_of
-    from seqtui.runs import RunStatus
-    from seqtui.sweep import EXIT_STOPPED, STOPPED, run_trial
-    from seqtui.training import Budget
+    from seqtui.core.training import Budget
+    from seqtui.session import runner
+    from seqtui.store.status import RunStatus
+    from seqtui.sweep.executors import failure_of
+    from seqtui.sweep.trial import EXIT_STOPPED, STOPPED, run_trial
 
     done = Run.create(tmp_path / "done", small_config(budget=Budget(steps=20)))
     assert runner.train(done).state == "finished"
@@ -282,7 +288,7 @@ def test_a_sweep_file_takes_eval_samples_as_a_count_and_long_trial_names_read_ba
     result = seqtui_command("sweep", str(spec_file), "--root", str(tmp_path / "runs"))
     assert result.returncode == 0, result.stderr
     assert read_manifest(tmp_path / "runs" / "f").spec.eval_samples == 200
-    from seqtui.sweep import Manifest, TrialRecord, write_manifest
+    from seqtui.sweep.manifest import Manifest, TrialRecord, write_manifest
 
     many = {name: "1,2" for name in ("n-min", "hidden", "seed")}  # many axes: names past 64 characters
     many.update({"model": "rnn", "lr": "0.00123457,0.00234568", "warmup": "0.111111,0.222222"})
@@ -296,8 +302,9 @@ def test_a_sweep_file_takes_eval_samples_as_a_count_and_long_trial_names_read_ba
 
 
 def test_a_sweep_continues_on_the_recipe_it_started_with_whatever_the_presets_say_later(tmp_path, monkeypatch):
-    from seqtui import presets
-    from seqtui.sweep import prepare, write_manifest
+    from seqtui.settings import presets
+    from seqtui.sweep.driver import prepare
+    from seqtui.sweep.manifest import write_manifest
 
     spec = SweepSpec.build("kept", {"model": "lstm,gru", "hidden": "8,16", "n-max": "2"})
     directory, trials, manifest = prepare(spec, tmp_path)

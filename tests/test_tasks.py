@@ -1,16 +1,8 @@
 import pytest
 import torch
 
-from seqtui.errors import SeqtuiError
-from seqtui.tasks import (
-    NEGATIVES,
-    TASKS,
-    TaskConfig,
-    make_batch,
-    one_hot,
-    parse_sequence,
-    sample_examples,
-)
+from seqtui.core.tasks import NEGATIVES, TASKS, TaskConfig, make_batch, one_hot, parse_sequence, sample_examples
+from seqtui.settings.errors import SeqtuiError
 
 
 def truly_positive(digits: list[int], task: str) -> bool:
@@ -139,7 +131,7 @@ def test_impossible_task_settings_are_refused(config, says):
 
 def test_negatives_drawn_as_numbers_never_equal_the_target_and_cover_all_others():
     """The GPU's way to draw random negatives (no loop that waits for the device), checked on the CPU."""
-    from seqtui.tasks import WHOLE_DIGITS, _numbered_negatives
+    from seqtui.core.tasks import WHOLE_DIGITS, _numbered_negatives
 
     generator = torch.Generator().manual_seed(1)
     for n in (1, 2, 5, WHOLE_DIGITS):

@@ -9,9 +9,9 @@ import time
 import pytest
 import torch
 
-from seqtui.presets import preset_config
-from seqtui.threads import ThreadGovernor, cores, fit
-from seqtui.training import Progress, Trainer
+from seqtui.core.threads import ThreadGovernor, cores, fit
+from seqtui.core.training import Progress, Trainer
+from seqtui.settings.presets import preset_config
 
 
 @pytest.mark.parametrize(

@@ -4,11 +4,11 @@ import pytest
 import torch
 from conftest import small_config
 
-from seqtui.errors import SeqtuiError
-from seqtui.evaluation import evaluate, wilson_interval
-from seqtui.models import ModelConfig
-from seqtui.tasks import TaskConfig
-from seqtui.training import Budget, Finished, HeldOut, Progress, Trainer
+from seqtui.core.evaluation import evaluate, wilson_interval
+from seqtui.core.models import ModelConfig
+from seqtui.core.tasks import TaskConfig
+from seqtui.core.training import Budget, Finished, HeldOut, Progress, Trainer
+from seqtui.settings.errors import SeqtuiError
 
 
 def test_a_short_run_really_learns_short_patterns():
@@ -100,7 +100,7 @@ def test_impossible_training_settings_are_refused(overrides, says):
 
 
 def test_a_curriculum_draws_short_patterns_first_then_every_length(monkeypatch):
-    import seqtui.training as training
+    import seqtui.core.training as training
 
     config = small_config(
         task=TaskConfig(n_min=1, n_max=8), budget=Budget(samples=32 * 200), curriculum=0.5, log_every=1e-6
@@ -128,9 +128,9 @@ def test_a_curriculum_draws_short_patterns_first_then_every_length(monkeypatch):
 
 
 def test_a_run_continued_on_a_larger_budget_never_goes_back_to_short_patterns(tmp_path, monkeypatch):
-    import seqtui.training as training
-    from seqtui import runner
-    from seqtui.runs import Run
+    import seqtui.core.training as training
+    from seqtui.session import runner
+    from seqtui.store.run import Run
 
     config = small_config(task=TaskConfig(n_min=1, n_max=8), budget=Budget(samples=32 * 100), curriculum=0.5)
     run = Run.create(tmp_path / "run", config)
@@ -175,7 +175,7 @@ def test_evaluation_counts_by_length_including_beyond_training():
 
 def test_a_gpus_larger_forward_passes_score_the_same_examples(monkeypatch):
     """Examples are generated in the same chunks on any device; only the forward pass groups them."""
-    from seqtui import evaluation
+    from seqtui.core import evaluation
 
     trainer = Trainer(small_config())
     small = evaluate(trainer.model, trainer.config.task, 60_000, seed=4)

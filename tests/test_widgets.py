@@ -141,7 +141,7 @@ def test_accuracy_heatmaps_colour_the_error_on_a_log_scale():
 
 
 def test_smoothing_never_drags_a_short_history_far_behind_the_run():
-    from seqtui.history import smooth, smoothing_weight
+    from seqtui.store.history import smooth, smoothing_weight
 
     short = [0.0] * 8 + [1.0] * 8  # a 10-second run's metrics lines: too few to average
     assert smooth(short, 0.9) == short

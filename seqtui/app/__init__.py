@@ -1,4 +1,4 @@
-"""The Textual application. Only seqtui.cli imports this package."""
+"""The Textual application. Only the command line (seqtui.cli) imports this package."""
 
 from seqtui.app.app import SeqtuiApp, make_app
 

@@ -1,7 +1,7 @@
 """The seqtui terminal application: runs, train, probe and evaluate screens over run directories.
 
-The app never trains in its own process. It starts `seqtui train` detached (seqtui.launch) and
-follows runs through their directories (seqtui.runs), so it may quit, lose its terminal or be
+The app never trains in its own process. It starts `seqtui train` detached (seqtui.session.launch) and
+follows runs through their directories (seqtui.store), so it may quit, lose its terminal or be
 started again at any time without touching a run. It keeps one follower per followed run (and
 per followed comparison), polls them on one timer and tells the shown screen what changed.
 
@@ -32,12 +32,12 @@ from seqtui.app.screens.gradients import GradientsScreen
 from seqtui.app.screens.runs import RunsScreen
 from seqtui.app.screens.sweep import SweepScreen
 from seqtui.app.screens.train import TrainScreen
-from seqtui.compare import ComparisonFollower
-from seqtui.errors import SeqtuiError
-from seqtui.history import RunFollower
-from seqtui.launch import reap
-from seqtui.runs import Run
-from seqtui.sweep import SweepFollower
+from seqtui.session.launch import reap
+from seqtui.settings.errors import SeqtuiError
+from seqtui.store.history import RunFollower
+from seqtui.store.run import Run
+from seqtui.sweep.compare import ComparisonFollower
+from seqtui.sweep.follow import SweepFollower
 
 MIN_SIZE = (80, 24)
 POLL_SECONDS = 0.5  # the trainer writes a metrics line every half second

@@ -13,8 +13,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from seqtui.errors import SeqtuiError
-from seqtui.runs import default_root
+from seqtui.settings.errors import SeqtuiError
+from seqtui.store.layout import default_root
 
 console = Console(highlight=False)
 

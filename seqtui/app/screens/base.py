@@ -13,8 +13,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from seqtui.app.messages import FollowedChanged
-from seqtui.history import RunFollower
-from seqtui.runs import Run
+from seqtui.store.history import RunFollower
+from seqtui.store.run import Run
 
 TOO_SMALL = "terminal too small: seqtui needs at least 80 x 24 (this one is {w} x {h})"
 MODES = [

@@ -20,9 +20,10 @@ from textual.widgets import DataTable, Static
 from seqtui.app.messages import FollowedChanged
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, SMOOTHING, Chart, Line
-from seqtui.compare import ComparisonFollower, group_of
-from seqtui.history import RunFollower, RunHistory, smooth
-from seqtui.runs import Run, display_name, distinct_names
+from seqtui.store.history import RunFollower, RunHistory, smooth
+from seqtui.store.layout import display_name, distinct_names
+from seqtui.store.run import Run
+from seqtui.sweep.compare import ComparisonFollower, group_of
 
 
 def when(seconds: float | None) -> str:

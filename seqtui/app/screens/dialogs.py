@@ -9,10 +9,11 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from seqtui.config import SETTING, SETTINGS, TrainConfig
-from seqtui.errors import SeqtuiError
-from seqtui.limits import check_training_fits
-from seqtui.presets import preset_config
+from seqtui.settings.config import TrainConfig
+from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.limits import check_training_fits
+from seqtui.settings.presets import preset_config
+from seqtui.settings.registry import SETTING, SETTINGS
 
 DERIVED = ("eval-every",)  # left blank, the preset works it out from the budget
 PRESET_CHOICES = [("default", "default"), ("tutorial", "tutorial")]

@@ -17,12 +17,13 @@ from textual.worker import get_current_worker
 from seqtui.app.messages import EvaluationDone, EvaluationFailed, EvaluationProgress
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, Chart, Line
-from seqtui.checkpoint import load_checkpoint
-from seqtui.config import parse_count
-from seqtui.errors import SeqtuiError
-from seqtui.evaluation import Evaluation, evaluate_stream
-from seqtui.limits import check_fits, evaluation_bytes
-from seqtui.runs import Run, distinct_names
+from seqtui.core.checkpoint import load_checkpoint
+from seqtui.core.evaluation import Evaluation, evaluate_stream
+from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.limits import check_fits, evaluation_bytes
+from seqtui.settings.units import parse_count
+from seqtui.store.layout import distinct_names
+from seqtui.store.run import Run
 
 
 class EvaluateScreen(SeqtuiScreen):

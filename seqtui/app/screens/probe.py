@@ -20,12 +20,12 @@ from seqtui.app.messages import ModelFailed, ModelLoaded, ProjectionFitted
 from seqtui.app.screens.base import RunFollowingScreen
 from seqtui.app.widgets.chart import Chart, Line, Note
 from seqtui.app.widgets.heatmap import SEQUENTIAL, Heatmap, colour_of
-from seqtui.checkpoint import Checkpoint, load_checkpoint
-from seqtui.errors import SeqtuiError
-from seqtui.models import SequenceClassifier
-from seqtui.projection import Projection, fit_projection
-from seqtui.runs import Run
-from seqtui.tasks import is_positive, make_batch, parse_sequence
+from seqtui.core.checkpoint import Checkpoint, load_checkpoint
+from seqtui.core.models import SequenceClassifier
+from seqtui.core.projection import Projection, fit_projection
+from seqtui.core.tasks import is_positive, make_batch, parse_sequence
+from seqtui.settings.errors import SeqtuiError
+from seqtui.store.run import Run
 
 
 class SequenceInput(Input):

@@ -10,9 +10,11 @@ from textual.widgets import DataTable, Static
 
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.screens.dialogs import ConfirmDialog
-from seqtui.errors import SeqtuiError
-from seqtui.launch import spawn
-from seqtui.runs import Run, RunSummary, display_name, list_runs
+from seqtui.session.launch import spawn
+from seqtui.settings.errors import SeqtuiError
+from seqtui.store.catalogue import RunSummary, list_runs
+from seqtui.store.layout import display_name
+from seqtui.store.run import Run
 
 REFRESH_SECONDS = 1.0
 

@@ -23,8 +23,11 @@ from textual.widgets import DataTable, Static
 from seqtui.app.messages import FollowedChanged
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.widgets.heatmap import SEQUENTIAL, colour_of, error_position
-from seqtui.runs import Run, display_name
-from seqtui.sweep import MapRow, SweepFollower, find_sweeps
+from seqtui.store.layout import display_name
+from seqtui.store.run import Run
+from seqtui.sweep.follow import SweepFollower
+from seqtui.sweep.manifest import find_sweeps
+from seqtui.sweep.report import MapRow
 
 CELL = 5  # characters per length: " .987"
 

@@ -17,12 +17,14 @@ from seqtui.app.screens.base import RunFollowingScreen
 from seqtui.app.screens.dialogs import NewRunDialog
 from seqtui.app.widgets.chart import SMOOTHING, Chart, Line
 from seqtui.app.widgets.heatmap import Heatmap
-from seqtui.config import Budget, TrainConfig
-from seqtui.errors import SeqtuiError
-from seqtui.export import export_csv
-from seqtui.history import smooth, smoothing_weight
-from seqtui.launch import resume_training, start_training
-from seqtui.runs import Run, display_name, distinct_names, new_run_path
+from seqtui.session.launch import resume_training, start_training
+from seqtui.settings.config import Budget, TrainConfig
+from seqtui.settings.errors import SeqtuiError
+from seqtui.store.catalogue import new_run_path
+from seqtui.store.export import export_csv
+from seqtui.store.history import smooth, smoothing_weight
+from seqtui.store.layout import display_name, distinct_names
+from seqtui.store.run import Run
 
 CHART_SECONDS = 1.0  # charts redraw at most this often; the status line at once
 VERDICT_STYLE = {"chance": "red", "partial": "yellow", "short": "yellow"}

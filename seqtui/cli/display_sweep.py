@@ -1,0 +1,83 @@
+"""The live lines of `seqtui sweep`: trials done, running and waiting, and the time left."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.markup import escape
+
+from seqtui.store.layout import display_name
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+TICK_SECONDS = 0.5
+
+
+class SweepDisplay:
+    """The headless sweep's progress: a live summary on a terminal, one line per change otherwise."""
+
+    def __init__(self, out: Console, pending: str = "starting"):
+        self.console = out
+        self.pending = pending  # what a trial handed out but not training yet is doing
+        self.drawn = 0.0
+        self.live = None
+        self.state = None
+
+    def __enter__(self):
+        if self.console.is_terminal:
+            from rich.live import Live
+
+            self.live = Live(console=self.console, refresh_per_second=2, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.live is not None:
+            self.live.__exit__(*exc)
+        return False
+
+    def summary(self, state) -> str:
+        counts = {s: state.count(s) for s in ("finished", "running", "failed", "waiting")}
+        handed = [t for t in state.trials if state.manifest.trials[t.name].state == "running"]
+        training = sum(1 for t in handed if state.run(t).raw_status().active)
+        queued = f" ({len(handed) - training} {self.pending})" if len(handed) > training else ""
+        return (
+            f"sweep {state.manifest.name}: {counts['finished']}/{len(state.trials)} done · "
+            f"{training} running{queued} · {counts['failed']} failed · {counts['waiting']} waiting · "
+            f"ETA {_duration(state.eta())}"
+        )
+
+    def change(self, state, line: str) -> None:
+        self.state = state
+        if self.live is not None:
+            self.live.console.print(escape(f"{state.manifest.name}/{line}"))
+            self.drawn = 0.0  # redraw now
+            self.tick(state)
+        else:
+            print(f"{self.summary(state)} | {display_name(line)}", flush=True)
+
+    def tick(self, state) -> None:
+        if self.live is None or time.monotonic() - self.drawn < TICK_SECONDS:
+            return  # the trials' status files are read twice a second, not on every turn of the loop
+        self.drawn = time.monotonic()
+        from rich.console import Group
+        from rich.text import Text
+
+        lines = [Text(self.summary(state), style="bold", no_wrap=True, overflow="ellipsis")]
+        for trial in state.trials:
+            if state.manifest.trials[trial.name].state != "running":
+                continue
+            status = state.run(trial).raw_status()
+            progress = trial.config.budget.work_progress(status.step, status.examples)
+            best = f"held-out worst {status.best_worst:.4f}" if status.best_worst is not None else ""
+            lines.append(Text(f"  {trial.name:<28} {progress:>4.0%}  {best}", no_wrap=True, overflow="ellipsis"))
+        self.live.update(Group(*lines))

@@ -1,0 +1,155 @@
+"""`seqtui runs` and `seqtui export`: the runs under a root (a sweep folded into one line), and a
+run's metrics as CSV. Neither loads torch, so they answer at once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from argparse import Namespace
+from pathlib import Path
+
+from rich.markup import escape
+from rich.table import Table
+
+from seqtui.cli.common import _open_run, console
+from seqtui.settings.errors import SeqtuiError
+from seqtui.store.catalogue import RunSummary, list_runs
+from seqtui.store.layout import default_root, display_name
+
+
+# -- export -----------------------------------------------------------------------------------
+def cmd_export(args: Namespace) -> int:
+    from seqtui.store.export import export_csv
+
+    for path in export_csv(_open_run(args), args.out):
+        console.print(f"wrote {path}")
+    return 0
+
+
+# -- runs and control -------------------------------------------------------------------------
+def cmd_runs(args: Namespace) -> int:
+    root = args.root or default_root()
+    summaries = list_runs(root)
+    if args.sweep:
+        summaries = [s for s in summaries if (sweep := s.run.sweep) is not None and sweep.name == args.sweep]
+        if not summaries:
+            raise SeqtuiError(f"no trials of a sweep named {args.sweep} under {root} (seqtui runs lists the sweeps)")
+    if args.json:
+        for s in summaries:
+            print(
+                json.dumps(
+                    {
+                        "run": str(s.run.path),
+                        "state": s.state,
+                        "model": s.model,
+                        "task": s.task,
+                        "negatives": s.negatives,
+                        "step": s.step,
+                        "examples": s.examples,
+                        "best_worst": s.best_worst,
+                        "verdict": s.status.verdict,
+                        "problem": s.problem,
+                    }
+                )
+            )
+        return 0
+    if not summaries:
+        console.print(f"no runs under {escape(str(root))} yet: start one with  seqtui train")
+        return 0
+    from rich import box
+
+    rows = summaries if args.sweep else _sweeps_folded(summaries)
+    wide = console.width >= 110  # narrower: the run names whole, the task and steps left out
+    names = [r.run.shown_name if isinstance(r, RunSummary) else r["run"] for r in rows]
+    title = f"trials of sweep {args.sweep}" if args.sweep else f"runs under {escape(str(root))}"
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    columns = ["run", "state", "model", "task", "steps", "examples", "worst", "updated"]
+    if not wide:
+        columns = [c for c in columns if c not in ("task", "steps")]
+    for name in columns:
+        table.add_column(
+            name,
+            justify="right" if name in ("steps", "examples", "worst") else "left",
+            no_wrap=name == "run",
+            min_width=min(max(map(len, names)), 48) if name == "run" else None,
+        )
+    for name, row in zip(names, rows):
+        if isinstance(row, RunSummary):
+            s = row
+            row = {
+                "state": s.state,
+                "model": s.model,
+                "task": f"{s.task}/{s.negatives}",
+                "steps": f"{s.step:,}",
+                "examples": f"{s.examples:,}",
+                "best": s.best_worst,
+                "updated": s.updated,
+            }
+        state = row["state"]
+        values = {
+            **row,
+            "run": escape(name),
+            "state": f"[red]{state}[/]" if state in ("damaged", "failed") else state,
+            "worst": "-" if row["best"] is None else f"{row['best']:.4f}",
+            "updated": _ago(row["updated"]),
+        }
+        table.add_row(*(values[c] for c in columns))
+    console.print(table)
+    for s in summaries:
+        if s.problem:
+            console.print(f"[red]{escape(s.run.shown_name)}[/]: {escape(display_name(s.problem))}")
+    if len(rows) < len(summaries):
+        console.print("[dim]a sweep is one line here; its trials: seqtui runs SWEEP[/]")
+    return 0
+
+
+def _sweeps_folded(summaries: list[RunSummary]) -> list:
+    """Runs as they are, and each sweep's trials as one line: how many are done, the best worst
+    length among them, the newest update."""
+    from seqtui.sweep.manifest import read_manifest
+
+    rows: list = []
+    sweeps: dict[Path, list[RunSummary]] = {}
+    for s in summaries:
+        sweep = s.run.sweep
+        if sweep is None:
+            rows.append(s)
+        else:
+            if sweep not in sweeps:
+                rows.append(sweep)  # its place in the list
+            sweeps.setdefault(sweep, []).append(s)
+    for i, row in enumerate(rows):
+        if isinstance(row, RunSummary):
+            continue
+        trials = sweeps[row]
+        try:
+            total = max(len(read_manifest(row).trials), len(trials))
+        except SeqtuiError:
+            total = len(trials)
+        states = [t.state for t in trials]
+        done = states.count("finished")
+        state = next((s for s in ("running", "paused", "failed", "damaged") if s in states), None)
+        state = state or ("finished" if done == total else "stopped")
+        models = sorted({t.model for t in trials})
+        bests = [t.best_worst for t in trials if t.best_worst is not None]
+        rows[i] = {
+            "run": display_name(f"{row.name}/ ({done}/{total} done)"),
+            "state": state,
+            "model": models[0] if len(models) == 1 else f"{len(models)} models",
+            "task": "-",
+            "steps": "-",
+            "examples": f"{sum(t.examples for t in trials):,}",
+            "best": max(bests) if bests else None,
+            "updated": max(t.updated for t in trials),
+        }
+    return rows
+
+
+def _ago(when: float) -> str:
+    seconds = max(0.0, time.time() - when)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{math.floor(seconds / size)}{unit} ago"
+    return f"{seconds:.0f}s ago"

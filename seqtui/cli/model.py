@@ -1,0 +1,215 @@
+"""`seqtui eval`, `predict`, `gradients`, `sample`: what a trained model does (these load torch)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from argparse import Namespace
+
+from rich.markup import escape
+from rich.table import Table
+
+from seqtui.cli.common import _open_run, console
+from seqtui.settings.config import TaskConfig
+from seqtui.settings.errors import SeqtuiError
+
+SAMPLE_CHUNK = 65_536
+
+
+# -- eval -------------------------------------------------------------------------------------
+def _load_run_model(args: Namespace):
+    from seqtui.core.checkpoint import load_checkpoint
+    from seqtui.core.training import resolve_device
+
+    run = _open_run(args)
+    if not run.checkpoint_path.exists():
+        raise SeqtuiError(f"run {run.shown_name} has no checkpoint yet")
+    checkpoint = load_checkpoint(run.checkpoint_path)
+    device = resolve_device(args.device)
+    return run, checkpoint, checkpoint.build_model(device), device
+
+
+def cmd_eval(args: Namespace) -> int:
+    from seqtui.core.evaluation import evaluate, forward_chunk
+    from seqtui.core.tasks import MAX_DIGITS
+    from seqtui.core.training import check_fits_on
+    from seqtui.settings.limits import evaluation_bytes
+
+    if not 0 <= args.seed < 2**63:
+        raise SeqtuiError(f"--seed must be between 0 and 2**63 - 1, got {args.seed}")
+    run, checkpoint, model, device = _load_run_model(args)
+    task = checkpoint.config.task
+    max_pattern = task.n_max
+    if args.max_len is not None:
+        if args.max_len < 2 * task.n_min or args.max_len % 2 or args.max_len > MAX_DIGITS:
+            raise SeqtuiError(
+                f"--max-len must be an even length from {2 * task.n_min} to {MAX_DIGITS}, got {args.max_len}"
+            )
+        max_pattern = args.max_len // 2
+    check_fits_on(
+        device,
+        evaluation_bytes(checkpoint.config.model, max_pattern, forward_chunk(device)),
+        f"evaluating up to length {2 * max_pattern}",
+    )
+    negatives = args.negatives or task.negatives
+    started = time.perf_counter()
+    result = evaluate(model, task, args.samples, negatives, max_pattern, args.seed, device)
+    seconds = time.perf_counter() - started
+    if args.json:
+        print(json.dumps({"run": str(run.path), "step": checkpoint.step, "seconds": seconds, **result.to_dict()}))
+        return 0
+    console.print(evaluation_table(result, task, f"{escape(run.shown_name)} at step {checkpoint.step:,}"))
+    console.print(
+        f"{result.count:,} examples ({negatives} negatives) in {seconds:.2f} s: "
+        f"overall {result.accuracy:.4f}, worst length {result.worst:.4f}"
+    )
+    return 0
+
+
+def evaluation_table(result, task: TaskConfig, title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    beyond = any(row.length > 2 * task.n_max for row in result.by_length)
+    for name in ("length", "count", "accuracy", "95% interval") + (("trained on",) if beyond else ()):
+        table.add_column(name, justify="right" if name != "trained on" else "left")
+    for row in result.by_length:
+        low, high = row.interval
+        cells = [str(row.length), f"{row.count:,}", f"{row.accuracy:.4f}", f"{low:.4f}-{high:.4f}"]
+        table.add_row(*cells, *((("yes" if row.length <= 2 * task.n_max else "no, longer"),) if beyond else ()))
+    return table
+
+
+# -- predict ----------------------------------------------------------------------------------
+def cmd_predict(args: Namespace) -> int:
+    import torch
+
+    from seqtui.core.tasks import format_sequence, is_positive, parse_sequence
+
+    if not args.sequences and sys.stdin.isatty():
+        print("reading sequences from the terminal, one per line; end with ctrl+d", file=sys.stderr, flush=True)
+    texts = args.sequences or [line for line in sys.stdin.read().splitlines() if line.strip()]
+    if not texts:
+        raise SeqtuiError("no sequences given: pass them as arguments or one per line on stdin")
+    sequences = []
+    for index, text in enumerate(texts, 1):
+        try:
+            sequences.append(parse_sequence(text))
+        except SeqtuiError as error:
+            where = f"sequence {index}" if len(texts) > 1 else "sequence"
+            raise SeqtuiError(f"{where}: {error}") from None
+    run, checkpoint, model, device = _load_run_model(args)
+    task = checkpoint.config.task
+    rows = []
+    with torch.inference_mode():
+        for digits in sequences:
+            logits = model.classify(torch.tensor([digits], device=device))
+            p_match = float(torch.softmax(logits, dim=1)[0, 1])
+            truth = is_positive(digits, task.task)
+            rows.append(
+                {
+                    "digits": digits,
+                    "match": p_match > 0.5,
+                    "p_match": p_match,
+                    "truth": truth,
+                    "correct": (p_match > 0.5) == truth,
+                    "in_range": task.n_min <= len(digits) // 2 <= task.n_max,
+                }
+            )
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    table = Table(title=f"{escape(run.shown_name)} ({task.task}) at step {checkpoint.step:,}", title_justify="left")
+    for name in ("sequence", "verdict", "p(match)", "truly", "correct?"):
+        table.add_column(name)
+    for row in rows:
+        verdict = "match" if row["match"] else "no match"
+        truth = "match" if row["truth"] else "no match"
+        mark = "[green]right[/]" if row["correct"] else "[red]wrong[/]"
+        note = (
+            ""
+            if row["in_range"]
+            else f" [yellow](length {len(row['digits'])} outside trained {2 * task.n_min}-{2 * task.n_max})[/]"
+        )
+        table.add_row(format_sequence(row["digits"]), verdict, f"{row['p_match']:.4f}", truth, mark + note)
+    console.print(table)
+    return 0
+
+
+# -- gradients --------------------------------------------------------------------------------
+def cmd_gradients(args: Namespace) -> int:
+    from seqtui.core.gradients import measure
+    from seqtui.core.training import check_fits_on
+    from seqtui.settings.limits import gradient_bytes
+
+    run, checkpoint, model, device = _load_run_model(args)
+    check_fits_on(
+        device,
+        gradient_bytes(checkpoint.config.model, checkpoint.config.task.n_max, args.samples),
+        f"measuring the gradient flow on {args.samples:,} examples a length",
+    )
+    flow = measure(model, checkpoint.config.task, args.samples, device=device)
+    history = [
+        (r["step"], r["gradient_ratio_by_length"])
+        for r in run.read_metrics()
+        if r["kind"] == "eval" and "gradient_ratio_by_length" in r
+    ]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "run": str(run.path),
+                    "step": checkpoint.step,
+                    **flow.to_record(),
+                    "during_training": [{"step": step, "ratio_by_length": ratios} for step, ratios in history],
+                }
+            )
+        )
+        return 0
+    table = Table(
+        title=f"{escape(run.shown_name)}: |dL/dh_t| at step {checkpoint.step:,} "
+        f"({args.samples} probe examples a length)",
+        title_justify="left",
+    )
+    for name in ("length", "|dL/dh_1|", "|dL/dh_T|", "first/last", "per step"):
+        table.add_column(name, justify="right")
+    for length, norms in flow.by_length.items():
+        table.add_row(
+            str(length),
+            f"{norms[0]:.3g}",
+            f"{norms[-1]:.3g}",
+            f"{flow.ratio(length):.3g}",
+            f"x{flow.per_step(length):.3f}",
+        )
+    console.print(table)
+    if history:
+        first_step, first = history[0]
+        last_step, last = history[-1]
+        longest = max(first, key=int)
+        if longest in last and first[longest] is not None and last[longest] is not None:
+            console.print(
+                f"during training, first/last at length {longest}: {first[longest]:.3g} at step "
+                f"{first_step:,} -> {last[longest]:.3g} at step {last_step:,}"
+            )
+    return 0
+
+
+# -- sample -----------------------------------------------------------------------------------
+def cmd_sample(args: Namespace) -> int:
+    import torch
+
+    from seqtui.core.tasks import format_sequence, sample_examples
+
+    values = vars(args)
+    task = TaskConfig(values["task"], values["negatives"], values["n-min"], values["n-max"]).validate()
+    seed = args.seed if args.seed is not None else int(time.time_ns() % 2**31)
+    if not 0 <= seed < 2**63:
+        raise SeqtuiError(f"--seed must be between 0 and 2**63 - 1, got {seed}")
+    generator = torch.Generator().manual_seed(seed)
+    for start in range(0, args.count, SAMPLE_CHUNK):  # a chunk at a time: any count in bounded memory
+        for digits, label in sample_examples(task, min(SAMPLE_CHUNK, args.count - start), generator):
+            if args.json:
+                print(json.dumps({"digits": digits, "label": label, "length": len(digits)}))
+            else:
+                print(f"{format_sequence(digits)}   {'match' if label else 'no match'}")
+    return 0

@@ -1,0 +1,160 @@
+"""Starting `seqtui train` as its own process, detached from the terminal.
+
+A viewer (the app) never trains in its own process. It writes the new run's config.json, then
+starts `seqtui train --resume RUN` in a new session, so a hang-up of the terminal (a dropped SSH
+connection) does not reach it, with its output going to the run's train.log. The trainer reads
+its settings from the run directory; the viewer follows the run through the same directory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from seqtui.settings.config import Budget, TrainConfig
+from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.limits import check_training_fits
+from seqtui.settings.registry import SETTING
+from seqtui.store.layout import LOG, display_name
+from seqtui.store.run import Run
+
+# A trainer started from the app yields the CPU to it when both want it: on a small machine
+# the UI then answers keys promptly, and when the UI is idle the trainer still gets every core.
+NICE = 5
+
+
+def budget_arguments(extra: Budget | None) -> list[str]:
+    """The flags that extend a run's budget by `extra`."""
+    if extra is None:
+        return []
+    args = []
+    for name, value in (("samples", extra.samples), ("steps", extra.steps), ("time", extra.seconds)):
+        if value is not None:
+            args += [SETTING[name].flag, SETTING[name].show(value)]
+    return args
+
+
+def _stop_with_parent() -> None:  # in the child, before exec: SIGTERM when its parent dies (Linux)
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def spawn(
+    args: list[str],
+    log: Path,
+    nice: int = NICE,
+    env: dict | None = None,
+    detach: bool = True,
+    tied: bool = False,
+) -> subprocess.Popen:
+    """`seqtui ARGS --nice N`, its output appended to `log`: in its own session when `detach`
+    (it outlives us: the app's trainers), told to stop when we die when `tied` (a sweep's trials)."""
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        out = open(log, "ab")
+    except OSError as error:
+        raise SeqtuiError(f"cannot write {display_name(str(log))}: {error.strerror or error}") from None
+    with out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "seqtui", *args, *(["--nice", str(nice)] if nice else [])],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=detach,  # its own session: no SIGHUP, no Ctrl-C from our terminal
+            close_fds=True,
+            env=env,
+            preexec_fn=_stop_with_parent if tied and sys.platform.startswith("linux") else None,
+        )
+    if detach:
+        STARTED.append(process)
+    return process
+
+
+# processes started detached that may still be ours to reap: a long-lived viewer (the app) calls
+# reap() now and then, so a trainer that has finished does not stay a zombie while the app lives
+STARTED: list[subprocess.Popen] = []
+
+
+def reap() -> None:
+    STARTED[:] = [p for p in STARTED if p.poll() is None]
+
+
+def threads_env(threads: int | None) -> dict | None:
+    """The environment for a child process that should use `threads` CPU threads."""
+    if threads is None:
+        return None
+    return dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+
+
+def spawn_trainer(
+    run: Run, extra: Budget | None = None, nice: int = NICE, threads: int | None = None, detach: bool = True
+) -> subprocess.Popen:
+    """The one way a trainer process is started: on a run directory, which holds its settings."""
+    return spawn(
+        ["train", "--resume", str(run.path), "--quiet", *budget_arguments(extra)],
+        run.file(LOG),
+        nice,
+        threads_env(threads),
+        detach,
+    )
+
+
+def start_training(run_dir: Path, config: TrainConfig, timeout: float = 30.0) -> Run:
+    """Create a run from `config` and train it in a detached trainer; returns once it trains."""
+    config.validate()
+    check_training_fits(config)
+    run = Run.create(run_dir, config)
+    return wait_until_training(run, spawn_trainer(run), timeout)
+
+
+def resume_training(run: Run, extra: Budget | None = None, timeout: float = 30.0) -> Run:
+    """Continue a stopped, interrupted or new run in a detached trainer."""
+    if run.is_active():
+        raise SeqtuiError(f"run {run.shown_name} is already training")
+    return wait_until_training(run, spawn_trainer(run, extra), timeout)
+
+
+def wait_until_training(run: Run, process: subprocess.Popen, timeout: float) -> Run:
+    """Returns once the trainer has taken the run (or, on a tiny budget, already finished it)."""
+    spawned = time.time()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        code = process.poll()
+        status = run.raw_status()
+        if status.pid == process.pid or (code == 0 and status.started is not None and status.started >= spawned):
+            return run
+        if code is not None:
+            raise SeqtuiError(f"the trainer exited at once (status {code}): {log_tail(run.path)}")
+        time.sleep(0.05)
+    raise SeqtuiError(f"the trainer did not start within {timeout:.0f} s: {log_tail(run.path)}")
+
+
+def log_tail(path: Path, whole: bool = False) -> str:
+    """The last line of a run's train.log (or, `whole`, of the log file at `path`): at most the
+    last 8 kB of a regular file are read, so no file put there can flood or block the reader."""
+    log = Path(path) if whole else Path(path) / LOG
+    none = "" if whole else "no output"
+    try:
+        fd = os.open(log, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return none
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return none
+        data = os.pread(fd, 8192, max(0, info.st_size - 8192))
+    except OSError:
+        return none
+    finally:
+        os.close(fd)
+    lines = [line for line in data.decode(errors="replace").splitlines() if line.strip()]
+    return display_name(lines[-1]) if lines else none

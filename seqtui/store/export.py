@@ -1,0 +1,58 @@
+"""A run's metrics as CSV files, for spreadsheets and plotting scripts."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from seqtui.store.files import write_failure
+from seqtui.store.run import Run
+
+TRAIN_COLUMNS = ["step", "examples", "elapsed", "loss", "accuracy", "examples_per_s", "grad_norm", "lr"]
+
+
+def export_csv(run: Run, out: Path | None = None) -> list[Path]:
+    """Write train.csv (one row per metrics line) and evals.csv (one row per held-out evaluation:
+    accuracy and gradient ratio by length as columns). Returns the files written."""
+    out = Path(out) if out is not None else run.path / "export"
+    records = run.read_metrics()
+    try:
+        return _write(out, records)
+    except OSError as error:
+        raise write_failure(Path(error.filename or out), error) from None
+
+
+def _write(out: Path, records: list[dict]) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    train = [r for r in records if r.get("kind") == "train"]
+    evals = [r for r in records if r.get("kind") == "eval"]
+    train_path, evals_path = out / "train.csv", out / "evals.csv"
+    with open(train_path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(TRAIN_COLUMNS)
+        for r in train:
+            writer.writerow([r.get(c, "") for c in TRAIN_COLUMNS])
+    lengths = sorted({int(k) for r in evals for k in r.get("accuracy_by_length", {})})
+    with open(evals_path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["step", "examples", "elapsed", "negatives", "accuracy", "worst"]
+            + [f"accuracy_{n}" for n in lengths]
+            + [f"gradient_ratio_{n}" for n in lengths]
+        )
+        for r in evals:
+            by_length = r.get("accuracy_by_length", {})
+            ratios = r.get("gradient_ratio_by_length", {})
+            writer.writerow(
+                [
+                    r.get("step"),
+                    r.get("examples"),
+                    r.get("elapsed", ""),
+                    r.get("negatives", ""),
+                    r.get("accuracy"),
+                    r.get("worst"),
+                ]
+                + [by_length.get(str(n), "") for n in lengths]
+                + [ratios.get(str(n), "") for n in lengths]
+            )
+    return [train_path, evals_path]

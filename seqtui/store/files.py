@@ -1,0 +1,113 @@
+"""Files as seqtui writes and reads them: one atomic writer, one safe opener, one file stamp.
+
+Writers replace a file whole (written under a temporary name, then renamed), so a reader sees the
+old file or the new one, never half; a killed writer's temporary is removed by the next one (Run).
+Readers open without following a device or a FIFO into a hang (non-blocking, regular files only)
+and never read without bound; what is wrong becomes one SeqtuiError naming the file.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from seqtui.settings.errors import SeqtuiError
+
+SMALL_FILE = 1 << 20  # config, status, control: anything larger is not one of ours
+
+
+# -- writing -------------------------------------------------------------------------------------
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: non-finite numbers are written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def to_json(data: Any, indent: int | None = None) -> str:
+    return json.dumps(_finite(data), indent=indent, allow_nan=False)
+
+
+def write_failure(path: Path, error: OSError) -> SeqtuiError:
+    reason = error.strerror or str(error)
+    if error.errno == errno.ENOSPC:
+        reason = "no space left on the device"
+    return SeqtuiError(f"cannot write {path}: {reason}")
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Readers see the old file or the whole new one, never half of it. Any OS error (a full
+    disk) leaves the old file and no temporary."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise write_failure(path, error) from None
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode())
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    write_text_atomic(path, to_json(data, indent=2) + "\n")
+
+
+# -- reading -------------------------------------------------------------------------------------
+def read_small_json(path: Path) -> dict:
+    """A small JSON object from a regular file, or a SeqtuiError saying what is wrong with it."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise SeqtuiError(f"{path} is missing") from None
+    except OSError as error:
+        raise SeqtuiError(f"{path} cannot be read: {error.strerror or error}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SeqtuiError(f"{path} is not a regular file")
+        if info.st_size > SMALL_FILE:
+            raise SeqtuiError(f"{path} is {info.st_size:,} bytes: far too large to be one of seqtui's files")
+        data = os.read(fd, SMALL_FILE + 1)
+    except OSError as error:
+        raise SeqtuiError(f"{path} cannot be read: {error.strerror or error}") from None
+    finally:
+        os.close(fd)
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise SeqtuiError(f"{path} is not valid JSON (damaged or cut short)") from None
+    if not isinstance(value, dict):
+        raise SeqtuiError(f"{path} does not hold a JSON object")
+    return value
+
+
+def is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**18
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_fraction(value: Any) -> bool:
+    return is_number(value) and 0 <= value <= 1

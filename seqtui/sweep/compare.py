@@ -1,0 +1,287 @@
+"""Train a set of models on the same task and seed, and report what they reach.
+
+A comparison is a sweep over models with one seed (seqtui.sweep): its runs are the trials
+`cmp-<stamp>/<model>` under the runs root, trained by the same executors, and its report is
+written beside them (`cmp-<stamp>/report.md`, `.csv`). Each model trains on its own preset (its
+batch size, learning rate and budget) unless a budget is given, the same for all; with the same
+seed and batch size, models see the same batches in the same order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import stat
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from seqtui.session.launch import log_tail
+from seqtui.settings.config import Budget
+from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.registry import SETTING
+from seqtui.store.files import write_text_atomic
+from seqtui.store.layout import LOG
+from seqtui.store.run import Run
+from seqtui.sweep.driver import run_sweep
+from seqtui.sweep.executors import Executor
+from seqtui.sweep.manifest import read_manifest
+from seqtui.sweep.report import write_report
+from seqtui.sweep.spec import EVAL_SAMPLES, VARIANTS, SweepSpec, variant
+from seqtui.sweep.trial import read_heldout
+
+SPECS = VARIANTS  # the models a comparison trains: rnn, irnn (identity init, clipped), lstm, gru
+# a comparison's name: the default date and time, or a word without "-", so names read one way
+STAMP = r"\d{4}-\d{6}|[A-Za-z0-9][A-Za-z0-9_.]*"
+
+
+def comparison_dir(root: Path, stamp: str) -> Path:
+    return Path(root) / f"cmp-{stamp}"
+
+
+def group_of(name: str) -> str | None:
+    """The stamp of a comparison run's name (`cmp-<stamp>/<model>`), or None."""
+    match = re.fullmatch(f"cmp-({STAMP})/(" + "|".join(map(re.escape, SPECS)) + ")", name)
+    return match.group(1) if match else None
+
+
+def group_runs(root: Path, stamp: str) -> list[Path]:
+    """A comparison's run directories that exist so far, in the order of SPECS."""
+    directory = comparison_dir(root, stamp)
+    return [directory / name for name in SPECS if (directory / name).is_dir()]
+
+
+def report_path(root: Path, stamp: str) -> Path:
+    return comparison_dir(root, stamp) / "report.md"
+
+
+def read_by_length(root: Path, stamp: str) -> dict[str, dict[str, dict[int, float]]]:
+    """From a finished comparison's CSV: model -> "random"/"hard" -> sequence length -> accuracy.
+
+    Empty while the comparison has not written its report, or when the file is not one (only a
+    small regular file is read, and only accuracies between 0 and 1 are believed)."""
+    path = comparison_dir(root, stamp) / "report.csv"
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > 1 << 20:
+            return {}
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        out = {}
+        for row in rows:
+            out[row["model"]] = {
+                kind: {int(k.split("_")[1]): float(v) for k, v in row.items() if k.startswith(kind + "_") and v}
+                for kind in ("random", "hard")
+            }
+        if any(not 0 <= v <= 1 for model in out.values() for kind in model.values() for v in kind.values()):
+            return {}
+        return out
+    except (OSError, KeyError, ValueError, IndexError, AttributeError, TypeError, csv.Error):
+        return {}
+
+
+@dataclass
+class Row:
+    name: str
+    run: Run
+    examples: int
+    seconds: float
+    random: dict[int, float]
+    hard: dict[int, float]
+    gradient_ratio: float
+    to_95: float | None
+    to_99: float | None
+    n_max: int
+    span: tuple[float, float] = (0.0, 0.0)  # when it trained: start, last heartbeat
+
+    def worst(self, by_length: dict[int, float]) -> float:
+        return min(v for n, v in by_length.items() if n <= 2 * self.n_max)
+
+
+def compare(
+    root: Path,
+    settings: dict[str, Any],
+    budget: Budget,
+    names: list[str],
+    executor: Executor,
+    threads: int | None = None,
+    samples: int = EVAL_SAMPLES,
+    report: Callable[[str], None] = print,
+    stamp: str | None = None,
+) -> tuple[Path, Path]:
+    """Train `names` (keys of SPECS) on `executor` (one after another, or side by side), each trial
+    with `threads` threads, then measure each: a sweep over the models."""
+    names = [variant(n) for n in names]
+    if stamp is not None and not re.fullmatch(STAMP, stamp):
+        raise SeqtuiError(f"comparison name {stamp!r}: letters, digits, '_' and '.' (or MMDD-HHMMSS)")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SeqtuiError(f"model {twice[0]!r} is named twice in the models to compare")
+    stamp = stamp or datetime.now().strftime("%m%d-%H%M%S")
+    if comparison_dir(root, stamp).exists():
+        raise SeqtuiError(
+            f"a comparison named {stamp} exists already: continue it with `seqtui sweep --name cmp-{stamp}`, "
+            "or choose another name"
+        )
+    texts: dict[str, Any] = {"model": names}
+    texts.update({k: SETTING[k].show(v) for k, v in settings.items()})
+    for name, value in (("samples", budget.samples), ("steps", budget.steps), ("time", budget.seconds)):
+        if value is not None:
+            texts[name] = SETTING[name].show(value)
+    spec = SweepSpec.build(f"cmp-{stamp}", texts, kind="comparison", eval_samples=samples)
+    state = run_sweep(spec, root, executor, threads, on_change=lambda _, line: report(line), report=write_comparison)
+    for record in state.manifest.trials.values():
+        if record.state != "finished":
+            path = state.directory / record.name
+            raise SeqtuiError(
+                f"{record.name} did not finish ({record.reason}) (see {path / LOG}); "
+                f"`seqtui sweep --name cmp-{stamp}` continues the comparison"
+            )
+    return report_path(root, stamp), report_path(root, stamp).with_suffix(".csv")
+
+
+def report_writer(kind: str) -> Callable[[Path], tuple[Path, Path] | None]:
+    """How a sweep of this kind is reported: a comparison side by side (once every model is
+    measured), any other sweep as its memory map."""
+    return write_comparison if kind == "comparison" else write_report
+
+
+def write_comparison(directory: Path) -> tuple[Path, Path] | None:
+    """The comparison's report, once every model is trained and measured (else None)."""
+    manifest = read_manifest(directory)
+    rows = []
+    for name in manifest.trials:
+        run = Run(Path(directory) / name)
+        heldout = read_heldout(run)
+        if heldout is None:
+            return None
+        status = run.raw_status()
+        to = heldout.get("seconds_to") if isinstance(heldout.get("seconds_to"), dict) else {}
+        rows.append(
+            Row(
+                name,
+                run,
+                status.examples,
+                status.elapsed,
+                heldout["random"],
+                heldout["hard"],
+                heldout["gradient_ratio"] or 0.0,
+                to.get("0.95"),
+                to.get("0.99"),
+                heldout["n_max"],
+                (status.started or 0.0, status.heartbeat or 0.0),
+            )
+        )
+    side_by_side = any(a.span[0] < b.span[1] and b.span[0] < a.span[1] for a in rows for b in rows if a is not b)
+    return _write(Path(directory), rows, side_by_side)
+
+
+def _write(directory: Path, rows: list[Row], side_by_side: bool) -> tuple[Path, Path]:
+    lengths = sorted(rows[0].random)
+    md_path, csv_path = directory / "report.md", directory / "report.csv"
+    stamp = directory.name[len("cmp-") :]
+    budgets = {r.name: r.run.config().budget.describe() for r in rows}
+    same = len(set(budgets.values())) == 1
+    budget_text = (
+        f"the same budget ({next(iter(budgets.values()))})"
+        if same
+        else "each model its preset's settings and budget (" + "; ".join(f"{k}: {v}" for k, v in budgets.items()) + ")"
+    )
+
+    def when(value: float | None) -> str:
+        return "-" if value is None else f"{value:.0f} s"
+
+    lines = [
+        f"# Comparison {stamp}",
+        "",
+        f"Same task and seed, {budget_text}; accuracy on fresh examples, "
+        f"lengths past {2 * rows[0].n_max} are beyond the training range. "
+        + (
+            "Trained side by side, sharing the machine: examples/s and times are each model's speed beside another."
+            if side_by_side
+            else "Trained one after another."
+        ),
+        "",
+        "| model | examples/s | worst length, random | worst length, hard | gradient first/last "
+        f"at length {2 * rows[0].n_max} | time to 95% | time to 99% |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r.name} | {r.examples / max(r.seconds, 1e-9):,.0f} | {r.worst(r.random):.4f} | "
+            f"{r.worst(r.hard):.4f} | {r.gradient_ratio:.2g} | {when(r.to_95)} | {when(r.to_99)} |"
+        )
+    for title, attribute in (("random negatives", "random"), ("hard negatives", "hard")):
+        lines += [
+            "",
+            f"Accuracy by length, {title}:",
+            "",
+            "| model | " + " | ".join(str(n) for n in lengths) + " |",
+            "| --- | " + " | ".join("---:" for _ in lengths) + " |",
+        ]
+        for r in rows:
+            values = getattr(r, attribute)
+            lines.append(f"| {r.name} | " + " | ".join(f"{values[n]:.3f}" for n in lengths) + " |")
+    lines += [
+        "",
+        "Time to 95% / 99%: training time until the held-out set first reached it at every "
+        "trained length (measured at each held-out evaluation). Gradient first/last: "
+        "|dL/dh_1| / |dL/dh_T| of the trained model on a fixed probe batch.",
+    ]
+    write_text_atomic(md_path, "\n".join(lines) + "\n")
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(
+        ["model", "run", "examples", "seconds", "gradient_ratio", "time_to_95", "time_to_99"]
+        + [f"random_{n}" for n in lengths]
+        + [f"hard_{n}" for n in lengths]
+    )
+    for r in rows:
+        writer.writerow(
+            [r.name, r.run.name, r.examples, r.seconds, r.gradient_ratio, r.to_95 or "", r.to_99 or ""]
+            + [r.random[n] for n in lengths]
+            + [r.hard[n] for n in lengths]
+        )
+    write_text_atomic(csv_path, table.getvalue())
+    return md_path, csv_path
+
+
+class ComparisonFollower:
+    """Follows a comparison as it grows: which of its runs exist, its report, its log's last line.
+
+    Its runs are followed one by one like any run (seqtui.store.history.RunFollower); this follows what
+    belongs to the comparison as a whole, and never raises."""
+
+    def __init__(self, root: Path, stamp: str):
+        self.root, self.stamp = Path(root), stamp
+        self.runs: list[Path] = []
+        self.by_length: dict = {}  # the report's accuracy by length, once written
+        self.log_line = ""
+        self._report_stamp: tuple | None = None
+
+    @property
+    def report(self) -> Path:
+        return report_path(self.root, self.stamp)
+
+    def poll(self) -> bool:
+        changed = False
+        try:
+            runs = group_runs(self.root, self.stamp)
+        except OSError:
+            runs = []
+        if runs != self.runs:
+            self.runs, changed = runs, True
+        try:
+            info = (comparison_dir(self.root, self.stamp) / "report.csv").stat()
+            stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+        except OSError:
+            stamp = None
+        if stamp != self._report_stamp:
+            self._report_stamp, changed = stamp, True
+            self.by_length = read_by_length(self.root, self.stamp)
+        line = log_tail(self.root / f"compare-{self.stamp}.log", whole=True) if not self.runs else ""
+        if line != self.log_line:
+            self.log_line, changed = line, True
+        return changed

@@ -1,0 +1,97 @@
+"""sweep.json, a sweep's manifest: its grid and settings, and each trial's values, config and
+state, kept as data. Read back checked; manifests written by earlier versions still open.
+
+    runs/<sweep>/
+      sweep.json          the manifest
+      sweep.log           one line per trial started, finished or failed
+      lock                held by the process driving the sweep
+      <trial>/            an ordinary run directory, with heldout.json once measured
+      report.md, .csv     the report (the memory map, or a comparison side by side)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from seqtui.settings.errors import SeqtuiError
+from seqtui.store.files import read_small_json, write_json_atomic
+from seqtui.store.layout import SWEEP_MANIFEST
+from seqtui.sweep.spec import TRIAL_NAME, SweepSpec
+
+TRIAL_STATES = ("waiting", "running", "finished", "failed")
+
+
+# -- the manifest -----------------------------------------------------------------------------------
+@dataclass
+class TrialRecord:
+    name: str
+    values: dict[str, str]
+    state: str = "waiting"
+    attempts: int = 0
+    failures: int = 0
+    reason: str | None = None
+    updated: float | None = None
+    # the trial's whole config as it was when it joined the sweep: a later seqtui whose presets
+    # differ continues the sweep on the same recipe
+    config: dict | None = None
+
+
+@dataclass
+class Manifest:
+    name: str
+    spec: SweepSpec
+    trials: dict[str, TrialRecord]
+    created: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict:
+        return {
+            "format": 1,
+            "name": self.name,
+            "created": self.created,
+            **self.spec.to_dict(),
+            "trials": [vars(t) for t in self.trials.values()],
+        }
+
+
+def read_manifest(directory: Path) -> Manifest:
+    """A sweep's manifest, checked; one SeqtuiError saying what is wrong with it otherwise."""
+    directory = Path(directory)
+    data = read_small_json(directory / SWEEP_MANIFEST)
+    try:
+        spec = SweepSpec.from_dict(directory.name, data)
+    except SeqtuiError as error:
+        raise SeqtuiError(f"{directory / SWEEP_MANIFEST}: {error}") from None
+    trials = {}
+    for item in data.get("trials", []) if isinstance(data.get("trials"), list) else []:
+        if not (isinstance(item, dict) and isinstance(item.get("name"), str) and TRIAL_NAME.fullmatch(item["name"])):
+            continue
+        record = TrialRecord(item["name"], {})
+        values = item.get("values")
+        record.values = {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
+        record.state = item.get("state") if item.get("state") in TRIAL_STATES else "waiting"
+        for key in ("attempts", "failures"):
+            value = item.get(key)
+            setattr(record, key, value if isinstance(value, int) and value >= 0 else 0)
+        record.reason = item["reason"] if isinstance(item.get("reason"), str) else None
+        record.updated = item["updated"] if isinstance(item.get("updated"), (int, float)) else None
+        record.config = item["config"] if isinstance(item.get("config"), dict) else None
+        trials[record.name] = record
+    created = data.get("created")
+    return Manifest(spec.name, spec, trials, created if isinstance(created, (int, float)) else time.time())
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> None:
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SeqtuiError(f"cannot create {directory}: {error.strerror or error}") from None
+    write_json_atomic(Path(directory) / SWEEP_MANIFEST, manifest.to_dict())
+
+
+def find_sweeps(root: Path) -> list[Path]:
+    try:
+        return sorted(p for p in Path(root).iterdir() if (p / SWEEP_MANIFEST).is_file())
+    except OSError:
+        return []

@@ -1,0 +1,191 @@
+"""The memory map: held-out accuracy by length x the swept axis, per model, mean and 95% interval
+over seeds, written as report.md and report.csv beside the sweep's trials.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqtui.settings.errors import SeqtuiError
+from seqtui.store.files import write_text_atomic
+from seqtui.store.run import Run
+from seqtui.sweep.manifest import Manifest, read_manifest
+from seqtui.sweep.spec import VARIANTS
+from seqtui.sweep.trial import read_heldout
+
+T_95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+# -- the report: the memory map --------------------------------------------------------------------
+@dataclass
+class Cell:
+    mean: float
+    half: float | None  # half-width of the 95% interval over seeds (None: one seed)
+    count: int
+
+
+def mean_interval(values: list[float]) -> Cell:
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return Cell(mean, None, n)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    t = T_95.get(n - 1, 2.0 if n <= 30 else 1.96)
+    return Cell(mean, t * sd / math.sqrt(n), n)
+
+
+@dataclass
+class MapRow:
+    model: str
+    key: tuple[str, ...]  # the values of the map's row axes
+    negatives: str
+    n_max: int
+    by_length: dict[int, Cell]
+    hard_by_length: dict[int, Cell]
+    seeds: int
+    reached_99: list[int]  # examples to 99% of the seeds that reached it
+    ratios: list[float]
+    trials: list[str]
+
+
+def memory_map(directory: Path) -> tuple[Manifest, list[str], list[MapRow]]:
+    """The sweep's trials measured so far, grouped: per model, per value of the row axes, over seeds."""
+    manifest = read_manifest(directory)
+    axes = manifest.spec.axes()
+    groups: dict[tuple, list[tuple[str, dict, dict]]] = {}
+    for record in manifest.trials.values():
+        run = Run(Path(directory) / record.name)
+        heldout = read_heldout(run)
+        if heldout is None:
+            continue
+        model = record.values.get("model", "?")
+        key = tuple(record.values.get(a, "") for a in axes)
+        try:
+            negatives = run.config().task.negatives
+        except SeqtuiError:
+            continue
+        groups.setdefault((model, key, negatives), []).append((record.name, record.values, heldout))
+    order = {m: i for i, m in enumerate(VARIANTS)}
+    rows = []
+    for (model, key, negatives), members in groups.items():
+        results = [h for _, _, h in members]
+        rows.append(
+            MapRow(
+                model,
+                key,
+                negatives,
+                max(h["n_max"] for h in results),
+                _cells(results, "random"),
+                _cells(results, "hard"),
+                len(results),
+                [h["examples_to"]["0.99"] for h in results if "0.99" in h["examples_to"]],
+                [h["gradient_ratio"] for h in results if h["gradient_ratio"] is not None],
+                [name for name, _, _ in members],
+            )
+        )
+
+    def sort_key(row: MapRow):
+        numbers = tuple(_number(v) for v in row.key)
+        return (order.get(row.model, 99), row.model, numbers, row.negatives)
+
+    return manifest, axes, sorted(rows, key=sort_key)
+
+
+def _cells(results: list[dict], kind: str) -> dict[int, Cell]:
+    lengths = sorted(set().union(*(h[kind] for h in results)))
+    return {n: mean_interval([h[kind][n] for h in results if n in h[kind]]) for n in lengths}
+
+
+def _number(text: str) -> tuple:
+    try:
+        return (0, float(text.rstrip("s")), text)
+    except ValueError:
+        return (1, 0.0, text)
+
+
+def geometric_mean(values: list[float]) -> float | None:
+    positive = [v for v in values if v > 0]
+    return math.exp(sum(math.log(v) for v in positive) / len(positive)) if positive else None
+
+
+def cell_text(cell: Cell | None) -> str:
+    if cell is None:
+        return ""
+    return f"{cell.mean:.3f}" + (f"±{cell.half:.3f}" if cell.half is not None else "")
+
+
+def write_report(directory: Path) -> tuple[Path, Path]:
+    """report.md and report.csv in the sweep's directory: the memory map of the trials measured
+    so far (at least one)."""
+    directory = Path(directory)
+    manifest, axes, rows = memory_map(directory)
+    spec = manifest.spec
+    seeds = len(spec.grid.get("seed", [0]))
+    total = len(manifest.trials)
+    measured = sum(len(r.trials) for r in rows)
+    axis_label = ", ".join(axes) or "-"
+    shown = spec.to_dict()
+    fixed = f"; settings: {', '.join(f'{k} {v}' for k, v in shown['settings'].items())}" if spec.settings else ""
+    lines = [
+        f"# Sweep {spec.name}: the memory map",
+        "",
+        f"{measured} of {total} trials measured. Grid: "
+        + "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in shown["grid"].items())
+        + fixed
+        + f". Held-out accuracy on {spec.eval_samples:,} fresh examples spread over the lengths, "
+        f"mean over {seeds} seed{'s' if seeds != 1 else ''}"
+        + (" ± the half-width of its 95% interval (t over seeds)." if seeds > 1 else ".")
+        + " Lengths marked * are past the training range.",
+    ]
+    for model in dict.fromkeys(r.model for r in rows):
+        for kind, attribute in (("random negatives", "by_length"), ("hard negatives", "hard_by_length")):
+            subset = [r for r in rows if r.model == model]
+            lengths = sorted(set().union(*(getattr(r, attribute) for r in subset)))
+            n_max = max(r.n_max for r in subset)
+            header = [f"{n}{'*' if n > 2 * n_max else ''}" for n in lengths]
+            lines += ["", f"## {model}: accuracy by length, {kind}", ""]
+            extra = ["examples to 99%", "gradient first/last"] if attribute == "by_length" else []
+            lines.append("| " + " | ".join([axis_label, "trained on", "seeds", *header, *extra]) + " |")
+            lines.append("| " + " | ".join(["---"] * 3 + ["---:"] * (len(header) + len(extra))) + " |")
+            for r in subset:
+                cells = [cell_text(getattr(r, attribute).get(n)) for n in lengths]
+                if extra:
+                    reached = (
+                        f"{sum(r.reached_99) / len(r.reached_99):,.0f} ({len(r.reached_99)}/{r.seeds})"
+                        if r.reached_99
+                        else f"- (0/{r.seeds})"
+                    )
+                    ratio = geometric_mean(r.ratios)
+                    cells += [reached, f"{ratio:.2g}" if ratio is not None else "-"]
+                lines.append("| " + " | ".join([", ".join(r.key) or "-", r.negatives, str(r.seeds), *cells]) + " |")
+    lines += [
+        "",
+        "Examples to 99%: training examples until the held-out set first showed 99% at every trained "
+        "length, mean over the seeds that reached it (how many did). Gradient first/last: "
+        "|dL/dh_1| / |dL/dh_T| at twice the longest trained pattern, geometric mean over seeds; "
+        "below ~1e-3 the first digits barely reach the loss.",
+    ]
+    md_path, csv_path = directory / "report.md", directory / "report.csv"
+    write_text_atomic(md_path, "\n".join(lines) + "\n")
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(
+        ["model", *axes, "trained_on", "tested_on", "length", "beyond", "mean", "ci95", "seeds"]
+        + ["examples_to_99", "reached_99", "gradient_ratio"]
+    )
+    for r in rows:
+        reached = sum(r.reached_99) / len(r.reached_99) if r.reached_99 else ""
+        ratio = geometric_mean(r.ratios)
+        for kind, cells in (("random", r.by_length), ("hard", r.hard_by_length)):
+            for n, cell in cells.items():
+                writer.writerow(
+                    [r.model, *r.key, r.negatives, kind, n, int(n > 2 * r.n_max), f"{cell.mean:.6f}"]
+                    + ["" if cell.half is None else f"{cell.half:.6f}", cell.count]
+                    + [reached, len(r.reached_99), "" if ratio is None else f"{ratio:.6g}"]
+                )
+    write_text_atomic(csv_path, table.getvalue())
+    return md_path, csv_path
