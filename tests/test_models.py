@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from seqtui.core.models import ModelConfig, build_model
-from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.errors import SettingError
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
@@ -52,14 +52,15 @@ def test_identity_init_and_forget_bias():
 
 
 @pytest.mark.parametrize(
-    "config, says",
+    "values, says, setting",
     [
-        (ModelConfig("transformer"), "unknown model"),
-        (ModelConfig("rnn", 0), "at least 1"),
-        (ModelConfig("lstm", 8, "identity"), "rnn model only"),
-        (ModelConfig("rnn", 8, "zeros"), "unknown init"),
+        (("transformer",), "unknown model", "model"),
+        (("rnn", 0), "at least 1", "hidden"),
+        (("lstm", 8, "identity"), "rnn model only", "init"),
+        (("rnn", 8, "zeros"), "unknown init", "init"),
     ],
 )
-def test_impossible_model_settings_are_refused(config, says):
-    with pytest.raises(SeqtuiError, match=says):
-        build_model(config)
+def test_impossible_model_settings_are_refused_before_a_model_is_built(values, says, setting):
+    with pytest.raises(SettingError, match=says) as refused:
+        build_model(ModelConfig(*values))
+    assert refused.value.setting == setting

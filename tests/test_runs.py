@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -58,7 +59,7 @@ def test_resume_continues_exactly_where_the_run_stopped(tmp_path):
     assert starts == [25] and resumed.config.budget.steps == 60 and run.config().budget.steps == 60
     reference = Trainer(small_config(budget=Budget(steps=25)))
     list(reference.run())
-    reference.config.budget = Budget(steps=60)
+    reference.config = replace(reference.config, budget=Budget(steps=60))
     list(reference.run())
     for key, value in weights(reference).items():
         assert torch.equal(resumed.model.state_dict()[key], value), key

@@ -178,7 +178,7 @@ def test_compare_screen(snap_compare, tmp_path, monkeypatch, size):
 
     monkeypatch.chdir(tmp_path)
     root = Path("runs")
-    spec = SweepSpec.build("cmp-demo", {"model": "rnn,lstm,gru"}, kind="comparison")
+    spec = SweepSpec.build("cmp-demo", {"model": ["rnn", "lstm", "gru"]}, kind="comparison")
     write_manifest(root / "cmp-demo", Manifest(spec.name, spec, {}))
     for model, pace in (("rnn", 0.6), ("lstm", 1.0), ("gru", 0.85)):
         synthetic_run(root / "cmp-demo", model, model, pace)
@@ -192,11 +192,11 @@ def synthetic_sweep(root: Path) -> None:
     from seqtui.sweep.manifest import Manifest, TrialRecord, write_manifest
     from seqtui.sweep.spec import SweepSpec
 
-    spec = SweepSpec.build("memory", {"model": "rnn,lstm", "hidden": "16,32", "n-max": "5"}, seeds=2)
+    spec = SweepSpec.build("memory", {"model": ["rnn", "lstm"], "hidden": [16, 32], "n-max": 5}, seeds=2)
     records = {}
     for trial in spec.trials():
         run = synthetic_run(root / "memory", trial.name, trial.values["model"], 1.0)
-        records[trial.name] = TrialRecord(trial.name, trial.shown(), state="finished", attempts=1)
+        records[trial.name] = TrialRecord(trial.name, dict(trial.values), state="finished", attempts=1)
         skill = (0.35 if trial.values["model"] == "rnn" else 0.9) + trial.values["hidden"] / 400
         skill += 0.01 * trial.values["seed"]
         by_length = {str(2 * n): round(min(0.9995, 0.5 + 0.5 * skill ** (n / 3)), 4) for n in range(1, 11)}

@@ -26,7 +26,7 @@ TINY = ["--n-max", "2", "--hidden", "8", "--batch-size", "32", "--eval-samples",
 
 
 def test_a_grid_of_flags_becomes_named_trials_with_their_presets():
-    spec = SweepSpec.build("g", {"model": "rnn,irnn,lstm", "hidden": "16,32", "n-max": "4"}, seeds=2)
+    spec = SweepSpec.build("g", {"model": ["rnn", "irnn", "lstm"], "hidden": [16, 32], "n-max": 4}, seeds=2)
     trials = spec.trials()
     assert len(trials) == 12 and spec.axes() == ["hidden"]
     names = [t.name for t in trials]
@@ -41,17 +41,31 @@ def test_a_grid_of_flags_becomes_named_trials_with_their_presets():
 @pytest.mark.parametrize(
     "texts,message",
     [
-        ({"hidden": "16,abc"}, "--hidden: .*abc"),
-        ({"model": "rnn,transformer"}, "unknown model 'transformer'"),
-        ({"hidden": "16,16"}, "16 is given twice"),
-        ({"samples": "10k,20k"}, "one value only"),
-        ({"colour": "red"}, "not a setting"),
-        ({"hidden": "0"}, "trial lstm: .*hidden"),
+        ({"hidden": [16, "abc"]}, "hidden: .*abc"),
+        ({"hidden": [16, 2.5]}, "hidden: 2.5 is not a whole number"),
+        ({"model": ["rnn", "transformer"]}, "unknown model 'transformer'"),
+        ({"hidden": [16, 16]}, "hidden: 16 is given twice"),
+        ({"samples": ["10k", 20_000]}, "samples: one value only"),
+        ({"colour": "red"}, "colour: not a setting"),
+        ({"hidden": 0}, "trial lstm: .*hidden"),
+        ({"lr": True}, "lr: True is not a number"),
     ],
 )
 def test_a_bad_value_is_one_clear_error(texts, message):
     with pytest.raises(SeqtuiError, match=message):
         SweepSpec.build("g", texts).trials()
+
+
+def test_a_flag_is_read_into_typed_values_and_a_bad_one_named_by_its_flag(tmp_path):
+    from seqtui.cli.main import build_parser
+
+    args = build_parser().parse_args(
+        ["sweep", "--model", "rnn,irnn", "--hidden", "16,32", "--lr", "3e-3", "--samples", "40k"]
+    )
+    assert (args.model, vars(args)["hidden"], args.lr, args.samples) == (["rnn", "irnn"], [16, 32], [0.003], [40_000])
+    result = seqtui_command("sweep", "--hidden", "16,abc", "--root", str(tmp_path))
+    assert result.returncode == 2 and "argument --hidden: not a whole number: 'abc'" in result.stderr
+    assert not list(tmp_path.iterdir())
 
 
 def test_a_sweep_file_with_a_bad_value_is_refused_before_any_trial_starts(tmp_path):
@@ -221,7 +235,7 @@ def test_a_trial_whose_ray_worker_dies_is_marked_failed_and_the_sweep_goes_on(tm
 
 def test_the_report_of_a_partial_sweep_says_how_many_trials_it_holds(tmp_path):
     root = tmp_path / "runs"
-    spec = SweepSpec.build("p", {"model": "rnn", "steps": "20", "n-max": "2", "hidden": "8,16", "eval-samples": "200"})
+    spec = SweepSpec.build("p", {"model": "rnn", "steps": 20, "n-max": 2, "hidden": [8, 16], "eval-samples": 200})
     from seqtui.sweep.executors import LocalExecutor
 
     state = run_sweep(spec, root, LocalExecutor(2, 1), 1)
@@ -237,9 +251,9 @@ def test_the_eta_counts_each_trial_at_the_speed_of_trials_like_it(tmp_path):
     from seqtui.sweep.driver import COST, SweepState
     from seqtui.sweep.manifest import Manifest, TrialRecord
 
-    spec = SweepSpec.build("e", {"model": "rnn,lstm", "samples": "100k", "hidden": "8,16"})
+    spec = SweepSpec.build("e", {"model": ["rnn", "lstm"], "samples": "100k", "hidden": [8, 16]})
     trials = spec.trials()
-    records = {t.name: TrialRecord(t.name, t.shown()) for t in trials}
+    records = {t.name: TrialRecord(t.name, dict(t.values)) for t in trials}
     state = SweepState(tmp_path, Manifest("e", spec, records), trials, slots=2)
     assert state.eta() is None  # nothing measured yet
     for name, examples, seconds, done in (("rnn-h8", 100_000, 10.0, True), ("lstm-h8", 50_000, 25.0, False)):
@@ -290,14 +304,16 @@ def test_a_sweep_file_takes_eval_samples_as_a_count_and_long_trial_names_read_ba
     assert read_manifest(tmp_path / "runs" / "f").spec.eval_samples == 200
     from seqtui.sweep.manifest import Manifest, TrialRecord, write_manifest
 
-    many = {name: "1,2" for name in ("n-min", "hidden", "seed")}  # many axes: names past 64 characters
-    many.update({"model": "rnn", "lr": "0.00123457,0.00234568", "warmup": "0.111111,0.222222"})
-    many.update({"negatives": "random,mixed", "n-max": "22,23", "schedule": "cosine,constant"})
-    many.update({"clip": "0.123457,0.234568"})
+    many: dict = {name: [1, 2] for name in ("n-min", "hidden", "seed")}  # many axes: names past 64 characters
+    many.update({"model": "rnn", "lr": [0.00123457, 0.00234568], "warmup": [0.111111, 0.222222]})
+    many.update({"negatives": ["random", "mixed"], "n-max": [22, 23], "schedule": ["cosine", "constant"]})
+    many.update({"clip": [0.123457, 0.234568]})
     spec = SweepSpec.build("long", many)
     trials = spec.trials()
     assert max(len(t.name) for t in trials) > 64
-    write_manifest(tmp_path / "long", Manifest("long", spec, {t.name: TrialRecord(t.name, t.shown()) for t in trials}))
+    write_manifest(
+        tmp_path / "long", Manifest("long", spec, {t.name: TrialRecord(t.name, dict(t.values)) for t in trials})
+    )
     assert len(read_manifest(tmp_path / "long").trials) == len(trials) == 512  # none lost on reading back
 
 
@@ -306,14 +322,14 @@ def test_a_sweep_continues_on_the_recipe_it_started_with_whatever_the_presets_sa
     from seqtui.sweep.driver import prepare
     from seqtui.sweep.manifest import write_manifest
 
-    spec = SweepSpec.build("kept", {"model": "lstm,gru", "hidden": "8,16", "n-max": "2"})
+    spec = SweepSpec.build("kept", {"model": ["lstm", "gru"], "hidden": [8, 16], "n-max": 2})
     directory, trials, manifest = prepare(spec, tmp_path)
     started = {t.name: t.config for t in trials}
     write_manifest(directory, manifest)
     # a later seqtui trains the LSTM otherwise: the trials not yet started keep the sweep's recipe
     changed = {**presets.MODEL_DEFAULTS["lstm"], "lr": 1e-3, "curriculum": 0.0, "examples": {"random": 9_000}}
     monkeypatch.setitem(presets.MODEL_DEFAULTS, "lstm", changed)
-    assert SweepSpec.build("kept", {"model": "lstm", "hidden": "8", "n-max": "2"}).trials()[0].config.lr == 1e-3
+    assert SweepSpec.build("kept", {"model": "lstm", "hidden": 8, "n-max": 2}).trials()[0].config.lr == 1e-3
     _, again, _ = prepare(spec, tmp_path)
     assert {t.name: t.config for t in again} == started
     assert started["lstm-h8"].lr != 1e-3 and started["gru-h16"] == again[-1].config

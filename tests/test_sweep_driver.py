@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+from fakes import FakeExecutor
 
 from seqtui.settings.errors import SeqtuiError
-from seqtui.store.files import write_json_atomic
 from seqtui.store.layout import HELDOUT, SWEEP_MANIFEST
 from seqtui.store.lock import RunLock
 from seqtui.store.run import Run
@@ -20,87 +20,7 @@ from seqtui.sweep.driver import RETRIES, run_sweep
 from seqtui.sweep.manifest import read_manifest
 from seqtui.sweep.report import memory_map, write_report
 from seqtui.sweep.spec import SweepSpec
-from seqtui.sweep.trial import STOPPED, read_heldout
-
-
-def accuracy(run: Run, length: int) -> float:
-    """What a fake trial reaches: more units remember longer; the same for every seed."""
-    hidden = run.config().model.hidden
-    return max(0.5, min(1.0, 1.0 - (length - 2) / (hidden * 2)))
-
-
-def finish(run: Run) -> None:
-    """What `seqtui trial` leaves once it trained and measured a run."""
-    config = run.config()
-    steps = config.budget.steps or 10
-    run.write_status(RunStatus(state="finished", step=steps, examples=steps * config.batch_size, elapsed=1.0))
-    n_max = config.task.n_max
-    lengths = range(2, 2 * (n_max + 2) + 1, 2)
-    heldout = {
-        "format": 1,
-        "step": steps,
-        "examples": steps * config.batch_size,
-        "seconds": 1.0,
-        "samples": 200,
-        "n_max": n_max,
-        "random": {str(n): accuracy(run, n) for n in lengths},
-        "hard": {str(n): accuracy(run, n) - 0.1 for n in lengths},
-        "gradient_ratio": 0.01,
-        "examples_to": {"0.99": 1000},
-        "seconds_to": {"0.99": 0.5},
-    }
-    write_json_atomic(run.file(HELDOUT), heldout)
-
-
-class FakeExecutor:
-    """Trials that end at once, in this process, as `outcomes` says for each attempt: finish,
-    fail, stop (a stop request), silent (ends well without a measurement), hang (until stopped),
-    interrupt (Ctrl-C reaches the driver while it waits)."""
-
-    def __init__(self, outcomes: dict[str, list[str]] | None = None, capacity: int = 1):
-        self.capacity = self.slots = capacity
-        self.description = "in the test"
-        self.outcomes = outcomes or {}
-        self.started: list[str] = []
-        self.args: dict[str, list[str]] = {}
-        self.running: dict[str, Run] = {}
-        self.most_at_once = 0
-        self.stopped: list[str] = []
-        self.closed = False
-
-    def start(self, name: str, run: Run, args: list[str]) -> None:
-        self.started.append(name)
-        self.args[name] = args
-        self.running[name] = run
-        self.most_at_once = max(self.most_at_once, len(self.running))
-
-    def poll(self) -> list[tuple[str, str | None]]:
-        ended: list[tuple[str, str | None]] = []
-        for name, run in list(self.running.items()):
-            plan = self.outcomes.get(name, ["finish"])
-            outcome = plan[min(self.started.count(name), len(plan)) - 1]
-            if outcome == "hang":
-                continue
-            if outcome == "interrupt":
-                raise KeyboardInterrupt
-            del self.running[name]
-            if outcome == "finish":
-                finish(run)
-                ended.append((name, None))
-            elif outcome == "fail":
-                ended.append((name, "exit status 1: boom"))
-            elif outcome == "stop":
-                ended.append((name, STOPPED))
-            elif outcome == "silent":
-                ended.append((name, None))
-        return ended
-
-    def stop(self) -> None:
-        self.stopped += list(self.running)
-        self.running.clear()
-
-    def close(self) -> None:
-        self.closed = True
+from seqtui.sweep.trial import read_heldout
 
 
 def spec(**values) -> SweepSpec:
@@ -292,3 +212,23 @@ def test_a_manifest_written_with_display_strings_still_opens_and_continues(tmp_p
     assert again.started == ["lstm-h16"] and set(states(tmp_path).values()) == {"finished"}
     assert read_heldout(Run(tmp_path / "s" / "lstm-h16")) is not None
 
+
+def test_the_follower_reads_again_only_the_trials_whose_files_changed(tmp_path):
+    from seqtui.sweep.follow import SweepFollower
+
+    sweep(tmp_path, FakeExecutor({"lstm-h16": ["stop"]}))
+    follower = SweepFollower(tmp_path / "s")
+    assert follower.poll() and follower.reads == 4
+    assert [t.state for t in follower.trials] == ["finished", "finished", "finished", "waiting"]
+    assert [(r.model, r.key) for r in follower.map] == [("rnn", ("8",)), ("rnn", ("16",)), ("lstm", ("8",))]
+    assert not follower.poll() and follower.reads == 4  # nothing changed: nothing read
+    version = follower.version
+    trial = Run(tmp_path / "s" / "lstm-h16")
+    trial.write_status(RunStatus(state="running", step=5, examples=160))  # one trial moves on
+    assert follower.poll() and follower.reads == 5 and follower.version == version + 1
+    assert next(t for t in follower.trials if t.name == "lstm-h16").step == 5
+    (tmp_path / "s" / "rnn-h8" / HELDOUT).unlink()  # one measurement gone
+    assert follower.poll() and follower.reads == 6
+    assert [(r.model, r.key) for r in follower.map] == [("rnn", ("16",)), ("lstm", ("8",))]
+    (tmp_path / "s" / SWEEP_MANIFEST).write_text("{")  # a damaged manifest is a problem, not a crash
+    assert follower.poll() and "sweep.json" in (follower.problem or "") and follower.map == []

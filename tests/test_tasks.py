@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from seqtui.core.tasks import NEGATIVES, TASKS, TaskConfig, make_batch, one_hot, parse_sequence, sample_examples
-from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.errors import SeqtuiError, SettingError
 
 
 def truly_positive(digits: list[int], task: str) -> bool:
@@ -116,17 +116,19 @@ def test_parse_explains_bad_input(text, says):
 
 
 @pytest.mark.parametrize(
-    "config, says",
+    "values, says, setting",
     [
-        (TaskConfig(task="copy"), "unknown task"),
-        (TaskConfig(negatives="easy"), "unknown negatives"),
-        (TaskConfig(n_min=0), "at least 1"),
-        (TaskConfig(n_min=5, n_max=3), "larger than"),
+        (dict(task="copy"), "unknown task", "task"),
+        (dict(negatives="easy"), "unknown negatives", "negatives"),
+        (dict(n_min=0), "at least 1", "n-min"),
+        (dict(n_min=5, n_max=3), "larger than", "n-min"),
+        (dict(n_max="3"), "n_max must be a whole number", "n-max"),
     ],
 )
-def test_impossible_task_settings_are_refused(config, says):
-    with pytest.raises(SeqtuiError, match=says):
-        config.validate()
+def test_impossible_task_settings_are_refused_when_built(values, says, setting):
+    with pytest.raises(SettingError, match=says) as refused:
+        TaskConfig(**values)
+    assert refused.value.setting == setting
 
 
 def test_negatives_drawn_as_numbers_never_equal_the_target_and_cover_all_others():

@@ -8,7 +8,7 @@ from seqtui.core.evaluation import evaluate, wilson_interval
 from seqtui.core.models import ModelConfig
 from seqtui.core.tasks import TaskConfig
 from seqtui.core.training import Budget, Finished, HeldOut, Progress, Trainer
-from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.errors import SeqtuiError, SettingError
 
 
 def test_a_short_run_really_learns_short_patterns():
@@ -80,23 +80,39 @@ def test_a_loss_that_becomes_nan_ends_the_run_as_diverged():
 
 
 @pytest.mark.parametrize(
-    "overrides, says",
+    "overrides, says, setting",
     [
-        (dict(lr=-1e-3), "learning rate"),
-        (dict(lr=float("nan")), "learning rate"),
-        (dict(batch_size=0), "batch size"),
-        (dict(clip=-1.0), "clip"),
-        (dict(budget=Budget(steps=-5)), "--steps"),
-        (dict(device="tpu"), "device"),
-        (dict(task=TaskConfig(n_min=4, n_max=2)), "larger than"),
-        (dict(target_accuracy=1.5), "target accuracy"),
-        (dict(curriculum=1.5), "curriculum"),
-        (dict(curriculum=-0.1), "curriculum"),
+        (dict(lr=-1e-3), "learning rate", "lr"),
+        (dict(lr=float("nan")), "learning rate", "lr"),
+        (dict(batch_size=0), "batch size", "batch-size"),
+        (dict(clip=-1.0), "clip", "clip"),
+        (dict(budget=lambda: Budget(steps=-5)), "steps must be positive", "steps"),
+        (dict(device="tpu"), "device", "device"),
+        (dict(task=lambda: TaskConfig(n_min=4, n_max=2)), "larger than", "n-min"),
+        (dict(target_accuracy=1.5), "target accuracy", "target-acc"),
+        (dict(curriculum=1.5), "curriculum", "curriculum"),
+        (dict(curriculum=-0.1), "curriculum", "curriculum"),
+        (dict(warmup=0.6), "warm-up", "warmup"),
+        (dict(eval_samples=1), "one per length", "eval-samples"),
     ],
 )
-def test_impossible_training_settings_are_refused(overrides, says):
-    with pytest.raises(SeqtuiError, match=says):
-        small_config(**overrides).validate()
+def test_impossible_training_settings_are_refused_when_built(overrides, says, setting):
+    with pytest.raises(SettingError, match=says) as refused:
+        small_config(**{k: v() if callable(v) else v for k, v in overrides.items()})
+    assert refused.value.setting == setting
+
+
+def test_a_config_never_changes_once_built():
+    from dataclasses import FrozenInstanceError, replace
+
+    config = small_config()
+    with pytest.raises(FrozenInstanceError):
+        config.lr = 1.0  # type: ignore[misc]
+    with pytest.raises(FrozenInstanceError):
+        config.budget.steps = 5  # type: ignore[misc]
+    with pytest.raises(SettingError, match="batch size"):
+        replace(config, batch_size=0)  # a changed copy is checked as it is built
+    assert config.replaced({"hidden": 32}).model.hidden == 32 and config.model.hidden == 16
 
 
 def test_a_curriculum_draws_short_patterns_first_then_every_length(monkeypatch):

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 
 from seqtui.store.layout import display_name
+
+if TYPE_CHECKING:
+    from rich.live import Live
+
+    from seqtui.sweep.driver import SweepState
 
 
 def _duration(seconds: float | None) -> str:
@@ -29,8 +35,8 @@ class SweepDisplay:
         self.console = out
         self.pending = pending  # what a trial handed out but not training yet is doing
         self.drawn = 0.0
-        self.live = None
-        self.state = None
+        self.live: Live | None = None
+        self.state: SweepState | None = None
 
     def __enter__(self):
         if self.console.is_terminal:

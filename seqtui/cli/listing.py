@@ -130,7 +130,7 @@ def _sweeps_folded(summaries: list[RunSummary]) -> list:
             total = len(trials)
         states = [t.state for t in trials]
         done = states.count("finished")
-        state = next((s for s in ("running", "paused", "failed", "damaged") if s in states), None)
+        state: str | None = next((s for s in ("running", "paused", "failed", "damaged") if s in states), None)
         state = state or ("finished" if done == total else "stopped")
         models = sorted({t.model for t in trials})
         bests = [t.best_worst for t in trials if t.best_worst is not None]

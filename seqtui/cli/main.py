@@ -10,8 +10,12 @@ import importlib
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 from seqtui.settings.errors import SeqtuiError
+
+if TYPE_CHECKING:
+    from seqtui.settings.registry import Setting
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -45,7 +49,29 @@ def _nice(text: str) -> int:
     return value
 
 
-def _reader(setting):
+def _axis_reader(name: str):
+    """argparse's type= for a sweep's setting: a comma list of its values, each read and typed."""
+
+    def read(text: str) -> list:
+        from seqtui.sweep.spec import setting_value
+
+        items = [item.strip() for item in text.split(",")]
+        if not any(items):
+            raise argparse.ArgumentTypeError("no value given")
+        try:
+            return [setting_value(name, item) for item in items if item or name != "model"]
+        except SeqtuiError as error:
+            raise argparse.ArgumentTypeError(str(error).removeprefix(f"{name}: ")) from None
+
+    return read
+
+
+def _typed(setting: Setting) -> dict[str, Any]:
+    """How argparse takes a setting: one of its words, or a value read its own way."""
+    return {"choices": setting.choices} if setting.choices else {"type": _reader(setting)}
+
+
+def _reader(setting: Setting) -> Callable[[str], Any]:
     """argparse's type= for a setting: its own reading, its message on failure."""
 
     def read(text: str):
@@ -77,10 +103,9 @@ def _task_arguments(parser: argparse.ArgumentParser, defaults: bool) -> None:
         parser.add_argument(
             setting.flag,
             dest=name,
-            type=None if setting.choices else _reader(setting),
-            choices=setting.choices or None,
             default=default,
             help=setting.help,
+            **_typed(setting),
         )
 
 
@@ -119,8 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
             setting.flag,
             dest=setting.name,
             default=argparse.SUPPRESS,
-            type=None if setting.choices else _reader(setting),
-            choices=setting.choices or None,
+            **_typed(setting),
             help=setting.help if "default" in setting.help else f"{setting.help} (default: {shown or 'none'})",
         )
 
@@ -217,12 +241,22 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE | report NAME",
         help="a sweep file (TOML or JSON: [grid], [settings], name, seeds); or `report NAME` to write a sweep's report",
     )
-    sweep.add_argument("--model", dest="model", default=argparse.SUPPRESS, help="models: rnn, irnn, lstm, gru")
+    sweep.add_argument(
+        "--model",
+        dest="model",
+        type=_axis_reader("model"),
+        default=argparse.SUPPRESS,
+        help="models: rnn, irnn, lstm, gru",
+    )
     for setting in SETTINGS:
         if setting.name in SWEEP_NO_FLAG:
             continue
         sweep.add_argument(
-            setting.flag, dest=setting.name, default=argparse.SUPPRESS, help=f"{setting.help} (a comma list sweeps it)"
+            setting.flag,
+            dest=setting.name,
+            type=_axis_reader(setting.name),
+            default=argparse.SUPPRESS,
+            help=f"{setting.help} (a comma list sweeps it)",
         )
     sweep.add_argument("--seeds", type=_positive_int, help="sweep the seed over 0..K-1")
     sweep.add_argument("--preset", choices=list(PRESETS), default=None, help="the settings each trial starts from")

@@ -124,14 +124,14 @@ def cmd_predict(args: Namespace) -> int:
         table.add_column(name)
     for row in rows:
         verdict = "match" if row["match"] else "no match"
-        truth = "match" if row["truth"] else "no match"
+        truly = "match" if row["truth"] else "no match"
         mark = "[green]right[/]" if row["correct"] else "[red]wrong[/]"
         note = (
             ""
             if row["in_range"]
             else f" [yellow](length {len(row['digits'])} outside trained {2 * task.n_min}-{2 * task.n_max})[/]"
         )
-        table.add_row(format_sequence(row["digits"]), verdict, f"{row['p_match']:.4f}", truth, mark + note)
+        table.add_row(format_sequence(row["digits"]), verdict, f"{row['p_match']:.4f}", truly, mark + note)
     console.print(table)
     return 0
 
@@ -201,7 +201,7 @@ def cmd_sample(args: Namespace) -> int:
     from seqtui.core.tasks import format_sequence, sample_examples
 
     values = vars(args)
-    task = TaskConfig(values["task"], values["negatives"], values["n-min"], values["n-max"]).validate()
+    task = TaskConfig(values["task"], values["negatives"], values["n-min"], values["n-max"])
     seed = args.seed if args.seed is not None else int(time.time_ns() % 2**31)
     if not 0 <= seed < 2**63:
         raise SeqtuiError(f"--seed must be between 0 and 2**63 - 1, got {seed}")

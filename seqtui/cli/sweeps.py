@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from argparse import Namespace
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 
@@ -21,7 +22,7 @@ def cmd_compare(args: Namespace) -> int:
     from seqtui.sweep.executors import LocalExecutor, split_cores
 
     values = vars(args)
-    settings = {name: values[name] for name in ("task", "negatives", "n-min", "n-max", "seed") if name in values}
+    settings: dict[str, Any] = {k: values[k] for k in ("task", "negatives", "n-min", "n-max", "seed") if k in values}
     budget = Budget(steps=values.get("steps"), samples=values.get("samples"), seconds=values.get("time"))
     if args.parallel < 1:
         raise SeqtuiError(f"--parallel {args.parallel}: train at least one model at a time")
@@ -57,7 +58,7 @@ def cmd_sweep(args: Namespace) -> int:
     from seqtui.store.layout import SWEEP_MANIFEST
     from seqtui.sweep.compare import report_writer
     from seqtui.sweep.driver import RETRIES, run_sweep
-    from seqtui.sweep.executors import LocalExecutor, RayExecutor, split_cores
+    from seqtui.sweep.executors import Executor, LocalExecutor, RayExecutor, split_cores
     from seqtui.sweep.manifest import read_manifest
     from seqtui.sweep.spec import EVAL_SAMPLES, SweepSpec, check_name, read_sweep_file, sweep_dir
 
@@ -76,11 +77,10 @@ def cmd_sweep(args: Namespace) -> int:
         return 0
     if len(words) > 1:
         raise SeqtuiError(f"seqtui sweep takes one sweep file, got {len(words)} words (or: seqtui sweep report NAME)")
-    texts, top = read_sweep_file(words[0]) if words else ({}, {})
-    values = vars(args)
-    texts.update({s.name: values[s.name] for s in SETTINGS if s.name in values and s.name not in SWEEP_NO_FLAG})
-    if "model" in values:
-        texts["model"] = values["model"]
+    given, top = read_sweep_file(words[0]) if words else ({}, {})
+    values = vars(args)  # each swept flag is a list of typed values (a comma list read by the parser)
+    flags = ["model"] + [s.name for s in SETTINGS if s.name not in SWEEP_NO_FLAG]
+    given.update({name: values[name] for name in flags if name in values})
     name = args.name or top.get("name") or f"sweep-{datetime.now().strftime('%m%d-%H%M%S')}"
     seeds = args.seeds if args.seeds is not None else top.get("seeds")
     if seeds is not None and (not isinstance(seeds, int) or isinstance(seeds, bool)):
@@ -96,10 +96,10 @@ def cmd_sweep(args: Namespace) -> int:
     if eval_samples < 1:
         raise SeqtuiError(f"eval_samples {eval_samples}: at least one example")
     directory = sweep_dir(root, check_name(str(name)))
-    continuing = not texts and seeds is None and (directory / SWEEP_MANIFEST).is_file()
+    continuing = not given and seeds is None and (directory / SWEEP_MANIFEST).is_file()
     if continuing:
         spec = read_manifest(directory).spec
-    elif not texts and seeds is None:
+    elif not given and seeds is None:
         raise SeqtuiError(
             "nothing to sweep: give settings (--model rnn,lstm --hidden 16,64 --seeds 3), a sweep file, "
             "or --name of a sweep to continue"
@@ -107,7 +107,7 @@ def cmd_sweep(args: Namespace) -> int:
     else:
         spec = SweepSpec.build(
             str(name),
-            texts,
+            given,
             seeds=seeds,
             preset=args.preset or top.get("preset") or "default",
             eval_samples=eval_samples,
@@ -120,6 +120,7 @@ def cmd_sweep(args: Namespace) -> int:
     device = str(spec.settings.get("device", "cpu"))
     parallel, threads = split_cores(args.parallel, device)
     threads = args.threads or threads
+    executor: Executor
     if args.ray is not None:
         gpus = args.gpus_per_trial if args.gpus_per_trial is not None else (1.0 if device.startswith("cuda") else 0.0)
         if gpus < 0:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ from seqtui.settings.config import ModelConfig, TrainConfig
 from seqtui.settings.errors import SeqtuiError
 from seqtui.settings.limits import check_fits, size_text
 from seqtui.settings.values import MAX_PATTERN
-from seqtui.store.files import to_json, write_failure
+from seqtui.store.files import to_json, write_atomic
 
 FORMAT = "seqtui-checkpoint/1"
 ADAM_STATE = ("step", "exp_avg", "exp_avg_sq")
@@ -90,24 +89,12 @@ def save_checkpoint(trainer, path: Path) -> None:
         "counters": to_json(trainer.counters()),
         "optimizer_groups": to_json(optimizer["param_groups"]),
     }
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        save_file(tensors, temporary, metadata=metadata)
-        with open(temporary, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except OSError as error:
-        raise write_failure(path, error) from None
+        write_atomic(Path(path), lambda temporary: save_file(tensors, temporary, metadata=metadata))
     except SafetensorError as error:  # the Rust writer reports OS errors this way
         text = str(error)
         full = "No space left" in text or "StorageFull" in text
         raise SeqtuiError(f"cannot write {path}: {'no space left on the device' if full else text}") from None
-    finally:
-        try:
-            temporary.unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 def _counters(data: object) -> dict:

@@ -19,6 +19,8 @@ import math
 import numpy as np
 import torch
 
+from seqtui.core.models import SequenceClassifier
+
 FAST_BATCH = 16
 
 
@@ -29,9 +31,8 @@ def eligible(model: str, batch_size: int, device: torch.device) -> bool:
 class ElmanStepper:
     """One training step of an ElmanRNN (seqtui.core.models) with torch.optim.Adam, in NumPy."""
 
-    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Adam, clip: float | None):
-        r = model.recurrent
-        self.params = [r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0, model.head.weight, model.head.bias]
+    def __init__(self, model: SequenceClassifier, optimizer: torch.optim.Adam, clip: float | None):
+        self.params = [*model._weights(), model.head.weight, model.head.bias]
         assert [id(p) for p in self.params] == [id(p) for p in optimizer.param_groups[0]["params"]]
         group = optimizer.param_groups[0]
         self.beta1, self.beta2 = group["betas"]

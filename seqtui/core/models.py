@@ -58,12 +58,24 @@ class SequenceClassifier(nn.Module):
     def _inputs(self, digits: torch.Tensor) -> torch.Tensor:
         return one_hot(digits, self.head.weight.dtype)  # (B, T, 10)
 
-    def _weights(self) -> tuple[torch.Tensor, ...]:
+    def _weights(self) -> tuple[nn.Parameter, nn.Parameter, nn.Parameter, nn.Parameter]:
+        """The recurrent layer's W_ih, W_hh, b_ih, b_hh (torch names them by layer)."""
         r = self.recurrent
-        return r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0
+        return (
+            _parameter(r, "weight_ih_l0"),
+            _parameter(r, "weight_hh_l0"),
+            _parameter(r, "bias_ih_l0"),
+            _parameter(r, "bias_hh_l0"),
+        )
 
     def unroll(self, digits: torch.Tensor) -> Unrolled:
         raise NotImplementedError
+
+
+def _parameter(module: nn.Module, name: str) -> nn.Parameter:
+    value = getattr(module, name)
+    assert isinstance(value, nn.Parameter), name
+    return value
 
 
 class ElmanRNN(SequenceClassifier):
@@ -74,9 +86,10 @@ class ElmanRNN(SequenceClassifier):
         self.recurrent = nn.RNN(DIGITS, config.hidden, nonlinearity="relu", batch_first=True)
         self.head = nn.Linear(config.hidden, 2)
         if config.init == "identity":
+            _, w_hh, _, b_hh = self._weights()
             with torch.no_grad():
-                self.recurrent.weight_hh_l0.copy_(torch.eye(config.hidden))
-                self.recurrent.bias_hh_l0.zero_()
+                w_hh.copy_(torch.eye(config.hidden))
+                b_hh.zero_()
 
     def classify(self, digits: torch.Tensor) -> torch.Tensor:
         if torch.is_grad_enabled() or digits.device.type != "cpu":
@@ -113,9 +126,10 @@ class LSTM(SequenceClassifier):
         h = config.hidden
         self.recurrent = nn.LSTM(DIGITS, h, batch_first=True)
         self.head = nn.Linear(h, 2)
+        _, _, b_ih, b_hh = self._weights()
         with torch.no_grad():
-            self.recurrent.bias_ih_l0[h : 2 * h].fill_(1.0)
-            self.recurrent.bias_hh_l0[h : 2 * h].zero_()
+            b_ih[h : 2 * h].fill_(1.0)
+            b_hh[h : 2 * h].zero_()
 
     def unroll(self, digits: torch.Tensor) -> Unrolled:
         w_ih, w_hh, b_ih, b_hh = self._weights()
@@ -161,4 +175,4 @@ _CLASSES = {"rnn": ElmanRNN, "lstm": LSTM, "gru": GRU}
 
 
 def build_model(config: ModelConfig) -> SequenceClassifier:
-    return _CLASSES[config.validate().model](config)
+    return _CLASSES[config.model](config)

@@ -64,7 +64,10 @@ def fit_projection(
         if state == "hidden":
             stacked = model(digits)[1]  # (B, T, H)
         else:
-            stacked = torch.stack(model.unroll(digits).cell, dim=1)
+            cell = model.unroll(digits).cell
+            if cell is None:
+                raise SeqtuiError(f"a {model.config.model} has no cell state to project")
+            stacked = torch.stack(cell, dim=1)
         stacked = stacked.float().cpu()
         flat = stacked.reshape(-1, stacked.shape[-1])
         if len(flat) > keep:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
-from typing import Iterator
+from typing import Generator
 
 import torch
 import torch.nn.functional as F
@@ -56,9 +56,9 @@ def check_fits_on(device: torch.device, needed: int, what: str) -> None:
         check_fits(needed, what, free, f"GPU {device}")
 
 
-def check_device_memory(config: TrainConfig, device: torch.device) -> None:
-    """Refuse a run that would not fit in this machine's memory, or the GPU's."""
-    check_training_fits(config)
+def check_card_memory(config: TrainConfig, device: torch.device) -> None:
+    """Refuse a run that would not fit in the card's free memory. This machine's memory is checked
+    before a run is written (seqtui.settings.limits), where no card need be known."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         check_training_fits(config, free, f"GPU {device}")
@@ -137,14 +137,14 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig):
-        self.config = config.validate()
+        self.config = config
         self.device = resolve_device(config.device)
         if config.threads is not None:
             torch.set_num_threads(config.threads)
         # a thread count not fixed follows the machine's load (seqtui.threads)
         self.governor = ThreadGovernor() if config.threads is None and self.device.type == "cpu" else None
         self.threads = torch.get_num_threads()
-        check_device_memory(config, self.device)
+        check_card_memory(config, self.device)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.model = build_model(config.model).to(self.device)
@@ -212,12 +212,12 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         if self.fast is not None:  # the tutorial's rnn at a small batch: seqtui.fastrnn
-            if self.fast is True:
+            if not isinstance(self.fast, ElmanStepper):  # made at the first step, once Adam is
                 self.fast = ElmanStepper(self.model, self.optimizer, self.config.clip)
-            loss, correct, grad_norm = self.fast.step(batch.digits.numpy(), batch.labels.numpy(), lr)
+            fast_loss, fast_correct, fast_norm = self.fast.step(batch.digits.numpy(), batch.labels.numpy(), lr)
             self.step += 1
             self.examples += len(batch)
-            return loss, correct, grad_norm, len(batch)
+            return fast_loss, fast_correct, fast_norm, len(batch)
         batch = batch.to(self.device)
         logits = self.model.classify(batch.digits)  # (B, 2)
         loss = F.cross_entropy(logits, batch.labels)
@@ -238,7 +238,7 @@ class Trainer:
             return all(bool(torch.isfinite(p).all()) for p in self.model.parameters())
 
     # -- the loop -------------------------------------------------------------------------
-    def run(self) -> Iterator[Event]:
+    def run(self) -> Generator[Event, None, None]:
         cfg = self.config
         self.model.train()
         segment_start = time.perf_counter()
@@ -262,10 +262,10 @@ class Trainer:
                         return
                     restart_clock()
                 if self.evaluated_at != self.examples:
-                    event = self._held_out_event()
+                    last = self._held_out_event()
                     clock()
-                    yield event
-                    if isinstance(event, Finished):
+                    yield last
+                    if isinstance(last, Finished):
                         return
                     restart_clock()
                 yield self._finished("budget", f"budget reached at step {self.step:,}")
@@ -275,7 +275,8 @@ class Trainer:
             now = clock()
             evaluate_now = self.examples // cfg.eval_every > before // cfg.eval_every
             save_now = (
-                bool(cfg.checkpoint_every) and self.examples // cfg.checkpoint_every > before // cfg.checkpoint_every
+                cfg.checkpoint_every is not None
+                and self.examples // cfg.checkpoint_every > before // cfg.checkpoint_every
             )
             # the metrics line first, so what a checkpoint holds is always in the log before it
             if now - window.started >= cfg.log_every or evaluate_now or save_now:
@@ -288,16 +289,16 @@ class Trainer:
                 window = _Window(self, self.elapsed)
                 now = self.elapsed
             if evaluate_now:
-                event = self._held_out_event()
+                held = self._held_out_event()
                 spent = clock() - now
-                yield event
-                if isinstance(event, Finished):
+                yield held
+                if isinstance(held, Finished):
                     return
                 restart_clock()
                 window.started += spent  # examples/s measures training, not evaluation
-                if cfg.target_accuracy is not None and event.evaluation.worst >= cfg.target_accuracy:
+                if cfg.target_accuracy is not None and held.evaluation.worst >= cfg.target_accuracy:
                     yield self._finished(
-                        "target", f"held-out accuracy reached {event.evaluation.worst:.4f} at every length"
+                        "target", f"held-out accuracy reached {held.evaluation.worst:.4f} at every length"
                     )
                     return
             elif save_now:
@@ -387,7 +388,9 @@ class _Window:
         self.loss, self.correct, self.grad_norm = zero.clone(), zero.clone(), zero.clone()
         self.steps = 0
 
-    def add(self, loss: torch.Tensor, correct: torch.Tensor, grad_norm: torch.Tensor, size: int) -> None:
+    def add(
+        self, loss: torch.Tensor | float, correct: torch.Tensor | int, grad_norm: torch.Tensor | float, size: int
+    ) -> None:
         self.loss += loss * size
         self.correct += correct
         self.grad_norm += grad_norm

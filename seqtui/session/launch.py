@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import stat
 import subprocess
 import sys
 import time
@@ -18,25 +17,14 @@ from pathlib import Path
 
 from seqtui.settings.config import Budget, TrainConfig
 from seqtui.settings.errors import SeqtuiError
-from seqtui.settings.limits import check_training_fits
-from seqtui.settings.registry import SETTING
+from seqtui.settings.registry import flag_arguments
+from seqtui.store.files import opened
 from seqtui.store.layout import LOG, display_name
 from seqtui.store.run import Run
 
 # A trainer started from the app yields the CPU to it when both want it: on a small machine
 # the UI then answers keys promptly, and when the UI is idle the trainer still gets every core.
 NICE = 5
-
-
-def budget_arguments(extra: Budget | None) -> list[str]:
-    """The flags that extend a run's budget by `extra`."""
-    if extra is None:
-        return []
-    args = []
-    for name, value in (("samples", extra.samples), ("steps", extra.steps), ("time", extra.seconds)):
-        if value is not None:
-            args += [SETTING[name].flag, SETTING[name].show(value)]
-    return args
 
 
 def _stop_with_parent() -> None:  # in the child, before exec: SIGTERM when its parent dies (Linux)
@@ -100,7 +88,13 @@ def spawn_trainer(
 ) -> subprocess.Popen:
     """The one way a trainer process is started: on a run directory, which holds its settings."""
     return spawn(
-        ["train", "--resume", str(run.path), "--quiet", *budget_arguments(extra)],
+        [
+            "train",
+            "--resume",
+            str(run.path),
+            "--quiet",
+            *(flag_arguments(extra.settings()) if extra is not None else []),
+        ],
         run.file(LOG),
         nice,
         threads_env(threads),
@@ -109,9 +103,8 @@ def spawn_trainer(
 
 
 def start_training(run_dir: Path, config: TrainConfig, timeout: float = 30.0) -> Run:
-    """Create a run from `config` and train it in a detached trainer; returns once it trains."""
-    config.validate()
-    check_training_fits(config)
+    """Create a run from `config` and train it in a detached trainer; returns once it trains.
+    The caller has checked that it fits (the app's form says so beside its fields)."""
     run = Run.create(run_dir, config)
     return wait_until_training(run, spawn_trainer(run), timeout)
 
@@ -144,17 +137,9 @@ def log_tail(path: Path, whole: bool = False) -> str:
     log = Path(path) if whole else Path(path) / LOG
     none = "" if whole else "no output"
     try:
-        fd = os.open(log, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+        with opened(log) as (fd, info):
+            data = os.pread(fd, 8192, max(0, info.st_size - 8192))
     except OSError:
         return none
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return none
-        data = os.pread(fd, 8192, max(0, info.st_size - 8192))
-    except OSError:
-        return none
-    finally:
-        os.close(fd)
     lines = [line for line in data.decode(errors="replace").splitlines() if line.strip()]
     return display_name(lines[-1]) if lines else none

@@ -18,17 +18,18 @@ import os
 import signal
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import FrameType
 from typing import Any, Callable
 
 from seqtui.core.checkpoint import Checkpoint, load_checkpoint, restore_trainer, save_checkpoint
 from seqtui.core.evaluation import Evaluation
 from seqtui.core.training import CheckpointDue, Event, Finished, HeldOut, Trainer
-from seqtui.session.launch import budget_arguments
 from seqtui.settings.config import Budget, TrainConfig
 from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.limits import check_training_fits
 from seqtui.settings.presets import expected_worst
-from seqtui.settings.registry import SETTINGS
+from seqtui.settings.registry import SETTINGS, flag_arguments
 from seqtui.store.layout import default_root, display_name
 from seqtui.store.run import Run
 from seqtui.store.status import RunStatus
@@ -63,7 +64,7 @@ class _StopSignal:
     def __init__(self):
         self.raised: str | None = None
         self.number: int | None = None
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {}
 
     def __enter__(self):
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -119,14 +120,15 @@ def _prepare(run: Run, extra: Budget, settings: dict[str, Any], restart: bool) -
         _agree(run, config, checkpoint)
     if settings:
         config = config.replaced(settings)
+    if checkpoint is not None or restart:  # it was checked when created; it may have moved since
+        check_training_fits(config)
     if checkpoint is None:
         position = (0, 0, 0.0)
     else:
         counters = checkpoint.counters
         position = (int(counters["step"]), int(counters["examples"]), float(counters["elapsed"]))
     if extra.is_set():
-        config.budget = config.budget.extended(extra.validate(), *position)
-        config.validate()
+        config = replace(config, budget=config.budget.extended(extra, *position))
     elif config.budget.reached(*position):
         raise SeqtuiError(
             f"run {run.shown_name} has used its whole budget (step {position[0]:,}): give --samples, "
@@ -332,7 +334,7 @@ class _Session:
             return event.message
         worst = min(e.by_length, key=lambda r: r.accuracy)
         head = f"{event.message}: held-out {e.accuracy:.4f}, worst length {worst.accuracy:.4f} (length {worst.length})"
-        flags = " ".join(budget_arguments(trainer.config.budget.again()))
+        flags = " ".join(flag_arguments(trainer.config.budget.again().settings()))
         more = f"seqtui train --resume {_shown(self.run)} {flags} (c in the app)"
         if judged == "partial":
             return f"{head}: chance level at that length. Train it further with {more}"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from seqtui.settings.errors import SeqtuiError
-from seqtui.settings.registry import SETTING
+from seqtui.settings.errors import SeqtuiError, SettingError
+from seqtui.settings.registry import SETTING, SETTINGS
 from seqtui.settings.units import count_text, round_up
 from seqtui.settings.values import (
     DEVICE_PATTERN,
@@ -26,6 +26,7 @@ from seqtui.settings.values import (
     SCHEDULES,
     TASKS,
     choice,
+    fraction,
     known_fields,
     real,
     whole,
@@ -42,16 +43,13 @@ class TaskConfig:
     n_min: int = 1  # shortest pattern: sequences are 2 * n_min digits long
     n_max: int = 10
 
-    def validate(self) -> "TaskConfig":
+    def __post_init__(self) -> None:
         choice("task", self.task, TASKS)
         choice("negatives", self.negatives, NEGATIVES)
-        if isinstance(self.n_min, int) and self.n_min < 1:
-            raise SeqtuiError(f"n_min must be at least 1, got {self.n_min}")
-        whole("n_min", self.n_min, 1, MAX_PATTERN)
-        whole("n_max", self.n_max, 1, MAX_PATTERN)
+        whole("n_min", self.n_min, 1, MAX_PATTERN, "n-min")
+        whole("n_max", self.n_max, 1, MAX_PATTERN, "n-max")
         if self.n_min > self.n_max:
-            raise SeqtuiError(f"n_min ({self.n_min}) is larger than n_max ({self.n_max})")
-        return self
+            raise SettingError(f"n_min ({self.n_min}) is larger than n_max ({self.n_max})", "n-min")
 
     @property
     def pattern_lengths(self) -> range:
@@ -66,7 +64,7 @@ class TaskConfig:
 
     @classmethod
     def from_dict(cls, data: Any) -> "TaskConfig":
-        return cls(**known_fields("task", data, cls)).validate()
+        return cls(**known_fields("task", data, cls))
 
 
 @dataclass(frozen=True)
@@ -75,15 +73,12 @@ class ModelConfig:
     hidden: int = 128
     init: str = "default"  # "identity": W_hh = I and zero recurrent bias (IRNN), rnn only
 
-    def validate(self) -> "ModelConfig":
+    def __post_init__(self) -> None:
         choice("model", self.model, MODELS)
-        if isinstance(self.hidden, int) and not isinstance(self.hidden, bool) and self.hidden < 1:
-            raise SeqtuiError(f"hidden size must be at least 1, got {self.hidden}")
-        whole("hidden size", self.hidden, 1, MAX_HIDDEN)
+        whole("hidden size", self.hidden, 1, MAX_HIDDEN, "hidden")
         choice("init", self.init, INITS)
         if self.init == "identity" and self.model != "rnn":
-            raise SeqtuiError("--init identity applies to the rnn model only")
-        return self
+            raise SettingError("init identity applies to the rnn model only", "init")
 
     @property
     def gates(self) -> int:
@@ -99,10 +94,10 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: Any) -> "ModelConfig":
-        return cls(**known_fields("model", data, cls)).validate()
+        return cls(**known_fields("model", data, cls))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Budget:
     """When to stop: whichever of the set limits comes first. All None means no limit.
 
@@ -117,6 +112,10 @@ class Budget:
 
     def is_set(self) -> bool:
         return any(v is not None for v in (self.steps, self.samples, self.seconds))
+
+    def settings(self) -> dict[str, Any]:
+        """The limits by setting name (samples, steps, time), unset ones as None."""
+        return {s.name: getattr(self, s.path[-1]) for s in SETTINGS if s.budget}
 
     def in_work(self) -> bool:
         return self.steps is not None or self.samples is not None
@@ -152,16 +151,15 @@ class Budget:
             seconds=None if extra.seconds is None else elapsed + extra.seconds,
         )
 
-    def validate(self) -> "Budget":
-        for name, flag in (("steps", "steps"), ("samples", "samples")):
+    def __post_init__(self) -> None:
+        for name in ("steps", "samples"):
             value = getattr(self, name)
             if value is not None:
                 if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
-                    raise SeqtuiError(f"--{flag} must be positive, got {value}")
-                whole(f"--{flag}", value, 1)
+                    raise SettingError(f"{name} must be positive, got {value}", name)
+                whole(name, value, 1, setting=name)
         if self.seconds is not None:
-            real("--time", self.seconds)
-        return self
+            real("time", self.seconds, setting="time")
 
     def describe(self) -> str:
         parts = []
@@ -186,11 +184,14 @@ class Budget:
 
     @classmethod
     def from_dict(cls, data: Any) -> "Budget":
-        return cls(**known_fields("budget", data, cls)).validate()
+        return cls(**known_fields("budget", data, cls))
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
+    """A run's settings, checked when built (a wrong one is a SettingError naming it) and never
+    changed after: `replaced` and `dataclasses.replace` make a new, checked one."""
+
     task: TaskConfig = field(default_factory=TaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     lr: float = 3e-3
@@ -211,45 +212,39 @@ class TrainConfig:
     checkpoint_every: int | None = None  # training examples between checkpoints; None: at each evaluation
     log_every: float = 0.5  # seconds between metrics lines (what a viewer sees; not what is learned)
 
-    def validate(self) -> "TrainConfig":
-        self.task.validate()
-        self.model.validate()
-        self.budget.validate()
+    def __post_init__(self) -> None:
+        for name, part in (("task", TaskConfig), ("model", ModelConfig), ("budget", Budget)):
+            if not isinstance(getattr(self, name), part):
+                raise SettingError(f"{name} must be a {part.__name__}, got {getattr(self, name)!r}", name)
         try:
-            real("learning rate", self.lr, high=10.0)
+            real("learning rate", self.lr, high=10.0, setting="lr")
         except SeqtuiError:
-            raise SeqtuiError(f"learning rate must be a positive number up to 10, got {self.lr!r}") from None
-        if isinstance(self.batch_size, int) and not isinstance(self.batch_size, bool) and self.batch_size < 1:
-            raise SeqtuiError(f"batch size must be at least 1, got {self.batch_size}")
-        whole("batch size", self.batch_size, 1, MAX_BATCH)
+            raise SettingError(f"learning rate must be a positive number up to 10, got {self.lr!r}", "lr") from None
+        whole("batch size", self.batch_size, 1, MAX_BATCH, "batch-size")
         if self.clip is not None:
             try:
                 real("clip", self.clip)
             except SeqtuiError:
-                raise SeqtuiError(f"clip must be positive (or off), got {self.clip!r}") from None
-        choice("schedule", self.schedule, SCHEDULES)
-        if isinstance(self.warmup, bool) or not isinstance(self.warmup, (int, float)) or not 0 <= self.warmup <= 0.5:
-            raise SeqtuiError(f"warm-up must be a fraction of the budget from 0 to 0.5, got {self.warmup!r}")
-        value = self.curriculum
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise SeqtuiError(f"curriculum must be a fraction of the budget from 0 to 1, got {value!r}")
-        whole("seed", self.seed, 0, MAX_SEED)
+                raise SettingError(f"clip must be positive (or off), got {self.clip!r}", "clip") from None
+        choice("schedule", self.schedule, SCHEDULES, "schedule")
+        fraction("warm-up", self.warmup, 0.5, "warmup")
+        fraction("curriculum", self.curriculum, 1.0, "curriculum")
+        whole("seed", self.seed, 0, MAX_SEED, "seed")
         if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
-            raise SeqtuiError(f"unknown device {self.device!r}: use auto, cpu, cuda or cuda:N")
+            raise SettingError(f"unknown device {self.device!r}: use auto, cpu, cuda or cuda:N", "device")
         if self.threads is not None:
-            whole("threads", self.threads, 1, MAX_THREADS)
+            whole("threads", self.threads, 1, MAX_THREADS, "threads")
         if self.target_accuracy is not None:
             value = self.target_accuracy
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-                raise SeqtuiError(f"target accuracy must be in (0, 1], got {value!r}")
-        whole("eval samples", self.eval_samples, 1, 10**8)
+                raise SettingError(f"target accuracy must be in (0, 1], got {value!r}", "target-acc")
+        whole("eval samples", self.eval_samples, 1, 10**8, "eval-samples")
         if self.eval_samples < len(self.task.pattern_lengths):
-            raise SeqtuiError(f"eval samples must be at least one per length, got {self.eval_samples}")
-        whole("eval every (examples)", self.eval_every, 1)
+            raise SettingError(f"eval samples must be at least one per length, got {self.eval_samples}", "eval-samples")
+        whole("eval every (examples)", self.eval_every, 1, setting="eval-every")
         if self.checkpoint_every is not None:
-            whole("checkpoint every (examples)", self.checkpoint_every, 1)
-        real("log every (seconds)", self.log_every, high=3600.0)
-        return self
+            whole("checkpoint every (examples)", self.checkpoint_every, 1, setting="checkpoint-every")
+        real("log every (seconds)", self.log_every, high=3600.0, setting="log-every")
 
     @property
     def reproducible(self) -> bool:
@@ -275,7 +270,7 @@ class TrainConfig:
         values["task"] = TaskConfig.from_dict(data.get("task", {}))
         values["model"] = ModelConfig.from_dict(data.get("model", {}))
         values["budget"] = Budget.from_dict(data.get("budget", {}))
-        return cls(**values).validate()
+        return cls(**values)
 
     def replaced(self, values: dict[str, Any]) -> "TrainConfig":
         """A copy with settings (by name, as in SETTINGS) changed, checked."""

@@ -3,3 +3,12 @@
 
 class SeqtuiError(Exception):
     """Something the user can fix: bad input, a missing or corrupt run, an impossible setting."""
+
+
+class SettingError(SeqtuiError):
+    """A setting's value is wrong. `setting` is its name in SETTINGS (`batch-size`), so the command
+    line and the app's form each say where, in their own words; the message names it in words."""
+
+    def __init__(self, message: str, setting: str):
+        super().__init__(message)
+        self.setting = setting

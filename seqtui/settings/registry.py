@@ -5,9 +5,11 @@ and a sweep's grid are all built from SETTINGS, so a new setting is added here a
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from seqtui.settings.errors import SeqtuiError
 from seqtui.settings.units import count_text, parse_count, parse_real, parse_seconds, parse_whole
 from seqtui.settings.values import INITS, MODELS, NEGATIVES, SCHEDULES, TASKS, choice
 
@@ -42,6 +44,27 @@ class Setting:
         if self.name == "clip" and value == 0:  # clip 0 has always meant off
             return None
         return value
+
+    def value(self, given: Any) -> Any:
+        """The typed value of `given`: text as a person writes it (read()), or a value as JSON or
+        TOML hold it (a number, a word, null for off), checked against the setting's kind."""
+        if isinstance(given, str):
+            return self.read(given)
+        if given is None and self.off is not None:
+            return None
+        if self.choices or self.parse is str:
+            raise SeqtuiError(f"{self.name}: {given!r} is not one of its words")
+        if isinstance(given, bool) or not isinstance(given, (int, float)):
+            raise SeqtuiError(f"{self.name}: {given!r} is not a number")
+        if self.parse in (parse_count, parse_whole):
+            if not (isinstance(given, int) or (math.isfinite(given) and float(given).is_integer())):
+                raise SeqtuiError(f"{self.name}: {given!r} is not a whole number")
+            return int(given)
+        if not math.isfinite(given):
+            raise SeqtuiError(f"{self.name}: {given!r} is not a finite number")
+        if self.name == "clip" and given == 0:
+            return None
+        return float(given)
 
     def show(self, value: Any) -> str:
         """`value` written the way read() takes it back."""
@@ -200,3 +223,12 @@ SETTING = {s.name: s for s in SETTINGS}
 # settings `seqtui sweep` has no flag for: threads and log-every are the sweep's to choose; its
 # --eval-samples is the trial's measurement (the held-out set checked while training: a sweep file)
 SWEEP_NO_FLAG = ("model", "threads", "log-every", "eval-samples")
+
+
+def flag_arguments(values: dict[str, Any]) -> list[str]:
+    """Settings by name as the command line takes them (`--samples 400k`); unset ones left out."""
+    args = []
+    for name, value in values.items():
+        if value is not None:
+            args += [SETTING[name].flag, SETTING[name].show(value)]
+    return args

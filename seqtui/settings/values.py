@@ -9,69 +9,58 @@ import re
 from dataclasses import fields
 from typing import Any
 
-from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.errors import SeqtuiError, SettingError
 
 TASKS = ("match", "palindrome")
-
-
 NEGATIVES = ("random", "hard", "mixed")
-
-
 MODELS = ("rnn", "lstm", "gru")
-
-
 INITS = ("default", "identity")
-
-
 SCHEDULES = ("cosine", "constant")
-
-
 MAX_SEED = 2**32 - 1
-
-
 MAX_HIDDEN = 16_384
-
-
 MAX_PATTERN = 500  # sequences up to 1,000 digits
-
-
 MAX_BATCH = 1 << 20
-
-
 MAX_THREADS = 1024
-
-
 MAX_COUNT = 10**15  # steps, examples: more than any machine trains
-
-
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:\d{1,2})?")
 
 
 # -- reading values strictly ----------------------------------------------------------------------
-def whole(name: str, value: Any, low: int = 0, high: int = MAX_COUNT) -> int:
+def whole(name: str, value: Any, low: int = 0, high: int = MAX_COUNT, setting: str = "") -> int:
+    """`value` if it is a whole number in [low, high]; `name` says it in words, `setting` is its
+    name in SETTINGS (the error carries it)."""
     if isinstance(value, bool) or not isinstance(value, int):  # 8.0 too: torch wants an int
-        raise SeqtuiError(f"{name} must be a whole number, got {value!r}")
+        raise SettingError(f"{name} must be a whole number, got {value!r}", setting or name)
+    if value < low and low == 1:
+        raise SettingError(f"{name} must be at least 1, got {value:,}", setting or name)
     if not low <= value <= high:
-        raise SeqtuiError(f"{name} must be between {low:,} and {high:,}, got {value:,}")
+        raise SettingError(f"{name} must be between {low:,} and {high:,}, got {value:,}", setting or name)
     return value
 
 
-def real(name: str, value: Any, positive: bool = True, high: float = math.inf) -> float:
+def real(name: str, value: Any, positive: bool = True, high: float = math.inf, setting: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SeqtuiError(f"{name} must be a number, got {value!r}")
+        raise SettingError(f"{name} must be a number, got {value!r}", setting or name)
     value = float(value)
     if not math.isfinite(value):
-        raise SeqtuiError(f"{name} must be a finite number, got {value}")
+        raise SettingError(f"{name} must be a finite number, got {value}", setting or name)
     if positive and not value > 0:
-        raise SeqtuiError(f"{name} must be positive, got {value:g}")
+        raise SettingError(f"{name} must be positive, got {value:g}", setting or name)
     if value > high:
-        raise SeqtuiError(f"{name} must be at most {high:g}, got {value:g}")
+        raise SettingError(f"{name} must be at most {high:g}, got {value:g}", setting or name)
     return value
 
 
-def choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+def fraction(name: str, value: Any, high: float, setting: str) -> float:
+    """A share of the budget, 0..high."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= high:
+        raise SettingError(f"{name} must be a fraction of the budget from 0 to {high:g}, got {value!r}", setting)
+    return float(value)
+
+
+def choice(name: str, value: Any, choices: tuple[str, ...], setting: str = "") -> str:
     if value not in choices:
-        raise SeqtuiError(f"unknown {name} {value!r}: choose one of {', '.join(choices)}")
+        raise SettingError(f"unknown {name} {value!r}: choose one of {', '.join(choices)}", setting or name)
     return value
 
 

@@ -13,8 +13,9 @@ import json
 import math
 import os
 import stat
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 from seqtui.settings.errors import SeqtuiError
 
@@ -44,23 +45,30 @@ def write_failure(path: Path, error: OSError) -> SeqtuiError:
     return SeqtuiError(f"cannot write {path}: {reason}")
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Readers see the old file or the whole new one, never half of it. Any OS error (a full
-    disk) leaves the old file and no temporary."""
+def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """Replace `path` whole: `write` fills a temporary beside it, which is synced and renamed over
+    it. Readers see the old file or the whole new one, never half of it. Whatever fails (a full
+    disk, the writer's own error) leaves the old file and no temporary; an OS error becomes one
+    SeqtuiError, any other error is the caller's to say."""
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        write(temporary)
+        with open(temporary, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(temporary, path)
-    except OSError as error:
+    except BaseException as error:
         try:
             temporary.unlink(missing_ok=True)
         except OSError:
             pass
-        raise write_failure(path, error) from None
+        if isinstance(error, OSError):
+            raise write_failure(path, error) from None
+        raise
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    write_atomic(path, lambda temporary: temporary.write_bytes(data))
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -72,29 +80,57 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 # -- reading -------------------------------------------------------------------------------------
+class NotRegularFile(OSError):
+    """A directory, a FIFO, a device or a socket where a file should be."""
+
+
+@contextmanager
+def opened(path: Path) -> Iterator[tuple[int, os.stat_result]]:
+    """A regular file opened for reading, as (descriptor, its stat), closed after. It is opened
+    without blocking, so a FIFO or a device planted where a file should be never hangs a reader;
+    anything but a regular file raises NotRegularFile, and a missing one FileNotFoundError."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularFile(f"{path} is not a regular file")
+        yield fd, info
+    finally:
+        os.close(fd)
+
+
+def read_failure(path: Path, error: OSError) -> SeqtuiError:
+    """What is wrong with a file that could not be read, in one line."""
+    if isinstance(error, NotRegularFile):
+        return SeqtuiError(f"{path} is not a regular file")
+    return SeqtuiError(f"{path} cannot be read: {error.strerror or error}")
+
+
+def file_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What changes whenever a file is replaced or written (inode, modification time, size), or
+    None while it is missing: a poller re-reads a file only when its stamp moved."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_ino, info.st_mtime_ns, info.st_size
+
+
 def read_small_json(path: Path) -> dict:
     """A small JSON object from a regular file, or a SeqtuiError saying what is wrong with it."""
     path = Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+        with opened(path) as (fd, info):
+            if info.st_size > SMALL_FILE:
+                raise SeqtuiError(f"{path} is {info.st_size:,} bytes: far too large to be one of seqtui's files")
+            data = os.read(fd, SMALL_FILE + 1)
     except FileNotFoundError:
         raise SeqtuiError(f"{path} is missing") from None
     except OSError as error:
-        raise SeqtuiError(f"{path} cannot be read: {error.strerror or error}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise SeqtuiError(f"{path} is not a regular file")
-        if info.st_size > SMALL_FILE:
-            raise SeqtuiError(f"{path} is {info.st_size:,} bytes: far too large to be one of seqtui's files")
-        data = os.read(fd, SMALL_FILE + 1)
-    except OSError as error:
-        raise SeqtuiError(f"{path} cannot be read: {error.strerror or error}") from None
-    finally:
-        os.close(fd)
+        raise read_failure(path, error) from None
     try:
         value = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nested past Python's stack: damage too
         raise SeqtuiError(f"{path} is not valid JSON (damaged or cut short)") from None
     if not isinstance(value, dict):
         raise SeqtuiError(f"{path} does not hold a JSON object")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from seqtui.settings.config import TrainConfig
 from seqtui.settings.errors import SeqtuiError
+from seqtui.store.files import file_stamp
 from seqtui.store.layout import CONFIG, METRICS
 from seqtui.store.records import MetricsReader
 from seqtui.store.run import Run
@@ -184,11 +185,7 @@ class RunFollower:
         return changed
 
     def _poll_config(self) -> bool:
-        try:
-            info = self.run.file(CONFIG).stat()
-            stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
-        except OSError:
-            stamp = None
+        stamp = file_stamp(self.run.file(CONFIG))
         if stamp == self._config_stamp and (self.config is not None or self.config_problem is not None):
             return False
         self._config_stamp = stamp

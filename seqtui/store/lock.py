@@ -8,12 +8,11 @@ import fcntl
 import json
 import os
 import socket
-import stat
 import time
 from pathlib import Path
 
 from seqtui.settings.errors import SeqtuiError
-from seqtui.store.files import to_json
+from seqtui.store.files import opened, to_json
 
 
 # -- the lock ------------------------------------------------------------------------------------
@@ -22,26 +21,21 @@ def lock_holder(path: Path) -> dict | None:
 
     Asking takes a shared lock for a moment, so a writer's acquire retries briefly."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+        with opened(path) as (fd, _):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                try:
+                    info = json.loads(os.read(fd, 4096) or b"{}")
+                except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+                    info = {}
+                return info if isinstance(info, dict) else {}
+            except OSError:  # a file system without locks: nobody can be said to hold it
+                return None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
     except OSError:
         return None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            try:
-                info = json.loads(os.read(fd, 4096) or b"{}")
-            except (OSError, ValueError, UnicodeDecodeError):
-                info = {}
-            return info if isinstance(info, dict) else {}
-        except OSError:  # a file system without locks: nobody can be said to hold it
-            return None
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
 
 
 class RunLock:

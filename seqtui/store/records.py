@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
-from seqtui.store.files import is_count, is_fraction, is_number
+from seqtui.store.files import is_count, is_fraction, is_number, opened, read_failure
 
 MAX_LINE = 1 << 20  # a metrics line longer than this is damage, skipped
 
@@ -78,7 +77,8 @@ def valid_record(record: Any) -> dict | None:
     skipped whole, so no viewer or command ever meets a length that is not a number."""
     if not isinstance(record, dict):
         return None
-    required = _RECORD_FIELDS.get(record.get("kind"))
+    kind = record.get("kind")
+    required = _RECORD_FIELDS.get(kind) if isinstance(kind, str) else None
     if required is None or not is_count(record.get("step")):
         return None
     if not is_count(record.setdefault("examples", 0)):
@@ -120,31 +120,21 @@ class MetricsReader:
 
     def read_new(self, limit: int = READ_CHUNK) -> list[dict]:
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+            with opened(self.path) as (fd, info):
+                identity = (info.st_dev, info.st_ino)
+                if identity != self.identity or info.st_size < self.offset or not self._same_tail(fd):
+                    if self.identity is not None:
+                        self.restarts += 1
+                    self.identity, self.offset, self.tail = identity, 0, b""
+                os.lseek(fd, self.offset, os.SEEK_SET)
+                data = os.read(fd, limit)
         except FileNotFoundError:
             self.problem = None
             return []
         except OSError as error:
-            self.problem = f"{self.path} cannot be read: {error.strerror or error}"
+            self.problem = str(read_failure(self.path, error))
             return []
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                self.problem = f"{self.path} is not a regular file"
-                return []
-            self.problem = None
-            identity = (info.st_dev, info.st_ino)
-            if identity != self.identity or info.st_size < self.offset or not self._same_tail(fd):
-                if self.identity is not None:
-                    self.restarts += 1
-                self.identity, self.offset, self.tail = identity, 0, b""
-            os.lseek(fd, self.offset, os.SEEK_SET)
-            data = os.read(fd, limit)
-        except OSError as error:
-            self.problem = f"{self.path} cannot be read: {error.strerror or error}"
-            return []
-        finally:
-            os.close(fd)
+        self.problem = None
         end = data.rfind(b"\n") + 1  # a last line without its newline is still being written
         if end == 0 and len(data) >= limit:  # one line longer than a whole chunk: damage
             end = len(data)

@@ -20,6 +20,8 @@ from seqtui.settings.errors import SeqtuiError
 from seqtui.store.files import (
     is_count,
     is_number,
+    opened,
+    read_failure,
     read_small_json,
     to_json,
     write_bytes_atomic,
@@ -79,8 +81,7 @@ class Run:
     # -- creating and opening ---------------------------------------------------------------
     @classmethod
     def create(cls, path: Path, config: TrainConfig) -> "Run":
-        """A new run: its directory and its checked config.json, nothing else yet."""
-        config.validate()
+        """A new run: its directory and its config.json (checked when it was built), nothing else yet."""
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +146,7 @@ class Run:
     def clean_temporaries(self) -> list[Path]:
         """Remove what killed writers left (`.<name>.<pid>.tmp`); call while holding the run.
         Only in a run directory, and only the temporaries of seqtui's own files."""
-        removed = []
+        removed: list[Path] = []
         if not self.file(CONFIG).exists():
             return removed
         for path in self.path.glob(".*.tmp"):
@@ -200,20 +201,15 @@ class Run:
         """Drop the records after `step` (steps a resume trains again); every other line stays as
         it was, including lines this version cannot read. A last line without its newline goes."""
         path = self.file(METRICS)
+        chunks = []
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+            with opened(path) as (fd, _):
+                while chunk := os.read(fd, READ_CHUNK):
+                    chunks.append(chunk)
         except FileNotFoundError:
             return
         except OSError as error:
-            raise SeqtuiError(f"{path} cannot be read: {error.strerror or error}") from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise SeqtuiError(f"{path} is not a regular file")
-            chunks = []
-            while chunk := os.read(fd, READ_CHUNK):
-                chunks.append(chunk)
-        finally:
-            os.close(fd)
+            raise read_failure(path, error) from None
         data = b"".join(chunks)
         kept = []
         for line in data[: data.rfind(b"\n") + 1].splitlines(keepends=True):

@@ -21,8 +21,7 @@ from typing import Any, Callable
 from seqtui.session.launch import log_tail
 from seqtui.settings.config import Budget
 from seqtui.settings.errors import SeqtuiError
-from seqtui.settings.registry import SETTING
-from seqtui.store.files import write_text_atomic
+from seqtui.store.files import file_stamp, write_text_atomic
 from seqtui.store.layout import LOG
 from seqtui.store.run import Run
 from seqtui.sweep.driver import run_sweep
@@ -125,12 +124,9 @@ def compare(
             f"a comparison named {stamp} exists already: continue it with `seqtui sweep --name cmp-{stamp}`, "
             "or choose another name"
         )
-    texts: dict[str, Any] = {"model": names}
-    texts.update({k: SETTING[k].show(v) for k, v in settings.items()})
-    for name, value in (("samples", budget.samples), ("steps", budget.steps), ("time", budget.seconds)):
-        if value is not None:
-            texts[name] = SETTING[name].show(value)
-    spec = SweepSpec.build(f"cmp-{stamp}", texts, kind="comparison", eval_samples=samples)
+    given: dict[str, Any] = {"model": names, **settings}
+    given.update({k: v for k, v in budget.settings().items() if v is not None})
+    spec = SweepSpec.build(f"cmp-{stamp}", given, kind="comparison", eval_samples=samples)
     state = run_sweep(spec, root, executor, threads, on_change=lambda _, line: report(line), report=write_comparison)
     for record in state.manifest.trials.values():
         if record.state != "finished":
@@ -158,19 +154,19 @@ def write_comparison(directory: Path) -> tuple[Path, Path] | None:
         if heldout is None:
             return None
         status = run.raw_status()
-        to = heldout.get("seconds_to") if isinstance(heldout.get("seconds_to"), dict) else {}
+        to = heldout.seconds_to
         rows.append(
             Row(
                 name,
                 run,
                 status.examples,
                 status.elapsed,
-                heldout["random"],
-                heldout["hard"],
-                heldout["gradient_ratio"] or 0.0,
+                heldout.random,
+                heldout.hard,
+                heldout.gradient_ratio or 0.0,
                 to.get("0.95"),
                 to.get("0.99"),
-                heldout["n_max"],
+                heldout.n_max,
                 (status.started or 0.0, status.heartbeat or 0.0),
             )
         )
@@ -273,11 +269,7 @@ class ComparisonFollower:
             runs = []
         if runs != self.runs:
             self.runs, changed = runs, True
-        try:
-            info = (comparison_dir(self.root, self.stamp) / "report.csv").stat()
-            stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
-        except OSError:
-            stamp = None
+        stamp = file_stamp(comparison_dir(self.root, self.stamp) / "report.csv")
         if stamp != self._report_stamp:
             self._report_stamp, changed = stamp, True
             self.by_length = read_by_length(self.root, self.stamp)

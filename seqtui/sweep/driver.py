@@ -41,7 +41,7 @@ class SweepState:
     manifest: Manifest
     trials: list[Trial]
     started: float = field(default_factory=time.time)
-    skipped: list[str] = field(default_factory=list)  # trials left alone, with why
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # trials left alone, with why
     slots: int = 1  # trials that run at once
 
     def count(self, state: str) -> int:
@@ -114,7 +114,7 @@ def prepare(spec: SweepSpec, root: Path, resume_only: bool = False) -> tuple[Pat
     if manifest is None:
         manifest = Manifest(spec.name, spec, {})
     for trial in trials:
-        record = manifest.trials.setdefault(trial.name, TrialRecord(trial.name, trial.shown()))
+        record = manifest.trials.setdefault(trial.name, TrialRecord(trial.name, dict(trial.values)))
         if record.config is None:  # a new trial (or one of a sweep from before configs were kept)
             record.config = trial.config.to_dict()
         else:  # the recipe it started with, whatever today's presets say
@@ -134,10 +134,11 @@ def prepare(spec: SweepSpec, root: Path, resume_only: bool = False) -> tuple[Pat
 
 def describe_difference(old: SweepSpec, new: SweepSpec) -> str:
     a, b = old.to_dict(), new.to_dict()
+    shown_a, shown_b = old.shown(), new.shown()
     for part in ("grid", "settings"):
         for key in sorted(set(a[part]) | set(b[part])):
             if a[part].get(key) != b[part].get(key):
-                there, here = (_listed(d[part].get(key, "-")) for d in (a, b))
+                there, here = (_listed(d[part].get(key, "-")) for d in (shown_a, shown_b))
                 return f"{key} {there} there, {here} here"
     for key in ("preset", "eval_samples", "beyond", "kind"):
         if a[key] != b[key]:
@@ -165,6 +166,7 @@ def run_sweep(
     tick: Callable[[SweepState], None] | None = None,
     resume_only: bool = False,
     report: Callable[[Path], object] | None = write_report,
+    poll_seconds: float = 0.2,
 ) -> SweepState:
     """Train every trial not finished yet, `executor.capacity` at a time; returns when all ended,
     having written the `report` (the memory map unless told otherwise) once any trial is measured.
@@ -227,7 +229,7 @@ def run_sweep(
                     write_manifest(directory, manifest)
                 if tick:
                     tick(state)
-                time.sleep(0.2)
+                time.sleep(poll_seconds)
         except BaseException:
             executor.stop()
             for name in list(running):
@@ -268,7 +270,7 @@ def _plan(state: SweepState, retry_failed: bool) -> list[Trial]:
         if (run.path / CONFIG).exists():
             status = run.status()
             heldout = read_heldout(run) if status.state == "finished" else None
-            if heldout is not None and heldout["step"] == status.step:  # measured where it finished
+            if heldout is not None and heldout.step == status.step:  # measured where it finished
                 record.state, record.reason = "finished", None
                 continue
             if status.active:

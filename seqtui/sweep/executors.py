@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from seqtui.core.threads import cores
 from seqtui.session.launch import log_tail, spawn, threads_env
@@ -60,7 +60,7 @@ def failure_of(code: int, log: Path) -> str | None:
     return f"exit status {code}: {log_tail(log, whole=True) or 'no output'}"
 
 
-def split_cores(parallel: int | None, device: str = "cpu") -> tuple[int, int | None]:
+def split_cores(parallel: int | None, device: str = "cpu") -> tuple[int, int]:
     """(trials at once, threads per trial) for this machine: by default one trial per core with
     one thread (small recurrent networks gain little from a second thread, and nothing waits on
     a busy core), or one at a time on a GPU; each trial gets its share of the cores."""
@@ -131,7 +131,7 @@ class RayExecutor:
         self.ray = ray
         self.started_here = not ray.is_initialized()
         if self.started_here:
-            options = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+            options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
             address = address or os.environ.get("RAY_ADDRESS") or None  # as Ray itself reads it
             try:
                 if address is None:
@@ -170,7 +170,7 @@ class RayExecutor:
         if not self.refs:
             return []
         ready, _ = self.ray.wait(list(self.refs), num_returns=len(self.refs), timeout=0)
-        ended = []
+        ended: list[tuple[str, str | None]] = []
         for ref in ready:
             name = self.refs.pop(ref)
             try:

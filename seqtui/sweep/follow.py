@@ -1,5 +1,5 @@
 """Following a sweep as it grows, for a viewer: the manifest, each trial's state and the memory
-map, re-read only where a file changed.
+map, each re-read only when its files changed.
 """
 
 from __future__ import annotations
@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqtui.settings.errors import SeqtuiError
-from seqtui.store.layout import HELDOUT, SWEEP_MANIFEST
+from seqtui.store.files import file_stamp
+from seqtui.store.layout import HELDOUT, STATUS, SWEEP_MANIFEST
 from seqtui.store.run import Run
-from seqtui.sweep.manifest import TRIAL_STATES, Manifest, TrialRecord
-from seqtui.sweep.report import MapRow, memory_map
-from seqtui.sweep.trial import read_heldout
+from seqtui.sweep.manifest import TRIAL_STATES, Manifest, TrialRecord, read_manifest
+from seqtui.sweep.report import MapRow, map_rows, measured_trial
+from seqtui.sweep.trial import Measurement
 
 
 # -- following a sweep as it grows ------------------------------------------------------------------
@@ -27,9 +28,10 @@ class TrialView:
 
 
 class SweepFollower:
-    """Follows a sweep's manifest and each trial's status and measurement, re-reading only what
-    changed (a stat per file per poll); `map` is the memory map of the trials measured so far.
-    Never raises: a damaged manifest is `problem`."""
+    """Follows a sweep's manifest and each trial's status and measurement; `map` is the memory map
+    of the trials measured so far. Each poll stats the manifest and two files per trial, and reads
+    again only the trials whose files changed (the map is rebuilt from what is held in memory, not
+    from the disk). Never raises: a damaged manifest is `problem`."""
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
@@ -39,41 +41,55 @@ class SweepFollower:
         self.trials: list[TrialView] = []
         self.problem: str | None = None
         self.version = 0
-        self._stamps: tuple = ()
-
-    def _stamp(self) -> tuple:
-        stamps = []
-        names = self.manifest.trials if self.manifest else {}
-        for path in [self.directory / SWEEP_MANIFEST] + [
-            self.directory / name / part for name in names for part in ("status.json", HELDOUT)
-        ]:
-            try:
-                info = path.stat()
-                stamps.append((info.st_ino, info.st_mtime_ns, info.st_size))
-            except OSError:
-                stamps.append(None)
-        return tuple(stamps)
+        self._manifest_stamp: tuple[int, int, int] | None | str = "never read"
+        self._trial_stamps: dict[str, tuple] = {}  # trial -> the stamps of its status and measurement
+        self._views: dict[str, TrialView] = {}
+        self._measured: dict[str, tuple[Measurement, str]] = {}
+        self.reads = 0  # trials read since the follower started: what a poll costs
 
     def poll(self) -> bool:
-        stamps = self._stamp()
-        if stamps == self._stamps:
+        stamp = file_stamp(self.directory / SWEEP_MANIFEST)
+        manifest_changed = stamp != self._manifest_stamp
+        if manifest_changed:
+            self._manifest_stamp = stamp
+            try:
+                self.manifest = read_manifest(self.directory)
+                self.axes, self.problem = self.manifest.spec.axes(), None
+            except SeqtuiError as error:
+                self.manifest, self.problem, self.map, self.trials = None, str(error), [], []
+                self._trial_stamps.clear()
+                self.version += 1
+                return True
+        if self.manifest is None:
             return False
-        try:
-            manifest, axes, rows = memory_map(self.directory)
-            self.problem = None
-        except SeqtuiError as error:
-            self._stamps = stamps
-            self.problem, self.map, self.trials = str(error), [], []
-            self.version += 1
-            return True
-        first = self.manifest is None
-        self.manifest, self.axes, self.map = manifest, axes, rows
-        self.trials = [self._view(record) for record in manifest.trials.values()]
-        self._stamps = self._stamp() if first else stamps  # now that the trials are known
+        changed = manifest_changed
+        measured_changed = manifest_changed
+        for record in self.manifest.trials.values():
+            run = self.directory / record.name
+            stamps = (record.state, file_stamp(run / STATUS), file_stamp(run / HELDOUT))
+            if self._trial_stamps.get(record.name) == stamps:
+                continue
+            self._trial_stamps[record.name] = stamps
+            found = measured_trial(Run(run)) if record.state == "finished" else None
+            self._views[record.name] = self._view(record, found[0] if found else None)
+            if found != self._measured.get(record.name):
+                measured_changed = True
+                if found is None:
+                    self._measured.pop(record.name, None)
+                else:
+                    self._measured[record.name] = found
+            self.reads += 1
+            changed = True
+        if not changed:
+            return False
+        names = list(self.manifest.trials)
+        self.trials = [self._views[name] for name in names]
+        if measured_changed:
+            self.map = map_rows(self.manifest, {n: m for n, m in self._measured.items() if n in self.manifest.trials})
         self.version += 1
         return True
 
-    def _view(self, record: TrialRecord) -> TrialView:
+    def _view(self, record: TrialRecord, heldout: Measurement | None) -> TrialView:
         run = Run(self.directory / record.name)
         status = run.status()
         state = record.state
@@ -81,7 +97,6 @@ class SweepFollower:
             state = "running"
         elif state == "running":
             state = "waiting"  # handed out, not started (or left by a sweep that is gone)
-        heldout = read_heldout(run) if record.state == "finished" else None
         progress = None
         worst = status.best_worst
         try:
@@ -90,9 +105,8 @@ class SweepFollower:
             pass
         reached = None
         if heldout is not None:
-            trained = range(2, 2 * heldout["n_max"] + 1)
-            worst = min((v for n, v in heldout["random"].items() if n in trained), default=None)
-            reached = heldout["examples_to"].get("0.99")
+            worst = heldout.worst
+            reached = heldout.examples_to.get("0.99")
         return TrialView(record.name, state, status.step, progress, worst, reached)
 
     def counts(self) -> dict[str, int]:

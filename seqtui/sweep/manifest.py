@@ -14,20 +14,22 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from seqtui.settings.errors import SeqtuiError
 from seqtui.store.files import read_small_json, write_json_atomic
 from seqtui.store.layout import SWEEP_MANIFEST
-from seqtui.sweep.spec import TRIAL_NAME, SweepSpec
+from seqtui.sweep.spec import TRIAL_NAME, SweepSpec, setting_value
 
 TRIAL_STATES = ("waiting", "running", "finished", "failed")
+FORMAT = 2  # values as JSON values; format 1 (or none) wrote them as display strings
 
 
 # -- the manifest -----------------------------------------------------------------------------------
 @dataclass
 class TrialRecord:
     name: str
-    values: dict[str, str]
+    values: dict[str, Any]  # the swept settings' typed values, as in Trial.values
     state: str = "waiting"
     attempts: int = 0
     failures: int = 0
@@ -47,7 +49,7 @@ class Manifest:
 
     def to_dict(self) -> dict:
         return {
-            "format": 1,
+            "format": FORMAT,
             "name": self.name,
             "created": self.created,
             **self.spec.to_dict(),
@@ -69,8 +71,9 @@ def read_manifest(directory: Path) -> Manifest:
             continue
         record = TrialRecord(item["name"], {})
         values = item.get("values")
-        record.values = {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
-        record.state = item.get("state") if item.get("state") in TRIAL_STATES else "waiting"
+        record.values = _typed(values) if isinstance(values, dict) else {}
+        state = item.get("state")
+        record.state = state if isinstance(state, str) and state in TRIAL_STATES else "waiting"
         for key in ("attempts", "failures"):
             value = item.get(key)
             setattr(record, key, value if isinstance(value, int) and value >= 0 else 0)
@@ -80,6 +83,18 @@ def read_manifest(directory: Path) -> Manifest:
         trials[record.name] = record
     created = data.get("created")
     return Manifest(spec.name, spec, trials, created if isinstance(created, (int, float)) else time.time())
+
+
+def _typed(values: dict) -> dict[str, Any]:
+    """A trial's values as data; a value this version cannot read is left out (the trial's name
+    and config still say what it was)."""
+    typed = {}
+    for key, value in values.items():
+        try:
+            typed[str(key)] = setting_value(str(key), value)
+        except (SeqtuiError, TypeError, ValueError):
+            continue
+    return typed
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> None:

@@ -9,13 +9,14 @@ import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from seqtui.settings.errors import SeqtuiError
 from seqtui.store.files import write_text_atomic
 from seqtui.store.run import Run
 from seqtui.sweep.manifest import Manifest, read_manifest
-from seqtui.sweep.spec import VARIANTS
-from seqtui.sweep.trial import read_heldout
+from seqtui.sweep.spec import VARIANTS, shown_value
+from seqtui.sweep.trial import Measurement, read_heldout
 
 T_95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
 
@@ -41,7 +42,7 @@ def mean_interval(values: list[float]) -> Cell:
 @dataclass
 class MapRow:
     model: str
-    key: tuple[str, ...]  # the values of the map's row axes
+    key: tuple[str, ...]  # the values of the map's row axes, as a person reads them
     negatives: str
     n_max: int
     by_length: dict[int, Cell]
@@ -55,56 +56,74 @@ class MapRow:
 def memory_map(directory: Path) -> tuple[Manifest, list[str], list[MapRow]]:
     """The sweep's trials measured so far, grouped: per model, per value of the row axes, over seeds."""
     manifest = read_manifest(directory)
-    axes = manifest.spec.axes()
-    groups: dict[tuple, list[tuple[str, dict, dict]]] = {}
+    measured = {}
     for record in manifest.trials.values():
-        run = Run(Path(directory) / record.name)
-        heldout = read_heldout(run)
-        if heldout is None:
+        found = measured_trial(Run(Path(directory) / record.name))
+        if found is not None:
+            measured[record.name] = found
+    return manifest, manifest.spec.axes(), map_rows(manifest, measured)
+
+
+def measured_trial(run: Run) -> tuple[Measurement, str] | None:
+    """A trial's measurement and the negatives it trained on, if it has both."""
+    heldout = read_heldout(run)
+    if heldout is None:
+        return None
+    try:
+        return heldout, run.config().task.negatives
+    except SeqtuiError:
+        return None
+
+
+def map_rows(manifest: Manifest, measured: dict[str, tuple[Measurement, str]]) -> list[MapRow]:
+    """The memory map's rows from the trials' measurements (trial name -> (measurement, negatives))."""
+    axes = manifest.spec.axes()
+    groups: dict[tuple[str, tuple[str, ...], str], list[tuple[str, Measurement]]] = {}
+    typed: dict[tuple, tuple] = {}  # a row's key -> its values, which order the rows
+    for record in manifest.trials.values():
+        if record.name not in measured:
             continue
+        heldout, negatives = measured[record.name]
         model = record.values.get("model", "?")
-        key = tuple(record.values.get(a, "") for a in axes)
-        try:
-            negatives = run.config().task.negatives
-        except SeqtuiError:
-            continue
-        groups.setdefault((model, key, negatives), []).append((record.name, record.values, heldout))
+        key = tuple(shown_value(a, record.values[a]) if a in record.values else "" for a in axes)
+        typed[key] = tuple(record.values.get(a) for a in axes)
+        groups.setdefault((model, key, negatives), []).append((record.name, heldout))
     order = {m: i for i, m in enumerate(VARIANTS)}
     rows = []
     for (model, key, negatives), members in groups.items():
-        results = [h for _, _, h in members]
+        results = [h for _, h in members]
         rows.append(
             MapRow(
                 model,
                 key,
                 negatives,
-                max(h["n_max"] for h in results),
+                max(h.n_max for h in results),
                 _cells(results, "random"),
                 _cells(results, "hard"),
                 len(results),
-                [h["examples_to"]["0.99"] for h in results if "0.99" in h["examples_to"]],
-                [h["gradient_ratio"] for h in results if h["gradient_ratio"] is not None],
-                [name for name, _, _ in members],
+                [h.examples_to["0.99"] for h in results if "0.99" in h.examples_to],
+                [h.gradient_ratio for h in results if h.gradient_ratio is not None],
+                [name for name, _ in members],
             )
         )
 
-    def sort_key(row: MapRow):
-        numbers = tuple(_number(v) for v in row.key)
-        return (order.get(row.model, 99), row.model, numbers, row.negatives)
+    def sort_key(row: MapRow) -> tuple:
+        return (order.get(row.model, 99), row.model, tuple(map(_order, typed[row.key])), row.negatives)
 
-    return manifest, axes, sorted(rows, key=sort_key)
-
-
-def _cells(results: list[dict], kind: str) -> dict[int, Cell]:
-    lengths = sorted(set().union(*(h[kind] for h in results)))
-    return {n: mean_interval([h[kind][n] for h in results if n in h[kind]]) for n in lengths}
+    return sorted(rows, key=sort_key)
 
 
-def _number(text: str) -> tuple:
-    try:
-        return (0, float(text.rstrip("s")), text)
-    except ValueError:
-        return (1, 0.0, text)
+def _cells(results: list[Measurement], kind: str) -> dict[int, Cell]:
+    tables = [h.random if kind == "random" else h.hard for h in results]
+    lengths = sorted(set().union(*tables))
+    return {n: mean_interval([table[n] for table in tables if n in table]) for n in lengths}
+
+
+def _order(value: Any) -> tuple:
+    """Numbers by size, then words, then what is off."""
+    if isinstance(value, (int, float)):
+        return (0, float(value), "")
+    return (1, 0.0, str(value)) if value is not None else (2, 0.0, "")
 
 
 def geometric_mean(values: list[float]) -> float | None:
@@ -128,7 +147,7 @@ def write_report(directory: Path) -> tuple[Path, Path]:
     total = len(manifest.trials)
     measured = sum(len(r.trials) for r in rows)
     axis_label = ", ".join(axes) or "-"
-    shown = spec.to_dict()
+    shown = spec.shown()
     fixed = f"; settings: {', '.join(f'{k} {v}' for k, v in shown['settings'].items())}" if spec.settings else ""
     lines = [
         f"# Sweep {spec.name}: the memory map",
@@ -178,14 +197,14 @@ def write_report(directory: Path) -> tuple[Path, Path]:
         + ["examples_to_99", "reached_99", "gradient_ratio"]
     )
     for r in rows:
-        reached = sum(r.reached_99) / len(r.reached_99) if r.reached_99 else ""
+        reached_mean: float | str = sum(r.reached_99) / len(r.reached_99) if r.reached_99 else ""
         ratio = geometric_mean(r.ratios)
-        for kind, cells in (("random", r.by_length), ("hard", r.hard_by_length)):
-            for n, cell in cells.items():
+        for kind, by_length in (("random", r.by_length), ("hard", r.hard_by_length)):
+            for n, cell in by_length.items():
                 writer.writerow(
                     [r.model, *r.key, r.negatives, kind, n, int(n > 2 * r.n_max), f"{cell.mean:.6f}"]
                     + ["" if cell.half is None else f"{cell.half:.6f}", cell.count]
-                    + [reached, len(r.reached_99), "" if ratio is None else f"{ratio:.6g}"]
+                    + [reached_mean, len(r.reached_99), "" if ratio is None else f"{ratio:.6g}"]
                 )
     write_text_atomic(csv_path, table.getvalue())
     return md_path, csv_path

@@ -1,9 +1,14 @@
 """What a sweep asks for: a grid (setting -> typed values; `model` takes VARIANTS names) over
 fixed settings, and the trials it makes, each with its whole config built and checked.
+
+Values stay typed from where they were given to the trials' configs: a flag's comma list is read
+by the command line into values, a sweep file's TOML or JSON values are checked as they are, and
+the manifest keeps them as JSON values. Only a trial's name and the report show them as text.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -22,23 +27,11 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "lstm": {"model": "lstm"},
     "gru": {"model": "gru"},
 }
-
-
 ALIASES = {"rnn-identity": "irnn"}
-
-
 BEYOND = 5  # pattern lengths past the training range that a trial is also measured at
-
-
-EVAL_SAMPLES = 20_000
-
-
+EVAL_SAMPLES = 20_000  # fresh examples a trial is measured on
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a sweep's
-
-
 TRIAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")  # one value per swept setting
-
-
 # how a swept value shows in a trial's name: hidden 64 -> h64, seed 2 -> s2, negatives hard -> hard
 SHORT = {
     "hidden": "h",
@@ -50,10 +43,9 @@ SHORT = {
     "warmup": "w",
     "curriculum": "c",
 }
-
-
 # settings that say how a trial is run, not what it learns: never an axis
 NOT_AXES = {"threads", "log-every", "eval-every", "checkpoint-every", "eval-samples", "target-acc", "device"}
+FILE_KEYS = {"grid", "settings", "name", "seeds", "eval_samples", "preset"}
 
 
 def variant(name: str) -> str:
@@ -73,20 +65,41 @@ def check_name(name: str) -> str:
     return name
 
 
+def setting_value(name: str, given: Any) -> Any:
+    """One value of a swept or fixed setting, typed: `model` a VARIANTS name, any other setting
+    read or checked by its entry in SETTINGS. The message names the setting."""
+    if name == "model":
+        if not isinstance(given, str):
+            raise SeqtuiError(f"model: {given!r} is not a model's name")
+        return variant(given.strip())
+    if name not in SETTING:
+        raise SeqtuiError(f"{name}: not a setting (choose from model, {', '.join(s.name for s in SETTINGS)})")
+    try:
+        return SETTING[name].value(given)
+    except SeqtuiError as error:
+        message = str(error)
+        raise SeqtuiError(message if message.startswith(f"{name}:") else f"{name}: {message}") from None
+
+
+def shown_value(name: str, value: Any) -> str:
+    """A typed value as a person reads it (in a trial's name, the report, the app)."""
+    return value if name == "model" else SETTING[name].show(value)
+
+
 # -- what is swept ---------------------------------------------------------------------------------
 @dataclass
 class Trial:
     name: str
-    values: dict[str, Any]  # the swept settings' values (model: a VARIANTS name)
+    values: dict[str, Any]  # the swept settings' typed values (model: a VARIANTS name)
     config: TrainConfig
 
     def shown(self) -> dict[str, str]:
-        return {k: (v if k == "model" else SETTING[k].show(v)) for k, v in self.values.items()}
+        return {k: shown_value(k, v) for k, v in self.values.items()}
 
 
 @dataclass
 class SweepSpec:
-    """A grid (setting name -> values; `model` takes VARIANTS names) over fixed settings."""
+    """A grid (setting name -> typed values; `model` takes VARIANTS names) over fixed settings."""
 
     name: str
     grid: dict[str, list[Any]]
@@ -97,48 +110,31 @@ class SweepSpec:
     kind: str = "sweep"  # or "comparison": `seqtui compare`, the same thing over models with one seed
 
     @classmethod
-    def build(
-        cls,
-        name: str,
-        texts: dict[str, str | list],
-        where: str = "",
-        seeds: int | None = None,
-        **kw: Any,
-    ) -> "SweepSpec":
-        """From settings as typed (`"16,32"` or a list: an axis; one value: fixed); `where` names
-        the flag or file in messages. `seeds` sweeps the seed over 0..seeds-1."""
+    def build(cls, name: str, given: dict[str, Any], seeds: int | None = None, **kw: Any) -> "SweepSpec":
+        """From settings by name (`n-max` or `n_max`): a list of values sweeps the setting, one
+        value fixes it. Values are typed, or text as a person writes it. `seeds` sweeps the seed
+        over 0..seeds-1. Nothing is trained or written."""
         grid: dict[str, list[Any]] = {}
         settings: dict[str, Any] = {}
-        for key, text in texts.items():
-            name_ = key.replace("_", "-")
-            items = text if isinstance(text, list) else [t for t in str(text).split(",")]
-            items = [str(t).strip() for t in items]
-            label = f"{where}{name_}" if where else f"--{name_}"
-            if name_ == "model":
-                values = [variant(t) for t in items if t]
-            elif name_ in SETTING:
-                try:
-                    values = [SETTING[name_].read(t) for t in items]
-                except SeqtuiError as error:
-                    raise SeqtuiError(f"{label}: {error}") from None
-            else:
-                raise SeqtuiError(f"{label}: not a setting (choose from model, {', '.join(s.name for s in SETTINGS)})")
+        for key, raw in given.items():
+            setting = key.replace("_", "-")
+            values = [setting_value(setting, v) for v in (raw if isinstance(raw, list) else [raw])]
             if not values:
-                raise SeqtuiError(f"{label}: no value given")
-            twice = sorted({str(v) for v in values if values.count(v) > 1})
+                raise SeqtuiError(f"{setting}: no value given")
+            twice = sorted({shown_value(setting, v) for v in values if values.count(v) > 1})
             if twice:
-                raise SeqtuiError(f"{label}: {twice[0]} is given twice")
-            if len(values) > 1 and name_ in NOT_AXES | {s.name for s in SETTINGS if s.budget}:
-                raise SeqtuiError(f"{label}: one value only (it says how trials run, not what they learn)")
-            if len(values) > 1 or name_ == "model":
-                grid[name_] = values
+                raise SeqtuiError(f"{setting}: {twice[0]} is given twice")
+            if len(values) > 1 and setting in NOT_AXES | {s.name for s in SETTINGS if s.budget}:
+                raise SeqtuiError(f"{setting}: one value only (it says how trials run, not what they learn)")
+            if len(values) > 1 or setting == "model":
+                grid[setting] = values
             else:
-                settings[name_] = values[0]
+                settings[setting] = values[0]
         if seeds is not None:
             if "seed" in grid or "seed" in settings:
-                raise SeqtuiError("give either --seeds K (seeds 0..K-1) or --seed, not both")
+                raise SeqtuiError("give either seeds (0..K-1) or a seed, not both")
             if seeds < 1:
-                raise SeqtuiError(f"--seeds {seeds}: at least one seed")
+                raise SeqtuiError(f"seeds {seeds}: at least one seed")
             if seeds > 1:
                 grid["seed"] = list(range(seeds))
             else:
@@ -178,28 +174,36 @@ class SweepSpec:
     def to_dict(self) -> dict:
         return {
             "kind": self.kind,
-            "grid": {k: [v if k == "model" else SETTING[k].show(v) for v in vs] for k, vs in self.grid.items()},
-            "settings": {k: SETTING[k].show(v) for k, v in self.settings.items()},
+            "grid": {k: list(vs) for k, vs in self.grid.items()},
+            "settings": dict(self.settings),
             "preset": self.preset,
             "eval_samples": self.eval_samples,
             "beyond": self.beyond,
         }
 
+    def shown(self) -> dict[str, dict[str, Any]]:
+        """The grid and the settings as a person reads them."""
+        return {
+            "grid": {k: [shown_value(k, v) for v in vs] for k, vs in self.grid.items()},
+            "settings": {k: shown_value(k, v) for k, v in self.settings.items()},
+        }
+
     @classmethod
     def from_dict(cls, name: str, data: Any) -> "SweepSpec":
+        """From a manifest: typed values, or the display strings earlier versions wrote."""
         if not isinstance(data, dict) or not isinstance(data.get("grid"), dict):
             raise SeqtuiError("its manifest holds no grid")
         settings = data.get("settings", {})
         if not isinstance(settings, dict) or not all(isinstance(v, list) for v in data["grid"].values()):
             raise SeqtuiError("its manifest's grid or settings are not what seqtui writes")
-        texts: dict[str, Any] = {k: [str(v) for v in vs] for k, vs in data["grid"].items()}
-        texts.update({k: str(v) for k, v in settings.items()})
-        spec = cls.build(name, texts, where="manifest: ")
+        spec = cls.build(name, {**data["grid"], **settings})
         for key in ("preset", "eval_samples", "beyond", "kind"):
             if key in data:
                 setattr(spec, key, data[key])
         if not (isinstance(spec.eval_samples, int) and spec.eval_samples > 0 and isinstance(spec.beyond, int)):
             raise SeqtuiError("its manifest's eval_samples or beyond are not whole numbers")
+        if spec.preset not in ("default", "tutorial") or spec.kind not in ("sweep", "comparison"):
+            raise SeqtuiError("its manifest's preset or kind is not one seqtui knows")
         return spec
 
 
@@ -216,9 +220,9 @@ def trial_name(values: dict[str, Any]) -> str:
 
 def read_sweep_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """A sweep file (TOML or JSON): `[grid]` (axes), `[settings]` (fixed), and `name`, `seeds`,
-    `eval_samples`, `preset` at the top. Returns (texts for SweepSpec.build, the top-level keys)."""
-    import json
-
+    `eval_samples`, `preset` at the top. Returns (settings by name for SweepSpec.build, with a
+    list for each axis; the top-level keys). Values are checked and typed as the file gives them:
+    `hidden = 16` and `samples = "40k"` both mean what they say."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -227,19 +231,15 @@ def read_sweep_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if len(data) > 1 << 20:
         raise SeqtuiError(f"sweep file {path} is far too large")
     try:
-        if path.suffix == ".json":
-            parsed = json.loads(data)
-        else:
-            parsed = tomllib.loads(data.decode())
-    except (ValueError, UnicodeDecodeError) as error:
-        raise SeqtuiError(f"sweep file {path} cannot be read: {error}") from None
+        parsed = json.loads(data) if path.suffix == ".json" else tomllib.loads(data.decode())
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise SeqtuiError(f"sweep file {path} cannot be read: {str(error)[:200]}") from None
     if not isinstance(parsed, dict):
         raise SeqtuiError(f"sweep file {path} does not hold a table")
-    known = {"grid", "settings", "name", "seeds", "eval_samples", "preset"}
-    unknown = sorted(set(parsed) - known)
+    unknown = sorted(set(parsed) - FILE_KEYS)
     if unknown:
-        raise SeqtuiError(f"sweep file {path}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
-    texts: dict[str, Any] = {}
+        raise SeqtuiError(f"sweep file {path}: unknown key {unknown[0]!r} (known: {', '.join(sorted(FILE_KEYS))})")
+    given: dict[str, Any] = {}
     for part in ("settings", "grid"):
         table = parsed.get(part, {})
         if not isinstance(table, dict):
@@ -249,7 +249,13 @@ def read_sweep_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
                 value = [value]
             if isinstance(value, list) and part == "settings":
                 raise SeqtuiError(f"sweep file {path}: settings.{key} is a list: put axes under [grid]")
-            if isinstance(value, (dict, bool)) or (isinstance(value, list) and not value):
+            items = value if isinstance(value, list) else [value]
+            if not items or any(isinstance(v, (dict, list, bool)) for v in items):
                 raise SeqtuiError(f"sweep file {path}: {part}.{key} is not a value or a list of values")
-            texts[key] = [str(v) for v in value] if isinstance(value, list) else str(value)
-    return texts, {k: v for k, v in parsed.items() if k not in ("grid", "settings")}
+            setting = key.replace("_", "-")
+            try:
+                typed = [setting_value(setting, v) for v in items]
+            except SeqtuiError as error:
+                raise SeqtuiError(f"sweep file {path}: {error}") from None
+            given[setting] = typed if isinstance(value, list) else typed[0]
+    return given, {k: v for k, v in parsed.items() if k not in ("grid", "settings")}

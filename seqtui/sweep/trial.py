@@ -5,51 +5,87 @@ the comparison and the app's screens all share. Imports no torch until a trial i
 
 from __future__ import annotations
 
-import math
+from dataclasses import asdict, dataclass
 
 from seqtui.settings.errors import SeqtuiError
-from seqtui.store.files import read_small_json, write_json_atomic
+from seqtui.store.files import is_count, is_number, read_small_json, write_json_atomic
 from seqtui.store.layout import HELDOUT
 from seqtui.store.run import Run
 from seqtui.sweep.spec import BEYOND
 
 EXIT_STOPPED = 3  # `seqtui trial`: the run was stopped on request (seqtui stop, the app): not a failure
-
-
 STOPPED = "stopped on request"
 
 
-# -- one trial: trained, then measured ----------------------------------------------------------------
-def read_heldout(run: Run) -> dict | None:
-    """A trial's measurement, if it has a valid one for its present checkpoint; never raises."""
+@dataclass(frozen=True)
+class Measurement:
+    """What a trial reached on fresh examples once trained (its heldout.json): the one record of
+    a trial's result that the report, the comparison, the follower and the app's screens read."""
+
+    step: int  # the checkpoint's step it measured
+    examples: int
+    seconds: float
+    samples: int
+    n_max: int  # the longest pattern trained on
+    random: dict[int, float]  # sequence length -> accuracy, random negatives (past training too)
+    hard: dict[int, float]  # the same, negatives one digit off
+    gradient_ratio: float | None  # |dL/dh_1| / |dL/dh_T| at twice the longest trained pattern
+    examples_to: dict[str, int]  # "0.95", "0.99" -> training examples until every length first reached it
+    seconds_to: dict[str, float]
+
+    @property
+    def worst(self) -> float:
+        """The worst accuracy over the trained lengths (random negatives)."""
+        return min(v for n, v in self.random.items() if n <= 2 * self.n_max)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        for kind in ("random", "hard"):
+            data[kind] = {str(n): v for n, v in data[kind].items()}
+        return {"format": 1, **data}
+
+
+def read_heldout(run: Run) -> Measurement | None:
+    """A trial's measurement, if it has a valid one; never raises."""
     try:
         data = read_small_json(run.file(HELDOUT))
     except SeqtuiError:
         return None
     try:
-        ok = (
-            data.get("format") == 1
-            and all(isinstance(data.get(k), int) for k in ("step", "examples", "n_max", "samples"))
-            and isinstance(data.get("seconds"), (int, float))
-            and all(
-                isinstance(data.get(kind), dict) and all(0 <= float(v) <= 1 for v in data[kind].values())
-                for kind in ("random", "hard")
-            )
-        )
-        if not ok:
+        if data.get("format") != 1 or not all(is_count(data.get(k)) for k in ("step", "examples", "n_max", "samples")):
             return None
+        if not is_number(data.get("seconds")):
+            return None
+        by_kind = {}
         for kind in ("random", "hard"):
-            data[kind] = {int(k): float(v) for k, v in data[kind].items()}
+            table = data.get(kind)
+            if not isinstance(table, dict) or not table:
+                return None
+            by_kind[kind] = {int(k): float(v) for k, v in table.items()}
+            if not all(0 <= v <= 1 for v in by_kind[kind].values()):
+                return None
+        if not any(n <= 2 * data["n_max"] for n in by_kind["random"]):
+            return None
         ratio = data.get("gradient_ratio")
-        data["gradient_ratio"] = float(ratio) if isinstance(ratio, (int, float)) and math.isfinite(ratio) else None
-        reached = data.get("examples_to") if isinstance(data.get("examples_to"), dict) else {}
-        data["examples_to"] = {str(k): int(v) for k, v in reached.items() if isinstance(v, int)}
-        return data
-    except (TypeError, ValueError):
+        reached: dict = data["examples_to"] if isinstance(data.get("examples_to"), dict) else {}
+        timed: dict = data["seconds_to"] if isinstance(data.get("seconds_to"), dict) else {}
+        return Measurement(
+            step=data["step"],
+            examples=data["examples"],
+            seconds=float(data["seconds"]),
+            samples=data["samples"],
+            n_max=data["n_max"],
+            random=by_kind["random"],
+            hard=by_kind["hard"],
+            gradient_ratio=float(ratio) if isinstance(ratio, (int, float)) and is_number(ratio) else None,
+            examples_to={str(k): v for k, v in reached.items() if is_count(v)},
+            seconds_to={str(k): float(v) for k, v in timed.items() if is_number(v)},
+        )
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
-def measure_trial(run: Run, samples: int, beyond: int = BEYOND) -> dict:
+def measure_trial(run: Run, samples: int, beyond: int = BEYOND) -> Measurement:
     """Accuracy by length on fresh examples (random and hard negatives, up to `beyond` pattern
     lengths past training), the gradient ratio at twice the longest trained pattern, and when
     the held-out set first reached 95% and 99%; written to the run's heldout.json."""
@@ -72,20 +108,19 @@ def measure_trial(run: Run, samples: int, beyond: int = BEYOND) -> dict:
     ratio = measure(model, task, 256, lengths=[2 * task.n_max], device=device).ratio(2 * task.n_max)
     history = history_of(run.read_metrics())
     status = run.raw_status()
-    result = {
-        "format": 1,
-        "step": checkpoint.step,
-        "examples": status.examples,
-        "seconds": status.elapsed,
-        "samples": samples,
-        "n_max": task.n_max,
-        "random": {str(n): v for n, v in by_kind["random"].items()},
-        "hard": {str(n): v for n, v in by_kind["hard"].items()},
-        "gradient_ratio": ratio,
-        "examples_to": {f"{k:g}": v for k, v in history.reached_examples.items()},
-        "seconds_to": {f"{k:g}": v for k, v in history.reached.items()},
-    }
-    write_json_atomic(run.file(HELDOUT), result)
+    result = Measurement(
+        step=checkpoint.step,
+        examples=status.examples,
+        seconds=status.elapsed,
+        samples=samples,
+        n_max=task.n_max,
+        random=by_kind["random"],
+        hard=by_kind["hard"],
+        gradient_ratio=ratio,
+        examples_to={f"{k:g}": v for k, v in history.reached_examples.items()},
+        seconds_to={f"{k:g}": v for k, v in history.reached.items()},
+    )
+    write_json_atomic(run.file(HELDOUT), result.to_dict())
     return result
 
 
@@ -104,9 +139,7 @@ def run_trial(run: Run, samples: int, beyond: int, threads: int | None = None) -
             return code, f"trial {run.shown_name} {outcome.state}: {outcome.message}"
     with run.locked():
         result = measure_trial(run, samples, beyond)
-    trained = range(2, 2 * result["n_max"] + 1)
-    worst = min(v for n, v in result["random"].items() if int(n) in trained)
-    return 0, f"trial {run.shown_name} measured: worst trained length {worst:.4f} (random negatives)"
+    return 0, f"trial {run.shown_name} measured: worst trained length {result.worst:.4f} (random negatives)"
 
 
 def _budget_spent(run: Run) -> bool:
