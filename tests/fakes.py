@@ -6,6 +6,7 @@ from seqtui.store.files import write_json_atomic
 from seqtui.store.layout import HELDOUT
 from seqtui.store.run import Run
 from seqtui.store.status import RunStatus
+from seqtui.sweep.spec import BEYOND
 from seqtui.sweep.trial import STOPPED
 
 
@@ -21,7 +22,7 @@ def finish(run: Run) -> None:
     steps = config.budget.steps or 10
     run.write_status(RunStatus(state="finished", step=steps, examples=steps * config.batch_size, elapsed=1.0))
     n_max = config.task.n_max
-    lengths = range(2, 2 * (n_max + 2) + 1, 2)
+    lengths = range(2, 2 * (n_max + BEYOND) + 1, 2)  # past the training range, as `seqtui trial` measures
     heldout = {
         "format": 1,
         "step": steps,

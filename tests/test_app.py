@@ -13,7 +13,6 @@ import torch
 from conftest import small_config
 from textual.widgets import DataTable, Input, Static
 
-from seqtui.session import launch, runner
 from seqtui.app import make_app
 from seqtui.app.screens.compare import CompareScreen
 from seqtui.app.screens.dialogs import NewRunDialog, QuitDialog
@@ -25,6 +24,7 @@ from seqtui.core.checkpoint import save_checkpoint
 from seqtui.core.models import ModelConfig
 from seqtui.core.tasks import TaskConfig
 from seqtui.core.training import Budget, Trainer
+from seqtui.session import launch, runner
 from seqtui.session.launch import spawn, start_training
 from seqtui.store.run import Run
 
@@ -527,7 +527,7 @@ def test_the_compare_screen_shows_a_report_as_soon_as_it_is_written(tmp_path):
     from seqtui.sweep.spec import SweepSpec
 
     root = tmp_path / "runs"
-    spec = SweepSpec.build("cmp-live", {"model": "rnn,lstm"}, kind="comparison")
+    spec = SweepSpec.build("cmp-live", {"model": ["rnn", "lstm"]}, kind="comparison")
     write_manifest(root / "cmp-live", Manifest(spec.name, spec, {}))  # makes the directory
     for model in ("rnn", "lstm"):
         run = Run.create(root / "cmp-live" / model, small_config(model=ModelConfig(model, 8)))
@@ -610,9 +610,9 @@ def test_the_sweep_screen_maps_trials_as_they_are_measured_and_opens_one(tmp_pat
     from seqtui.sweep.trial import measure_trial
 
     root = tmp_path / "runs"
-    spec = SweepSpec.build("mem", {"model": "rnn,lstm", "hidden": "8,16", "n-max": "2"})
+    spec = SweepSpec.build("mem", {"model": ["rnn", "lstm"], "hidden": [8, 16], "n-max": 2})
     trials = spec.trials()
-    records = {t.name: TrialRecord(t.name, t.shown()) for t in trials}
+    records = {t.name: TrialRecord(t.name, dict(t.values)) for t in trials}
     write_manifest(root / "mem", Manifest("mem", spec, records))
     runs = {}
     for trial in trials[:2]:  # rnn-h8, rnn-h16 trained and measured; the lstm trials not started

@@ -2,6 +2,7 @@ import csv
 import json
 
 import pytest
+from fakes import FakeExecutor
 
 from seqtui.core.training import Budget
 from seqtui.settings.errors import SeqtuiError
@@ -16,6 +17,7 @@ def local(parallel: int = 1) -> LocalExecutor:
 
 
 def test_compare_trains_each_model_as_a_run_and_writes_a_report(tmp_path):
+    executor = FakeExecutor()
     md, table = compare(
         tmp_path,
         {"n-max": 2},
@@ -23,8 +25,9 @@ def test_compare_trains_each_model_as_a_run_and_writes_a_report(tmp_path):
         ["rnn", "rnn-identity", "lstm", "gru"],  # rnn-identity: the IRNN's longer name
         samples=400,
         report=lambda line: None,
-        executor=local(),
+        executor=executor,
     )
+    assert executor.started == ["rnn", "irnn", "lstm", "gru"] and "--eval-samples" in executor.args["gru"]
     runs = {s.run.name.split("/")[1]: s for s in list_runs(tmp_path)}  # trials of the sweep cmp-<stamp>
     assert sorted(runs) == ["gru", "irnn", "lstm", "rnn"]
     assert all(s.state == "finished" and s.step == 20 for s in runs.values())  # the same budget for every model
@@ -38,7 +41,9 @@ def test_compare_trains_each_model_as_a_run_and_writes_a_report(tmp_path):
 
 def test_compare_refuses_an_unknown_model(tmp_path):
     with pytest.raises(SeqtuiError, match="unknown model 'transformer'"):
-        compare(tmp_path, {}, Budget(steps=1), ["rnn", "transformer"], report=lambda line: None, executor=local())
+        compare(
+            tmp_path, {}, Budget(steps=1), ["rnn", "transformer"], report=lambda line: None, executor=FakeExecutor()
+        )
     assert not list(tmp_path.iterdir())
 
 
@@ -50,7 +55,7 @@ def test_a_named_comparison_is_a_group_of_runs_the_app_can_find(tmp_path):
         ["lstm", "rnn"],
         samples=200,
         report=lambda line: None,
-        executor=local(),
+        executor=FakeExecutor(),
         stamp="t1",
     )
     assert md == report_path(tmp_path, "t1") and md.is_file()
@@ -65,7 +70,7 @@ def test_a_named_comparison_is_a_group_of_runs_the_app_can_find(tmp_path):
     (tmp_path / "cmp-t3" / "report.csv").write_text("model,random_x\nrnn,abc\n")
     assert read_by_length(tmp_path, "t3") == {}  # not a report: nothing, not a traceback
     with pytest.raises(SeqtuiError, match="exists already"):
-        compare(tmp_path, {}, Budget(steps=1), ["gru"], report=lambda line: None, executor=local(), stamp="t1")
+        compare(tmp_path, {}, Budget(steps=1), ["gru"], report=lambda line: None, executor=FakeExecutor(), stamp="t1")
     assert not (tmp_path / "cmp-t1" / "gru").exists()
 
 
@@ -88,7 +93,9 @@ def test_group_of_reads_the_comparison_from_a_run_name(name, stamp):
 def test_a_comparison_name_cannot_reach_outside_the_runs_root(tmp_path):
     for bad in ("../x", "a-b", "", "a/b"):
         with pytest.raises(SeqtuiError, match="comparison name"):
-            compare(tmp_path, {}, Budget(steps=1), ["rnn"], report=lambda line: None, executor=local(), stamp=bad)
+            compare(
+                tmp_path, {}, Budget(steps=1), ["rnn"], report=lambda line: None, executor=FakeExecutor(), stamp=bad
+            )
     assert not list(tmp_path.iterdir())
 
 
@@ -145,7 +152,9 @@ def test_a_model_that_fails_in_its_process_fails_the_comparison_with_its_log(tmp
 
 def test_a_model_named_twice_is_refused_before_anything_trains(tmp_path):
     with pytest.raises(SeqtuiError, match="'rnn' is named twice"):
-        compare(tmp_path, {}, Budget(steps=1), ["rnn", "lstm", "rnn"], report=lambda line: None, executor=local(2))
+        compare(
+            tmp_path, {}, Budget(steps=1), ["rnn", "lstm", "rnn"], report=lambda line: None, executor=FakeExecutor()
+        )
     assert not list(tmp_path.iterdir())
 
 
@@ -158,7 +167,7 @@ def test_a_name_that_is_only_the_start_of_another_comparison_is_free(tmp_path):
         ["rnn"],
         samples=100,
         report=lambda line: None,
-        executor=local(),
+        executor=FakeExecutor(),
         stamp="1127",
     )
     assert md == tmp_path / "cmp-1127" / "report.md" and group_runs(tmp_path, "1127") == [tmp_path / "cmp-1127" / "rnn"]

@@ -3,7 +3,8 @@
 The app never trains in its own process. It starts `seqtui train` detached (seqtui.session.launch) and
 follows runs through their directories (seqtui.store), so it may quit, lose its terminal or be
 started again at any time without touching a run. It keeps one follower per followed run (and
-per followed comparison), polls them on one timer and tells the shown screen what changed.
+per followed comparison or sweep), polls them on one timer and tells the shown screen what changed;
+that part, all the screens use of the app, is SeqtuiAppBase (seqtui.app.base).
 
 The runs list needs no torch: the probe and evaluate screens, which do, are imported when first
 shown, so `seqtui` opens at once.
@@ -12,19 +13,17 @@ shown, so `seqtui` opens at once.
 from __future__ import annotations
 
 import gc
-import shutil
 import signal
 from functools import partial
 from pathlib import Path
-from typing import Hashable, Iterable
+from typing import Iterable
 
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding
-from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from seqtui.app.messages import FollowedChanged
+from seqtui.app.base import SeqtuiAppBase
 from seqtui.app.screens.base import MODES
 from seqtui.app.screens.compare import CompareScreen
 from seqtui.app.screens.dialogs import QuitDialog
@@ -32,14 +31,8 @@ from seqtui.app.screens.gradients import GradientsScreen
 from seqtui.app.screens.runs import RunsScreen
 from seqtui.app.screens.sweep import SweepScreen
 from seqtui.app.screens.train import TrainScreen
-from seqtui.session.launch import reap
-from seqtui.settings.errors import SeqtuiError
-from seqtui.store.history import RunFollower
 from seqtui.store.run import Run
-from seqtui.sweep.compare import ComparisonFollower
-from seqtui.sweep.follow import SweepFollower
 
-MIN_SIZE = (80, 24)
 POLL_SECONDS = 0.5  # the trainer writes a metrics line every half second
 
 
@@ -55,7 +48,7 @@ def evaluate_screen() -> Screen:
     return EvaluateScreen()
 
 
-class SeqtuiApp(App):
+class SeqtuiApp(SeqtuiAppBase):
     CSS_PATH = "seqtui.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # classes on each screen, for the stylesheet
     TITLE = "seqtui"
@@ -80,21 +73,6 @@ class SeqtuiApp(App):
         Binding("f12", "save_screen", "Save an SVG screenshot", show=False),
     ]
 
-    current: reactive[Run | None] = reactive(None, always_update=True)
-
-    def __init__(self, root: Path, run: Path | None = None, read_only: bool = False):
-        super().__init__()
-        self.root = Path(root)
-        self.read_only = read_only  # served to a browser: look and probe, change nothing
-        self.initial_run = run
-        self.compare: set[Path] = set()  # runs marked for comparison in the runs list
-        self.compare_group: str | None = None  # a comparison started here, shown until a run is opened
-        self.comparison_process = None  # the `seqtui compare` started here, while it may still run
-        self.comparison_name = ""
-        # key (a run's path, or ("comparison", name)) -> its follower, and who asked for it
-        self.followers: dict[Hashable, RunFollower | ComparisonFollower | SweepFollower] = {}
-        self.followed_by: dict[Hashable, set[int]] = {}
-
     def on_mount(self) -> None:
         gc.freeze()  # torch's many long-lived objects make full collections stall the UI
         self.set_interval(POLL_SECONDS, self.poll_followed)
@@ -103,45 +81,6 @@ class SeqtuiApp(App):
             self.switch_mode("train")
         else:
             self.switch_mode("runs")
-
-    # -- following runs --------------------------------------------------------------------------
-    def follow(self, key: Hashable, owner: object):
-        """The one follower of a run (key: its path) or a comparison (key: ("comparison", name)),
-        up to date; it is polled until every owner has let go of it."""
-        follower = self.followers.get(key)
-        if follower is None:
-            if isinstance(key, tuple) and key[0] == "comparison":
-                follower = ComparisonFollower(self.root, key[1])
-            elif isinstance(key, tuple) and key[0] == "sweep":
-                follower = SweepFollower(key[1])
-            else:
-                follower = RunFollower(Run(Path(key)))
-            follower.poll()
-            self.followers[key] = follower
-        self.followed_by.setdefault(key, set()).add(id(owner))
-        return follower
-
-    def unfollow(self, key: Hashable, owner: object) -> None:
-        owners = self.followed_by.get(key, set())
-        owners.discard(id(owner))
-        if not owners:
-            self.followed_by.pop(key, None)
-            self.followers.pop(key, None)
-
-    def poll_followed(self) -> None:
-        reap()  # trainers and comparisons started from here that have ended: no zombies
-        changed = {key for key, follower in list(self.followers.items()) if follower.poll()}
-        if changed:
-            self.screen.post_message(FollowedChanged(changed))
-
-    def open_run(self, run: Run, mode: str = "train") -> None:
-        self.compare_group = None
-        self.current = run
-        self.switch_mode(mode)
-
-    @property
-    def too_small(self) -> bool:
-        return self.size.width < MIN_SIZE[0] or self.size.height < MIN_SIZE[1]
 
     def action_save_screen(self) -> None:
         if not self.writable("save a screenshot on the server"):
@@ -154,26 +93,6 @@ class SeqtuiApp(App):
             self.notify(f"cannot save a screenshot in {folder}: {error.strerror or error}", severity="error")
             return
         self.notify(f"saved {path}")
-
-    def delete_run(self, run: Run) -> str:
-        """Delete a run that nothing trains (a link to a run: only the link). Says what was done."""
-        if run.path.is_symlink():
-            try:
-                run.path.unlink()
-            except OSError as error:
-                raise SeqtuiError(f"cannot remove {run.path}: {error.strerror or error}") from None
-            said = f"removed the link {run.shown_name} (the run it points to is kept)"
-        else:
-            with run.locked(f"{run.shown_name} is being trained: stop it first"):
-                try:
-                    shutil.rmtree(run.path)
-                except OSError as error:
-                    raise SeqtuiError(f"cannot delete {run.path}: {error.strerror or error}") from None
-            said = f"deleted {run.shown_name}"
-        self.compare.discard(run.path)
-        if self.current is not None and self.current.path == run.path:
-            self.current = None
-        return said
 
     def writable(self, what: str) -> bool:
         """False (and says why) when this app is read-only: nothing may start, stop, continue or

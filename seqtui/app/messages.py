@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.message import Message
+
+from seqtui.app.followed import FollowKey
+from seqtui.store.run import Run
+
+if TYPE_CHECKING:  # torch's side: the runs list opens without loading it
+    from seqtui.core.checkpoint import Checkpoint
+    from seqtui.core.evaluation import Evaluation
+    from seqtui.core.models import SequenceClassifier
+    from seqtui.core.projection import Projection
 
 
 @dataclass
@@ -15,33 +26,33 @@ class EvaluationProgress(Message):
 
 @dataclass
 class EvaluationDone(Message):
-    results: list  # [(run name, n_max of training, Evaluation)]
+    results: list[tuple[str, int, Evaluation]]  # (run name, n_max of training, its evaluation)
 
 
 @dataclass
 class ModelLoaded(Message):
-    model: object
-    checkpoint: object
+    model: SequenceClassifier
+    checkpoint: Checkpoint
     mtime: float
 
 
 @dataclass
 class ProjectionFitted(Message):
-    checkpoint: object  # the checkpoint whose model was fitted
+    checkpoint: Checkpoint  # the checkpoint whose model was fitted
     state: str  # "hidden" or "cell"
-    projection: object  # seqtui.projection.Projection, or why there is none (str)
+    projection: Projection | str  # the principal components, or why there are none
 
 
 @dataclass
 class RunStarted(Message):
-    run: object
+    run: Run
 
 
 @dataclass
 class FollowedChanged(Message):
-    """Followed runs (by path) or comparisons (by name) that changed since the last poll."""
+    """Followed runs, comparisons and sweeps that changed since the last poll."""
 
-    keys: set
+    keys: set[FollowKey]
 
 
 @dataclass
@@ -51,5 +62,5 @@ class EvaluationFailed(Message):
 
 @dataclass
 class ModelFailed(Message):
-    path: object  # the checkpoint that could not be loaded
+    path: Path  # the checkpoint that could not be loaded
     reason: str

@@ -8,21 +8,13 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.markup import escape
 
+from seqtui.settings.units import duration_text
 from seqtui.store.layout import display_name
 
 if TYPE_CHECKING:
     from rich.live import Live
 
     from seqtui.sweep.driver import SweepState
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 TICK_SECONDS = 0.5
@@ -59,7 +51,7 @@ class SweepDisplay:
         return (
             f"sweep {state.manifest.name}: {counts['finished']}/{len(state.trials)} done · "
             f"{training} running{queued} · {counts['failed']} failed · {counts['waiting']} waiting · "
-            f"ETA {_duration(state.eta())}"
+            f"ETA {duration_text(state.eta())}"
         )
 
     def change(self, state, line: str) -> None:

@@ -5,7 +5,6 @@ run's metrics as CSV. Neither loads torch, so they answer at once.
 from __future__ import annotations
 
 import json
-import math
 import time
 from argparse import Namespace
 from pathlib import Path
@@ -15,6 +14,7 @@ from rich.table import Table
 
 from seqtui.cli.common import _open_run, console
 from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.units import age_text
 from seqtui.store.catalogue import RunSummary, list_runs
 from seqtui.store.layout import default_root, display_name
 
@@ -148,8 +148,4 @@ def _sweeps_folded(summaries: list[RunSummary]) -> list:
 
 
 def _ago(when: float) -> str:
-    seconds = max(0.0, time.time() - when)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{math.floor(seconds / size)}{unit} ago"
-    return f"{seconds:.0f}s ago"
+    return age_text(time.time() - when)

@@ -91,15 +91,13 @@ def _run_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-TASK_DEFAULTS = {"task": "match", "negatives": "random", "n-min": 1, "n-max": 10}
-
-
 def _task_arguments(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    from seqtui.settings.config import TaskConfig
     from seqtui.settings.registry import SETTING
 
     for name in ("task", "negatives", "n-min", "n-max"):
         setting = SETTING[name]
-        default = TASK_DEFAULTS[name] if defaults else argparse.SUPPRESS
+        default = getattr(TaskConfig(), setting.path[-1]) if defaults else argparse.SUPPRESS
         parser.add_argument(
             setting.flag,
             dest=name,
@@ -111,6 +109,8 @@ def _task_arguments(parser: argparse.ArgumentParser, defaults: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from seqtui.settings.registry import SETTING, SETTINGS, SWEEP_NO_FLAG
+    from seqtui.settings.values import NEGATIVES
+    from seqtui.sweep.spec import BEYOND, EVAL_SAMPLES
 
     parser = _Parser(
         prog="seqtui",
@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="accuracy by length of a run's latest checkpoint")
     _run_argument(evaluate)
     evaluate.add_argument("--samples", type=_positive_int, default=100_000)
-    evaluate.add_argument("--negatives", choices=("random", "hard", "mixed"), help="default: the run's own")
+    evaluate.add_argument("--negatives", choices=NEGATIVES, help="default: the run's own")
     evaluate.add_argument("--max-len", type=int, help="longest sequence length to test (may exceed the training range)")
     evaluate.add_argument("--seed", type=int, default=12345)
     evaluate.add_argument("--device", default="auto")
@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
         compare.add_argument(
             SETTING[name].flag, dest=name, type=_reader(SETTING[name]), default=argparse.SUPPRESS, help=text
         )
-    compare.add_argument("--eval-samples", type=_positive_int, default=20_000, help="examples per evaluation")
+    compare.add_argument("--eval-samples", type=_positive_int, default=EVAL_SAMPLES, help="examples per evaluation")
     compare.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
     compare.add_argument("--nice", type=_nice, default=0, help="lower the CPU priority by this much")
     compare.add_argument(
@@ -278,8 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     trial = sub.add_parser("trial", help="train one trial of a sweep to its budget, then measure it (heldout.json)")
     _run_argument(trial)
-    trial.add_argument("--eval-samples", type=_positive_int, default=20_000)
-    trial.add_argument("--beyond", type=int, default=5, help="pattern lengths past training also measured")
+    trial.add_argument("--eval-samples", type=_positive_int, default=EVAL_SAMPLES)
+    trial.add_argument("--beyond", type=int, default=BEYOND, help="pattern lengths past training also measured")
     trial.add_argument("--threads", type=_positive_int)
     trial.add_argument("--nice", type=_nice, default=0)
 

@@ -19,6 +19,7 @@ import math
 import numpy as np
 import torch
 
+from seqtui.core.adam import Adam
 from seqtui.core.models import SequenceClassifier
 
 FAST_BATCH = 16
@@ -29,9 +30,9 @@ def eligible(model: str, batch_size: int, device: torch.device) -> bool:
 
 
 class ElmanStepper:
-    """One training step of an ElmanRNN (seqtui.core.models) with torch.optim.Adam, in NumPy."""
+    """One training step of an ElmanRNN (seqtui.core.models) with Adam (seqtui.core.adam), in NumPy."""
 
-    def __init__(self, model: SequenceClassifier, optimizer: torch.optim.Adam, clip: float | None):
+    def __init__(self, model: SequenceClassifier, optimizer: Adam, clip: float | None):
         self.params = [*model._weights(), model.head.weight, model.head.bias]
         assert [id(p) for p in self.params] == [id(p) for p in optimizer.param_groups[0]["params"]]
         group = optimizer.param_groups[0]
@@ -40,13 +41,7 @@ class ElmanStepper:
         if group["weight_decay"] or group["amsgrad"] or group["maximize"]:
             raise ValueError("the NumPy step implements plain Adam only")
         self.clip = clip
-        for p in self.params:  # torch creates Adam's state at the first step; here, now
-            state = optimizer.state[p]
-            if not state:
-                state["step"] = torch.tensor(0.0)
-                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        self.states = [optimizer.state[p] for p in self.params]
+        self.states = [optimizer.moments(p) for p in self.params]  # made now if Adam has not stepped yet
         with torch.no_grad():
             self.w = [p.detach().numpy() for p in self.params]  # views: updates land in the model
         self.m = [s["exp_avg"].numpy() for s in self.states]
@@ -97,13 +92,13 @@ class ElmanStepper:
         return loss, correct, norm
 
     def _adam(self, grads: list[np.ndarray], lr: float) -> None:
-        """torch.optim.Adam's update (single-tensor form), in place on the shared tensors. Every
-        parameter has taken as many steps as the others (they are only ever updated together)."""
-        for step in self.steps:
-            step += 1
-        step = float(self.steps[0])
-        step_size = np.float32(lr / (1 - self.beta1**step))
-        correction = np.float32(1 / math.sqrt(1 - self.beta2**step))
+        """Adam's update (seqtui.core.adam), in place on the shared tensors. Every parameter has
+        taken as many steps as the others (they are only ever updated together)."""
+        for counter in self.steps:
+            counter += 1
+        t = float(self.steps[0])
+        step_size = np.float32(lr / (1 - self.beta1**t))
+        correction = np.float32(1 / math.sqrt(1 - self.beta2**t))
         keep, eps = np.float32(1 - self.beta1), np.float32(self.eps)
         decay, fresh = np.float32(self.beta2), np.float32(1 - self.beta2)
         for w, m, v, g in zip(self.w, self.m, self.v, grads):

@@ -16,6 +16,7 @@ from typing import Generator
 import torch
 import torch.nn.functional as F
 
+from seqtui.core.adam import Adam
 from seqtui.core.evaluation import Evaluation, evaluate_batches, held_out_set
 from seqtui.core.fastrnn import ElmanStepper, eligible
 from seqtui.core.gradients import GradientFlow
@@ -148,7 +149,7 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.model = build_model(config.model).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr)
+        self.optimizer = Adam(self.model.parameters(), lr=config.lr)
         # True: the NumPy step (seqtui.fastrnn) is used, built at the first step, after any restore
         self.fast: ElmanStepper | bool | None = (
             True if eligible(config.model.model, config.batch_size, self.device) else None

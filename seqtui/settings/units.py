@@ -72,3 +72,22 @@ def count_text(value: int) -> str:
         if value >= size and (value * 1000) % size == 0:
             return f"{value / size:g}{unit}"
     return str(value)
+
+
+def duration_text(seconds: float | None) -> str:
+    """A span of time as it is shown everywhere: 45s, 12m05s, 2h07m; "-" when unknown."""
+    if seconds is None:
+        return "-"
+    whole = int(seconds)
+    if whole >= 3600:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+def age_text(seconds: float) -> str:
+    """How long ago, in its largest unit: 3d ago, 5h ago, 12m ago, 40s ago."""
+    seconds = max(0.0, seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{math.floor(seconds / size)}{unit} ago"
+    return f"{seconds:.0f}s ago"

@@ -7,11 +7,13 @@ A hidden screen catches up from the same followers when it is shown again.
 
 from __future__ import annotations
 
+from textual import events, getters
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from seqtui.app.base import SeqtuiAppBase
 from seqtui.app.messages import FollowedChanged
 from seqtui.store.history import RunFollower
 from seqtui.store.run import Run
@@ -58,8 +60,12 @@ class SeqtuiScreen(Screen):
     # first in every footer, so it shows at 80 columns (the app's own ctrl+q is the same action)
     BINDINGS = [Binding("ctrl+q", "app.quit", "Quit")]
 
+    # Textual types `app` as a bare App; typed as seqtui's, every use of it by a screen is checked
+    app = getters.app(SeqtuiAppBase)
+    _narrow_nav = False  # the nav bar drawn with short labels
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action in WRITES and getattr(self.app, "read_only", False))
+        return not (action in WRITES and self.app.read_only)
 
     def compose_frame(self) -> ComposeResult:
         yield Static(nav_text(self.MODE), id="nav", markup=True)
@@ -68,7 +74,7 @@ class SeqtuiScreen(Screen):
     def compose_footer(self) -> ComposeResult:
         yield Footer(compact=True)
 
-    def on_resize(self, event) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         self._check_size()
 
     def on_screen_resume(self) -> None:
@@ -76,7 +82,7 @@ class SeqtuiScreen(Screen):
 
     def _check_size(self) -> None:
         narrow = self.app.size.width < NARROW
-        if narrow != getattr(self, "_narrow_nav", False):
+        if narrow != self._narrow_nav:
             self._narrow_nav = narrow
             self.query_one("#nav", Static).update(nav_text(self.MODE, self.app.size.width))
         small = self.app.too_small
@@ -88,7 +94,7 @@ class SeqtuiScreen(Screen):
 class RunFollowingScreen(SeqtuiScreen):
     """A screen that shows the app's current run, from the app's follower of it."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.follower: RunFollower | None = None
         self.dirty = True  # something changed that the screen does not show yet

@@ -15,8 +15,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import var
 from textual.widgets import DataTable, Static
 
+from seqtui.app.followed import ComparisonKey, FollowKey
 from seqtui.app.messages import FollowedChanged
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, SMOOTHING, Chart, Line
@@ -52,13 +54,15 @@ class CompareScreen(SeqtuiScreen):
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
-    def __init__(self):
+    # what the charts show, set by keys; each change redraws
+    by_time = var(False, init=False)  # x axis: training seconds instead of examples seen
+    accuracy = var(0, init=False)  # accuracy chart: worst held-out length, training accuracy, by length (report)
+    smoothing = var(2, init=False)  # an index into SMOOTHING
+    log_loss = var(True, init=False)
+
+    def __init__(self) -> None:
         super().__init__()
         self.followers: dict[Path, RunFollower] = {}
-        self.by_time = False  # x axis: training seconds instead of examples seen
-        self.accuracy = 0  # accuracy chart: worst held-out length, training accuracy, by length (report)
-        self.smoothing = 2
-        self.log_loss = True
         self.group: str | None = None
         self.comparison: ComparisonFollower | None = None
 
@@ -77,7 +81,12 @@ class CompareScreen(SeqtuiScreen):
         self.redraw()
 
     def on_followed_changed(self, message: FollowedChanged) -> None:
-        if self.is_current and message.keys & (set(self.followers) | {("comparison", self.group)}):
+        if not self.is_current:
+            return
+        shown: set[FollowKey] = set(self.followers)
+        if self.group is not None:
+            shown.add(ComparisonKey(self.group))
+        if message.keys & shown:
             self.sync()
             self.redraw()
 
@@ -95,9 +104,9 @@ class CompareScreen(SeqtuiScreen):
             paths = [current] if current and not group else []
         if group != self.group:
             if self.group is not None:
-                app.unfollow(("comparison", self.group), self)
+                app.unfollow(ComparisonKey(self.group), self)
             self.group = group
-            self.comparison = app.follow(("comparison", group), self) if group else None
+            self.comparison = app.follow(ComparisonKey(group), self) if group else None
         if self.comparison is not None:
             paths = list(self.comparison.runs)
         paths = [p for p in paths if (Path(p) / "config.json").exists()]
@@ -183,8 +192,8 @@ class CompareScreen(SeqtuiScreen):
                 legend=False,
             )
         else:
-            trained = f"train accuracy, smoothing ≤ {weight:g}"
-            title = "held-out accuracy, worst length" if mode == "held-out" else trained
+            train = f"train accuracy, smoothing ≤ {weight:g}"
+            title = "held-out accuracy, worst length" if mode == "held-out" else train
             chart.plot(acc_lines, title=title, y_range=(low, 1.0), x_label=x_label, legend=False)
 
     def report(self) -> dict:
@@ -232,19 +241,27 @@ class CompareScreen(SeqtuiScreen):
     # -- actions --------------------------------------------------------------------------------
     def action_toggle_time(self) -> None:
         self.by_time = not self.by_time
-        self.redraw()
 
     def action_toggle_accuracy(self) -> None:
         modes = self.modes(self.report())
         self.accuracy = (self.accuracy % len(modes) + 1) % len(modes)
-        self.redraw()
 
     def action_smoothing(self, step: int) -> None:
         self.smoothing = (self.smoothing + step) % len(SMOOTHING)
-        self.redraw()
 
     def action_log_scale(self) -> None:
         self.log_loss = not self.log_loss
+
+    def watch_by_time(self) -> None:
+        self.redraw()
+
+    def watch_accuracy(self) -> None:
+        self.redraw()
+
+    def watch_smoothing(self) -> None:
+        self.redraw()
+
+    def watch_log_loss(self) -> None:
         self.redraw()
 
     def action_evaluate(self) -> None:
@@ -253,7 +270,8 @@ class CompareScreen(SeqtuiScreen):
         if not paths:
             return
         app = self.app
-        if app.current is None or app.current.path not in paths:
-            app.current = Run(paths[0])
-        app.compare = set(paths) - {app.current.path}
+        current = app.current
+        if current is None or current.path not in paths:
+            current = app.current = Run(paths[0])
+        app.compare = set(paths) - {current.path}
         app.switch_mode("evaluate")

@@ -13,7 +13,7 @@ from seqtui.settings.config import TrainConfig
 from seqtui.settings.errors import SeqtuiError
 from seqtui.settings.limits import check_training_fits
 from seqtui.settings.presets import preset_config
-from seqtui.settings.registry import SETTING, SETTINGS
+from seqtui.settings.registry import SETTING, SETTINGS, Setting
 
 DERIVED = ("eval-every",)  # left blank, the preset works it out from the budget
 PRESET_CHOICES = [("default", "default"), ("tutorial", "tutorial")]
@@ -157,7 +157,7 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
         self._check()
 
     @staticmethod
-    def _shown(setting, preset: TrainConfig) -> str:
+    def _shown(setting: Setting, preset: TrainConfig) -> str:
         """A setting's value in its field: blank where the field's placeholder says what blank means."""
         if setting.name in DERIVED:
             return ""

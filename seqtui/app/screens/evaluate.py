@@ -19,6 +19,8 @@ from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, Chart, Line
 from seqtui.core.checkpoint import load_checkpoint
 from seqtui.core.evaluation import Evaluation, evaluate_stream
+from seqtui.core.models import SequenceClassifier
+from seqtui.settings.config import TaskConfig
 from seqtui.settings.errors import SeqtuiError
 from seqtui.settings.limits import check_fits, evaluation_bytes
 from seqtui.settings.units import parse_count
@@ -35,7 +37,7 @@ class EvaluateScreen(SeqtuiScreen):
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.results: list[tuple[str, int, Evaluation]] = []
 
@@ -118,9 +120,11 @@ class EvaluateScreen(SeqtuiScreen):
             self.post_message(EvaluationFailed(f"the evaluation failed: {type(error).__name__}: {error}"))
             raise
 
-    def _evaluate(self, runs: list[Run], samples: int, max_len: int | None, negatives: str) -> list:
+    def _evaluate(
+        self, runs: list[Run], samples: int, max_len: int | None, negatives: str
+    ) -> list[tuple[str, int, Evaluation]]:
         worker = get_current_worker()
-        plans = []
+        plans: list[tuple[Run, SequenceClassifier, TaskConfig, int]] = []
         for run in runs:
             try:
                 checkpoint = load_checkpoint(run.checkpoint_path)
@@ -139,6 +143,7 @@ class EvaluateScreen(SeqtuiScreen):
                     return []
                 self.post_message(EvaluationProgress(index * total + done, len(plans) * total))
                 evaluation = partial  # the last one holds every length
+            assert evaluation is not None  # the stream ends with the whole evaluation, so it yields once at least
             results.append((run.shown_name, task.n_max, evaluation))
         return results
 

@@ -34,18 +34,21 @@ class GradientsScreen(RunFollowingScreen):
         self.redraw()
 
     def redraw(self) -> None:
+        follower = self.follower
+        if follower is None:
+            return
         measured = [
             e
-            for e in self.follower.history.evaluations
+            for e in follower.history.evaluations
             if "gradient_norms_by_length" in e and "gradient_ratio_by_length" in e
         ]
         status = self.query_one("#gradients-status", Static)
         if not measured:
             status.update(
-                f"[b]{escape(self.follower.run.shown_name)}[/]: "
+                f"[b]{escape(follower.run.shown_name)}[/]: "
                 + (
-                    f"[red]{escape(self.follower.problem)}[/]"
-                    if self.follower.problem
+                    f"[red]{escape(follower.problem)}[/]"
+                    if follower.problem
                     else "no gradient measurement yet (one comes with every held-out evaluation)"
                 )
             )
@@ -66,7 +69,7 @@ class GradientsScreen(RunFollowingScreen):
         key = " ".join(f"[{RICH_COLOURS[i % len(RICH_COLOURS)]}]■[/] {n}" for i, n in enumerate(shown))
         status.update(
             Text.from_markup(  # rich markup: its colour names are the chart's ANSI colours
-                f"[b]{escape(self.follower.run.shown_name)}[/]  gradient flow at step {latest['step']:,} "
+                f"[b]{escape(follower.run.shown_name)}[/]  gradient flow at step {latest['step']:,} "
                 + (f"({len(measured)} measurements)   " if self.size.width >= 100 else " ")
                 + f"lengths {key}"
             )

@@ -9,11 +9,12 @@ import torch
 from rich.markup import escape
 from rich.style import Style
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.reactive import var
 from textual.widgets import Button, Input, Static
 
 from seqtui.app.messages import ModelFailed, ModelLoaded, ProjectionFitted
@@ -35,17 +36,17 @@ class SequenceInput(Input):
     KEYS = set("rnhcxpiq/")  # the probe screen's letter keys
 
     class Refused(Message):
-        def __init__(self, character: str):
+        def __init__(self, character: str) -> None:
             super().__init__()
             self.character = character
 
     def check_consume_key(self, key: str, character: str | None) -> bool:
         return character is not None and (character.isdigit() or character in " ,")
 
-    async def _on_key(self, event) -> None:
+    async def _on_key(self, event: events.Key) -> None:
         if event.is_printable and not self.check_consume_key(event.key, event.character):
             event.prevent_default()  # not typed into the field: the screen's bindings have it
-            if event.character not in self.KEYS:
+            if event.character is not None and event.character not in self.KEYS:
                 self.post_message(self.Refused(event.character))
 
 
@@ -62,15 +63,18 @@ class ProbeScreen(RunFollowingScreen):
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
-    def __init__(self):
+    # which state is shown, and how; each change draws the sequence shown again
+    show_cell = var(False, init=False)  # an LSTM's cell state, not its hidden state
+    # the states as a path on two principal components, not as units
+    show_path = var(False, init=False, toggle_class="-path")
+
+    def __init__(self) -> None:
         super().__init__()
         self.model: SequenceClassifier | None = None
         self.checkpoint: Checkpoint | None = None
         self.model_problem: str | None = None  # why there is no model to probe
         self.loaded_from: tuple[Path, float] | None = None
         self.digits: list[int] | None = None
-        self.show_cell = False
-        self.show_path = False  # the states as a path on two principal components, not as units
         # "hidden"/"cell" -> the model's principal components, or why there are none; fitted when
         # the PCA path is first shown for a checkpoint, in a worker
         self.projections: dict[str, Projection | str] = {}
@@ -164,11 +168,11 @@ class ProbeScreen(RunFollowingScreen):
         self.model, self.checkpoint = message.model, message.checkpoint
         self.model_problem = None
         self.projections = {}
-        config = self.checkpoint.config
+        config = message.checkpoint.config
         self.query_one("#probe-model", Static).update(
             f"[b]{escape(self.follower.run.shown_name)}[/]  {config.model.model}{config.model.hidden}  "
             f"{config.task.task}/{config.task.negatives}  lengths {2 * config.task.n_min}-{2 * config.task.n_max}"
-            f"  {'step' if self.size.width < 100 else 'checkpoint at step'} {self.checkpoint.step:,}"
+            f"  {'step' if self.size.width < 100 else 'checkpoint at step'} {message.checkpoint.step:,}"
         )
         if self.digits is not None:
             self.analyse(self.digits)
@@ -199,7 +203,7 @@ class ProbeScreen(RunFollowingScreen):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "change":
             self.action_change_digit()
-        else:
+        elif event.button.id is not None:  # positive, random or hard: the kind of example
             self.action_example(event.button.id)
 
     def action_edit(self) -> None:
@@ -234,12 +238,15 @@ class ProbeScreen(RunFollowingScreen):
             self.notify("only an LSTM has a cell state", severity="warning")
             return
         self.show_cell = not self.show_cell
-        if self.digits is not None:
-            self.analyse(self.digits)
 
     def action_toggle_view(self) -> None:
         self.show_path = not self.show_path
-        self.set_class(self.show_path, "-path")
+
+    def watch_show_cell(self) -> None:
+        if self.digits is not None:
+            self.analyse(self.digits)
+
+    def watch_show_path(self) -> None:
         if self.digits is not None:
             self.analyse(self.digits)
 
@@ -260,9 +267,10 @@ class ProbeScreen(RunFollowingScreen):
                 else Text("waiting for the model to load", style="dim")
             )
             return
-        task = self.checkpoint.config.task
+        model, checkpoint = self.model, self.checkpoint
+        task = checkpoint.config.task
         with torch.inference_mode():
-            unrolled = self.model.unroll(torch.tensor([digits]))
+            unrolled = model.unroll(torch.tensor([digits]))
         p_steps = torch.softmax(unrolled.logits[0], dim=1)[:, 1].tolist()
         p_match = p_steps[-1]
         verdict = p_match > 0.5
@@ -289,7 +297,7 @@ class ProbeScreen(RunFollowingScreen):
         states = unrolled.cell if (self.show_cell and unrolled.cell is not None) else unrolled.hidden
         what = "cell state" if states is unrolled.cell else "hidden state"
         if self.show_path:
-            self._draw_path(digits, torch.stack(states, dim=1)[0], what)
+            self._draw_path(model, checkpoint, digits, torch.stack(states, dim=1)[0], what)
             return
         rows = [state[0].tolist() for state in states]
         available = max(10, self.size.width - 12)
@@ -298,23 +306,25 @@ class ProbeScreen(RunFollowingScreen):
         self.query_one("#hidden-map", Heatmap).show(
             [row[:shown] for row in rows],
             labels=[str(d) for d in digits],
-            diverging=self.checkpoint.config.model.model != "rnn",
+            diverging=checkpoint.config.model.model != "rnn",
             title=f"{what}, steps x units"
             + (f" (units 1-{shown} of {units})" if shown < units else "")
             + ("   x: hidden/cell" if unrolled.cell is not None else "")
             + "   p: PCA path",
         )
 
-    def _draw_path(self, digits: list[int], states: torch.Tensor, what: str) -> None:
+    def _draw_path(
+        self, model: SequenceClassifier, checkpoint: Checkpoint, digits: list[int], states: torch.Tensor, what: str
+    ) -> None:
         """The sequence's states (T, H) as a path on the two principal components of held-out states."""
         chart = self.query_one("#pca-chart", Chart)
         state = "cell" if what == "cell state" else "hidden"
         projection = self.projections.get(state)
-        if not isinstance(projection, Projection):
-            if projection is None:
-                self.projections[state] = "fitting the principal components on held-out sequences ..."
-                self.fit(self.model, self.checkpoint, state)
-            chart.empty_message = self.projections[state]
+        if projection is None:
+            projection = self.projections[state] = "fitting the principal components on held-out sequences ..."
+            self.fit(model, checkpoint, state)
+        if isinstance(projection, str):  # being fitted, or why there are none
+            chart.empty_message = projection
             chart.plot([], title=f"{what}: principal components")
             return
         path = projection.project(states)

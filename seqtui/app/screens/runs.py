@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from rich.markup import escape
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.screens.dialogs import ConfirmDialog
+from seqtui.app.screens.train import TrainScreen
 from seqtui.session.launch import spawn
 from seqtui.settings.errors import SeqtuiError
 from seqtui.store.catalogue import RunSummary, list_runs
@@ -42,10 +44,10 @@ class RunsScreen(SeqtuiScreen):
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.summaries: list[RunSummary] = []
-        self.rows: list[tuple] = []
+        self.rows: list[tuple[Text | str, ...]] = []
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
@@ -59,7 +61,7 @@ class RunsScreen(SeqtuiScreen):
         self.timer = self.set_interval(REFRESH_SECONDS, self.tick)
         self.refresh_runs()
 
-    def on_resize(self, event) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         self.refresh_runs()
 
     def on_screen_resume(self) -> None:
@@ -98,20 +100,19 @@ class RunsScreen(SeqtuiScreen):
                 if summary.run.path == selected.path:
                     table.move_cursor(row=index)
         count = len(summaries)
-        damaged = [s for s in summaries if s.problem and s.state == "damaged"]
+        damaged = [(s.run.shown_name, s.problem) for s in summaries if s.problem and s.state == "damaged"]
         self.query_one("#runs-title", Static).update(
             f"[b]{count} run{'s' if count != 1 else ''}[/] under {escape(display_name(str(self.app.root)))}"
             + ("" if count else ": press n to start one")
             + (f"   ● {len(self.app.compare)} marked for comparison (F5, F7)" if self.app.compare else "")
             + (
-                f"\n[red]{len(damaged)} damaged[/]: {escape(damaged[0].run.shown_name)}: "
-                f"{escape(display_name(damaged[0].problem))}"
+                f"\n[red]{len(damaged)} damaged[/]: {escape(damaged[0][0])}: {escape(display_name(damaged[0][1]))}"
                 if damaged
                 else ""
             )
         )
 
-    def _row(self, s: RunSummary) -> tuple:
+    def _row(self, s: RunSummary) -> tuple[Text | str, ...]:
         best = "-" if s.best_worst is None else f"{s.best_worst:.4f}"
         mark = "● " if s.run.path in self.app.compare else ""
         task = (f"{s.task}/{s.negatives}",) if self.show_task else ()
@@ -172,7 +173,9 @@ class RunsScreen(SeqtuiScreen):
 
     def action_new_run(self) -> None:
         self.app.switch_mode("train")
-        self.app.screen.action_new_run()
+        screen = self.app.screen
+        assert isinstance(screen, TrainScreen)  # the train mode's screen, shown at once
+        screen.action_new_run()
 
     def action_stop(self) -> None:
         run = self.selected()

@@ -15,11 +15,13 @@ from pathlib import Path
 from rich.markup import escape
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from seqtui.app.followed import SweepKey
 from seqtui.app.messages import FollowedChanged
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.widgets.heatmap import SEQUENTIAL, colour_of, error_position
@@ -83,7 +85,7 @@ class SweepScreen(SeqtuiScreen):
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.directory: Path | None = None
         self.follower: SweepFollower | None = None
@@ -108,11 +110,11 @@ class SweepScreen(SeqtuiScreen):
         self.choose()
         self.redraw()
 
-    def on_resize(self, event) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         self.redraw(force=True)
 
     def on_followed_changed(self, message: FollowedChanged) -> None:
-        if self.is_current and ("sweep", self.directory) in message.keys:
+        if self.is_current and self.directory is not None and SweepKey(self.directory) in message.keys:
             self.redraw()
 
     # -- which sweep ----------------------------------------------------------------------------
@@ -127,9 +129,9 @@ class SweepScreen(SeqtuiScreen):
         if directory == self.directory:
             return
         if self.directory is not None:
-            app.unfollow(("sweep", self.directory), self)
+            app.unfollow(SweepKey(self.directory), self)
         self.directory = directory
-        self.follower = app.follow(("sweep", directory), self) if directory is not None else None
+        self.follower = app.follow(SweepKey(directory), self) if directory is not None else None
         self.seen = -1
 
     def action_other(self, step: int) -> None:
@@ -146,7 +148,7 @@ class SweepScreen(SeqtuiScreen):
         if self.follower is None or not self.follower.trials or table.cursor_row is None:
             return
         trial = self.follower.trials[min(table.cursor_row, len(self.follower.trials) - 1)]
-        run = Run(self.directory / trial.name)
+        run = Run(self.follower.directory / trial.name)
         if not run.file("config.json").exists():
             self.notify(f"{trial.name} has not started yet", timeout=4)
             return
@@ -170,7 +172,7 @@ class SweepScreen(SeqtuiScreen):
         if follower.version == self.seen and not force:
             return
         self.seen = follower.version
-        name = escape(display_name(self.directory.name))
+        name = escape(display_name(follower.directory.name))
         if follower.problem:
             status.update(f"[b]sweep {name}[/]: [red]{escape(display_name(follower.problem))}[/]")
             self.query_one("#sweep-map", Static).update("")
@@ -183,11 +185,10 @@ class SweepScreen(SeqtuiScreen):
             f"{counts['running']} running · {counts['failed']} failed · {counts['waiting']} waiting"
             + (f"   [dim]\\[ ] {others} other sweep{'s' if others != 1 else ''}[/]" if others > 0 else "")
         )
-        self.draw_map()
-        self.draw_trials()
+        self.draw_map(follower)
+        self.draw_trials(follower)
 
-    def draw_map(self) -> None:
-        follower = self.follower
+    def draw_map(self, follower: SweepFollower) -> None:
         width = max(40, self.size.width - 4)
         text = Text(no_wrap=True, overflow="crop")
         if not follower.map:
@@ -205,11 +206,11 @@ class SweepScreen(SeqtuiScreen):
             text.append_text(legend())
         self.query_one("#sweep-map", Static).update(text)
 
-    def draw_trials(self) -> None:
+    def draw_trials(self, follower: SweepFollower) -> None:
         table = self.query_one("#sweep-trials", DataTable)
         row = table.cursor_row
         table.clear()
-        for trial in self.follower.trials:
+        for trial in follower.trials:
             style = "red" if trial.state == "failed" else ("green" if trial.state == "finished" else "")
             table.add_row(
                 Text(display_name(trial.name)),

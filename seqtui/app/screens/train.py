@@ -10,6 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.reactive import var
 from textual.widgets import Static
 
 from seqtui.app.messages import RunStarted
@@ -22,9 +23,10 @@ from seqtui.settings.config import Budget, TrainConfig
 from seqtui.settings.errors import SeqtuiError
 from seqtui.store.catalogue import new_run_path
 from seqtui.store.export import export_csv
-from seqtui.store.history import smooth, smoothing_weight
+from seqtui.store.history import Series, smooth, smoothing_weight
 from seqtui.store.layout import display_name, distinct_names
 from seqtui.store.run import Run
+from seqtui.store.status import RunStatus
 
 CHART_SECONDS = 1.0  # charts redraw at most this often; the status line at once
 VERDICT_STYLE = {"chance": "red", "partial": "yellow", "short": "yellow"}
@@ -73,13 +75,16 @@ class TrainScreen(RunFollowingScreen):
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
-    def __init__(self):
+    # what the charts show, set by keys; each change redraws
+    smoothing = var(2, init=False)  # an index into SMOOTHING
+    log_loss = var(True, init=False)
+    # fraction of the history to read values at; None: latest (end redraws even when it is already)
+    cursor: var[float | None] = var(None, init=False, always_update=True)
+
+    def __init__(self) -> None:
         super().__init__()
-        self.smoothing = 2
-        self.log_loss = True
         self.pending = False  # metrics arrived that the charts do not show yet
         self.drawn_at = 0.0
-        self.cursor: float | None = None  # fraction of the history to read values at; None: latest
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
@@ -101,7 +106,7 @@ class TrainScreen(RunFollowingScreen):
         self.set_interval(CHART_SECONDS, self.draw_pending)
 
     def attached(self, run: Run) -> None:
-        self.cursor = None
+        self.set_reactive(TrainScreen.cursor, None)  # catching up with the new run draws it
 
     def detached(self) -> None:
         self.query_one("#train-status", Static).update("no run attached: press n to start one, or F2 to open a run")
@@ -187,7 +192,7 @@ class TrainScreen(RunFollowingScreen):
         marker: list[float] = []
         if self.cursor is None or not loss_points[0]:
 
-            def numbers(series) -> str:
+            def numbers(series: Series) -> str:
                 return "-" if series.last is None else f"{series.last:.4f} (best {series.best:.4f})"
 
             values.update(
@@ -210,7 +215,15 @@ class TrainScreen(RunFollowingScreen):
         self._plot(self.query_one("#acc-chart", Chart), title, acc_points, acc_smooth, False, marker)
         self._draw_lengths(history.evaluations)
 
-    def _plot(self, chart: Chart, title: str, points, smoothed: list[float], log_y: bool, marker: list[float]) -> None:
+    def _plot(
+        self,
+        chart: Chart,
+        title: str,
+        points: tuple[list[float], list[float]],
+        smoothed: list[float],
+        log_y: bool,
+        marker: list[float],
+    ) -> None:
         xs, ys = points
         lines = [Line(xs, ys, None, "gray")]
         if SMOOTHING[self.smoothing]:
@@ -268,7 +281,7 @@ class TrainScreen(RunFollowingScreen):
         if follower.config is None:
             self.notify(f"{follower.run.shown_name} is damaged: {follower.problem}", severity="error", markup=False)
             return
-        extra = self._more(follower)
+        extra = self._more(follower.config, follower.status)
         more = f" for {extra.describe()} more" if extra is not None else ""
         self.notify(f"starting {follower.run.shown_name}{more} ...", markup=False, timeout=4)  # at once
         self.continue_run(follower.run, extra)
@@ -278,9 +291,9 @@ class TrainScreen(RunFollowingScreen):
         self.post_message(RunStarted(resume_training(run, extra)))
 
     @staticmethod
-    def _more(follower) -> Budget | None:
+    def _more(config: TrainConfig, status: RunStatus) -> Budget | None:
         """As much again as the run's budget, if that is spent (or its last evaluation was poor)."""
-        budget, status = follower.config.budget, follower.status
+        budget = config.budget
         if not budget.reached(status.step, status.examples, status.elapsed) and status.state != "finished":
             return None
         return budget.again()
@@ -327,7 +340,6 @@ class TrainScreen(RunFollowingScreen):
                 timeout=4,
                 markup=False,
             )
-        self.redraw()
 
     def action_cursor(self, move: int) -> None:
         if move == 0:
@@ -335,7 +347,6 @@ class TrainScreen(RunFollowingScreen):
         else:
             start = 1.0 if self.cursor is None else self.cursor
             self.cursor = min(1.0, max(0.0, start + move / 40))
-        self.redraw()
 
     def action_export(self) -> None:
         if self.follower is None:
@@ -349,6 +360,14 @@ class TrainScreen(RunFollowingScreen):
 
     def action_log_scale(self) -> None:
         self.log_loss = not self.log_loss
+
+    def watch_smoothing(self) -> None:
+        self.redraw()
+
+    def watch_log_loss(self) -> None:
+        self.redraw()
+
+    def watch_cursor(self) -> None:
         self.redraw()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import plotext as plt
@@ -18,8 +19,8 @@ RICH_COLOURS = ["cyan", "yellow", "green", "magenta", "bright_blue", "red", "bri
 
 @dataclass
 class Line:
-    xs: list[float]
-    ys: list[float]
+    xs: Sequence[float]
+    ys: Sequence[float]
     label: str | None = None
     color: str = "cyan"
     marker: str = "braille"
@@ -36,7 +37,7 @@ class Note:
     color: str | None = None  # None: the terminal's own text colour (reads on light and dark)
 
 
-def thin(xs: list[float], ys: list[float], most: int) -> tuple[list[float], list[float]]:
+def thin(xs: Sequence[float], ys: Sequence[float], most: int) -> tuple[Sequence[float], Sequence[float]]:
     """At most `most` points, each the mean of a run of neighbours (plotext's cost is per point)."""
     if len(xs) <= most:
         return xs, ys
@@ -85,8 +86,8 @@ class Chart(Widget):
         self.y_range: tuple[float, float] | None = None
         self.x_label = ""
         self.empty_message = "waiting for data"
-        self.vertical: list[float] = []
-        self.x_ticks: list[float] | None = None
+        self.vertical: Sequence[float] = []
+        self.x_ticks: Sequence[float] | None = None
         self.notes: list[Note] = []
         self.legend = True
         self._cache: tuple[tuple, Text] | None = None
@@ -100,8 +101,8 @@ class Chart(Widget):
         log_y: bool = False,
         y_range: tuple[float, float] | None = None,
         x_label: str = "",
-        vertical: list[float] | None = None,
-        x_ticks: list[float] | None = None,
+        vertical: Sequence[float] | None = None,
+        x_ticks: Sequence[float] | None = None,
         notes: list[Note] | None = None,
         legend: bool = True,
     ) -> None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from itertools import groupby
 
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Size
 from textual.widget import Widget
 
 from seqtui.app.widgets.chart import nice_ticks, tick_label
@@ -50,8 +52,9 @@ def _style(foreground: int | None, background: int | None) -> Style | None:
     return Style(color=f"color({foreground})", bgcolor=None if background is None else f"color({background})")
 
 
-def missing(value: float | None) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+def not_a_number(value: float) -> bool:
+    """NaN: drawn blank, like a missing (None) value."""
+    return isinstance(value, float) and math.isnan(value)
 
 
 class Heatmap(Widget):
@@ -67,7 +70,7 @@ class Heatmap(Widget):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None):
         super().__init__(id=id, classes=classes)
-        self.rows: list[list[float]] = []
+        self.rows: list[list[float | None]] = []
         self.labels: list[str] = []
         self.low, self.high = 0.0, 1.0
         self.palette = SEQUENTIAL
@@ -91,13 +94,13 @@ class Heatmap(Widget):
     ) -> None:
         """`accuracy`: values are accuracies, coloured by error on a log scale (error_position)."""
         if accuracy:
-            rows = [[None if missing(v) else error_position(v) for v in row] for row in rows]
+            rows = [[None if v is None or not_a_number(v) else error_position(v) for v in row] for row in rows]
             low, high, diverging = 0.0, 1.0, False
         self.accuracy = accuracy
         self.rows = rows
         self.labels = labels or [""] * len(rows)
         self.x_range = x_range
-        values = [v for row in rows for v in row if not missing(v)]
+        values = [v for row in rows for v in row if v is not None and not not_a_number(v)]
         if diverging:
             bound = max((abs(v) for v in values), default=1.0) or 1.0
             self.low, self.high = (-bound if low is None else low), (bound if high is None else high)
@@ -108,7 +111,7 @@ class Heatmap(Widget):
         self.title, self.legend_format = title, legend_format
         self.refresh(layout=True)
 
-    def get_content_height(self, container, viewport, width: int) -> int:
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return (len(self.rows) + 1) // 2 + 2 + (1 if self.x_range else 0)
 
     def render(self) -> Text:
@@ -121,18 +124,13 @@ class Heatmap(Widget):
             lower = self.rows[top + 1] if top + 1 < len(self.rows) else None
             pair = self.labels[top] + ("/" + self.labels[top + 1] if lower is not None and self.labels[top + 1] else "")
             text.append(pair.rjust(label_width * 2 + 1) + " ", style="dim")
-            run, count = None, 0  # neighbouring cells drawn alike go out as one segment
-            for i, value in enumerate(upper):
-                cell = self._cell(value, None if lower is None else lower[i])
-                if cell != run and count:
-                    text.append(run[0] * count, _style(*run[1:]))
-                    count = 0
-                run, count = cell, count + 1
-            if count:
-                text.append(run[0] * count, _style(*run[1:]))
+            cells = (self._cell(value, None if lower is None else lower[i]) for i, value in enumerate(upper))
+            for (character, foreground, background), alike in groupby(cells):
+                # neighbouring cells drawn alike go out as one segment
+                text.append(character * len(list(alike)), _style(foreground, background))
             text.append("\n")
         if self.x_range and self.rows:
-            text.append(self._axis(label_width * 2 + 2, len(self.rows[0])) + "\n", style="dim")
+            text.append(self._axis(label_width * 2 + 2, len(self.rows[0]), *self.x_range) + "\n", style="dim")
         text.append(" " * (label_width * 2 + 2))
         ends = (
             ("error 50%", "0.1% (log)")
@@ -150,17 +148,16 @@ class Heatmap(Widget):
 
     def _cell(self, upper: float | None, lower: float | None) -> tuple[str, int | None, int | None]:
         """(character, foreground, background) of a cell holding two rows' values."""
-        if missing(upper) and missing(lower):
-            return (" ", None, None)
-        if missing(upper):
+        if upper is None or not_a_number(upper):
+            if lower is None or not_a_number(lower):
+                return (" ", None, None)
             return ("▄", self._colour(lower), None)
-        if missing(lower):
+        if lower is None or not_a_number(lower):
             return ("▀", self._colour(upper), None)
         return ("▀", self._colour(upper), self._colour(lower))
 
-    def _axis(self, indent: int, columns: int) -> str:
-        """Round x values under the columns they fall in: '|250k     |500k ...'."""
-        first, last = self.x_range
+    def _axis(self, indent: int, columns: int, first: float, last: float) -> str:
+        """Round x values under the columns they fall in, from `first` to `last`: '|250k     |500k ...'."""
         line = [" "] * (columns + 8)
         span = (last - first) or 1.0
         free_from = 0

@@ -1,0 +1,115 @@
+"""The app as its screens see it: the runs root, the open run, the runs marked for comparison,
+and one follower per followed run, comparison or sweep.
+
+SeqtuiApp (seqtui.app.app) adds the screens themselves. Screens are typed against this class, not
+that one, as that one imports them: the screens' modules cannot import it back (no import circles).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import TypeAlias, overload
+
+from textual.app import App
+from textual.reactive import reactive
+
+from seqtui.app.followed import ComparisonKey, FollowKey, SweepKey
+from seqtui.app.messages import FollowedChanged
+from seqtui.session.launch import reap
+from seqtui.settings.errors import SeqtuiError
+from seqtui.store.history import RunFollower
+from seqtui.store.run import Run
+from seqtui.sweep.compare import ComparisonFollower
+from seqtui.sweep.follow import SweepFollower
+
+MIN_SIZE = (80, 24)
+
+Follower: TypeAlias = RunFollower | ComparisonFollower | SweepFollower
+
+
+class SeqtuiAppBase(App[None]):
+    """The state and the followers the screens share; SeqtuiApp adds the screens."""
+
+    current: reactive[Run | None] = reactive(None, always_update=True)
+
+    def __init__(self, root: Path, run: Path | None = None, read_only: bool = False) -> None:
+        super().__init__()
+        self.root = Path(root)
+        self.read_only = read_only  # served to a browser: look and probe, change nothing
+        self.initial_run = run
+        self.compare: set[Path] = set()  # runs marked for comparison in the runs list
+        self.compare_group: str | None = None  # a comparison started here, shown until a run is opened
+        # the `seqtui compare` started here, while it may still run
+        self.comparison_process: subprocess.Popen[bytes] | None = None
+        self.comparison_name = ""
+        self.followers: dict[FollowKey, Follower] = {}
+        self.followed_by: dict[FollowKey, set[int]] = {}  # key -> who asked for its follower
+
+    # -- following runs --------------------------------------------------------------------------
+    @overload
+    def follow(self, key: Path, owner: object) -> RunFollower: ...
+    @overload
+    def follow(self, key: ComparisonKey, owner: object) -> ComparisonFollower: ...
+    @overload
+    def follow(self, key: SweepKey, owner: object) -> SweepFollower: ...
+
+    def follow(self, key: FollowKey, owner: object) -> Follower:
+        """The one follower of a run, a comparison or a sweep, up to date; it is polled until every
+        owner has let go of it."""
+        follower = self.followers.get(key)
+        if follower is None:
+            if isinstance(key, ComparisonKey):
+                follower = ComparisonFollower(self.root, key.name)
+            elif isinstance(key, SweepKey):
+                follower = SweepFollower(key.path)
+            else:
+                follower = RunFollower(Run(key))
+            follower.poll()
+            self.followers[key] = follower
+        self.followed_by.setdefault(key, set()).add(id(owner))
+        return follower
+
+    def unfollow(self, key: FollowKey, owner: object) -> None:
+        owners = self.followed_by.get(key, set())
+        owners.discard(id(owner))
+        if not owners:
+            self.followed_by.pop(key, None)
+            self.followers.pop(key, None)
+
+    def poll_followed(self) -> None:
+        reap()  # trainers and comparisons started from here that have ended: no zombies
+        changed = {key for key, follower in list(self.followers.items()) if follower.poll()}
+        if changed:
+            self.screen.post_message(FollowedChanged(changed))
+
+    # -- what screens ask of the app -------------------------------------------------------------
+    def open_run(self, run: Run, mode: str = "train") -> None:
+        self.compare_group = None
+        self.current = run
+        self.switch_mode(mode)
+
+    @property
+    def too_small(self) -> bool:
+        return self.size.width < MIN_SIZE[0] or self.size.height < MIN_SIZE[1]
+
+    def delete_run(self, run: Run) -> str:
+        """Delete a run that nothing trains (a link to a run: only the link). Says what was done."""
+        if run.path.is_symlink():
+            try:
+                run.path.unlink()
+            except OSError as error:
+                raise SeqtuiError(f"cannot remove {run.path}: {error.strerror or error}") from None
+            said = f"removed the link {run.shown_name} (the run it points to is kept)"
+        else:
+            with run.locked(f"{run.shown_name} is being trained: stop it first"):
+                try:
+                    shutil.rmtree(run.path)
+                except OSError as error:
+                    raise SeqtuiError(f"cannot delete {run.path}: {error.strerror or error}") from None
+            said = f"deleted {run.shown_name}"
+        self.compare.discard(run.path)
+        if self.current is not None and self.current.path == run.path:
+            self.current = None
+        return said
