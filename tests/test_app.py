@@ -61,6 +61,30 @@ def long_config():
     return small_config(budget=Budget(steps=1_000_000), eval_every=2_000)
 
 
+def test_the_form_says_each_error_under_the_field_it_is_about(tmp_path, monkeypatch):
+    from seqtui.settings import limits
+
+    async def scenario():
+        app = make_app(tmp_path / "runs")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f3", "n")
+            await wait_for(pilot, lambda: isinstance(app.screen, NewRunDialog), what="the dialog")
+            dialog = app.screen
+            for field, value in (("n-min", "5"), ("n-max", "3")):
+                dialog.query_one(f"#f-{field}", Input).value = value
+            await pilot.press("ctrl+s")  # checked as the config is built: the setting it names
+            assert "larger than n_max" in str(dialog.query_one("#e-n-min").render())
+            assert str(dialog.query_one("#e-n-max").render()) == ""
+            dialog.query_one("#f-n-min", Input).value = "1"
+            monkeypatch.setattr(limits, "available_memory", lambda: 1000)  # a machine with no room
+            await pilot.press("ctrl+s")
+            assert "has 1 kB available" in str(dialog.query_one("#form-error").render())
+            assert str(dialog.query_one("#e-n-min").render()) == ""
+            assert isinstance(app.screen, NewRunDialog) and not (tmp_path / "runs").exists()
+
+    asyncio.run(scenario())
+
+
 def test_new_run_from_the_app_trains_in_its_own_process_and_fills_the_charts(tmp_path):
     async def scenario():
         app = make_app(tmp_path / "runs")

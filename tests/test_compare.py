@@ -8,8 +8,9 @@ from seqtui.core.training import Budget
 from seqtui.settings.errors import SeqtuiError
 from seqtui.store.catalogue import list_runs
 from seqtui.store.run import Run
-from seqtui.sweep.compare import compare, group_of, group_runs, read_by_length, report_path
+from seqtui.sweep.compare import ComparisonFollower, compare, group_of, group_runs, report_path
 from seqtui.sweep.executors import LocalExecutor, split_cores
+from seqtui.sweep.trial import read_heldout
 
 
 def local(parallel: int = 1) -> LocalExecutor:
@@ -62,13 +63,17 @@ def test_a_named_comparison_is_a_group_of_runs_the_app_can_find(tmp_path):
     (tmp_path / "cmp-t1" / "notes").mkdir()  # not a model's run: not in the group
     assert [p.name for p in group_runs(tmp_path, "t1")] == ["rnn", "lstm"]  # in SPECS order
     assert group_runs(tmp_path, "t2") == []
-    by_length = read_by_length(tmp_path, "t1")
+    follower = ComparisonFollower(tmp_path, "t1")  # what the app's compare screen shows
+    assert follower.poll() and follower.reported
+    by_length = follower.by_length
     assert set(by_length) == {"lstm", "rnn"} and sorted(by_length["rnn"]["hard"]) == [2, 4, 6, 8, 10, 12, 14]
-    assert all(0 <= v <= 1 for model in by_length.values() for kind in model.values() for v in kind.values())
-    assert read_by_length(tmp_path, "t2") == {}  # no report (yet)
-    (tmp_path / "cmp-t3").mkdir()
-    (tmp_path / "cmp-t3" / "report.csv").write_text("model,random_x\nrnn,abc\n")
-    assert read_by_length(tmp_path, "t3") == {}  # not a report: nothing, not a traceback
+    assert by_length["lstm"]["random"] == read_heldout(Run(tmp_path / "cmp-t1" / "lstm")).random  # one route
+    assert not follower.poll()  # nothing changed, nothing read
+    (tmp_path / "cmp-t1" / "rnn" / "heldout.json").write_text('{"format": 1, "random": "abc"}')
+    assert follower.poll() and set(follower.by_length) == {"lstm"}  # damaged: not shown, not a traceback
+    empty = ComparisonFollower(tmp_path, "t2")
+    empty.poll()
+    assert empty.by_length == {} and not empty.reported  # nothing (yet)
     with pytest.raises(SeqtuiError, match="exists already"):
         compare(tmp_path, {}, Budget(steps=1), ["gru"], report=lambda line: None, executor=FakeExecutor(), stamp="t1")
     assert not (tmp_path / "cmp-t1" / "gru").exists()
@@ -115,10 +120,10 @@ def test_two_at_a_time_trains_the_models_side_by_side_in_their_own_processes(tmp
     status = [run.raw_status() for run in runs]
     assert all(s.state == "finished" for s in status)
     assert all((run.path / "train.log").is_file() for run in runs)  # each trained by its own `seqtui train`
-    # rnn and lstm ran at the same time; gru started when one of them had finished
-    ends = [(run.path / "status.json").stat().st_mtime for run in runs]
-    assert status[1].started < ends[0] and status[0].started < ends[1]
-    assert status[2].started >= min(ends[0], ends[1]) - 0.5
+    # rnn and lstm were handed out together; gru once one of them had finished (the driver's log)
+    log = [line.split(" ", 2)[2] for line in (tmp_path / "cmp-two" / "sweep.log").read_text().splitlines()]
+    order = [line.split(":")[0] + (" done" if "finished" in line else "") for line in log]
+    assert order[:2] == ["rnn", "lstm"] and order.index("gru") > min(order.index("rnn done"), order.index("lstm done"))
     assert [r["model"] for r in csv.DictReader(open(table))] == ["rnn", "lstm", "gru"]
     assert "side by side" in md.read_text() and any("2 at a time" in line for line in lines)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -22,14 +21,14 @@ from seqtui.session.launch import log_tail
 from seqtui.settings.config import Budget
 from seqtui.settings.errors import SeqtuiError
 from seqtui.store.files import file_stamp, write_text_atomic
-from seqtui.store.layout import LOG
+from seqtui.store.layout import HELDOUT, LOG
 from seqtui.store.run import Run
 from seqtui.sweep.driver import run_sweep
 from seqtui.sweep.executors import Executor
 from seqtui.sweep.manifest import read_manifest
 from seqtui.sweep.report import write_report
 from seqtui.sweep.spec import EVAL_SAMPLES, VARIANTS, SweepSpec, variant
-from seqtui.sweep.trial import read_heldout
+from seqtui.sweep.trial import Measurement, read_heldout
 
 SPECS = VARIANTS  # the models a comparison trains: rnn, irnn (identity init, clipped), lstm, gru
 # a comparison's name: the default date and time, or a word without "-", so names read one way
@@ -54,31 +53,6 @@ def group_runs(root: Path, stamp: str) -> list[Path]:
 
 def report_path(root: Path, stamp: str) -> Path:
     return comparison_dir(root, stamp) / "report.md"
-
-
-def read_by_length(root: Path, stamp: str) -> dict[str, dict[str, dict[int, float]]]:
-    """From a finished comparison's CSV: model -> "random"/"hard" -> sequence length -> accuracy.
-
-    Empty while the comparison has not written its report, or when the file is not one (only a
-    small regular file is read, and only accuracies between 0 and 1 are believed)."""
-    path = comparison_dir(root, stamp) / "report.csv"
-    try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode) or info.st_size > 1 << 20:
-            return {}
-        with open(path, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-        out = {}
-        for row in rows:
-            out[row["model"]] = {
-                kind: {int(k.split("_")[1]): float(v) for k, v in row.items() if k.startswith(kind + "_") and v}
-                for kind in ("random", "hard")
-            }
-        if any(not 0 <= v <= 1 for model in out.values() for kind in model.values() for v in kind.values()):
-            return {}
-        return out
-    except (OSError, KeyError, ValueError, IndexError, AttributeError, TypeError, csv.Error):
-        return {}
 
 
 @dataclass
@@ -245,17 +219,19 @@ def _write(directory: Path, rows: list[Row], side_by_side: bool) -> tuple[Path, 
 
 
 class ComparisonFollower:
-    """Follows a comparison as it grows: which of its runs exist, its report, its log's last line.
-
-    Its runs are followed one by one like any run (seqtui.store.history.RunFollower); this follows what
-    belongs to the comparison as a whole, and never raises."""
+    """Follows a comparison as it grows: which of its runs exist, each model's measurement (the
+    trials' heldout.json, as the sweep view reads them), whether its report is written, its log's
+    last line. Its runs are followed one by one like any run (seqtui.store.history.RunFollower);
+    this follows what belongs to the comparison as a whole, and never raises."""
 
     def __init__(self, root: Path, stamp: str):
         self.root, self.stamp = Path(root), stamp
         self.runs: list[Path] = []
-        self.by_length: dict = {}  # the report's accuracy by length, once written
+        # model -> "random"/"hard" -> sequence length -> accuracy, for each model measured so far
+        self.by_length: dict[str, dict[str, dict[int, float]]] = {}
+        self.reported = False  # report.md is written (every model measured)
         self.log_line = ""
-        self._report_stamp: tuple | None = None
+        self._measured: dict[str, tuple[tuple[int, int, int] | None, Measurement | None]] = {}
 
     @property
     def report(self) -> Path:
@@ -269,10 +245,20 @@ class ComparisonFollower:
             runs = []
         if runs != self.runs:
             self.runs, changed = runs, True
-        stamp = file_stamp(comparison_dir(self.root, self.stamp) / "report.csv")
-        if stamp != self._report_stamp:
-            self._report_stamp, changed = stamp, True
-            self.by_length = read_by_length(self.root, self.stamp)
+        for run in runs:
+            stamp = file_stamp(run / HELDOUT)
+            if run.name not in self._measured or self._measured[run.name][0] != stamp:
+                self._measured[run.name] = (stamp, read_heldout(Run(run)) if stamp is not None else None)
+                changed = True
+        if changed:
+            self.by_length = {
+                name: {"random": m.random, "hard": m.hard}
+                for name, (_, m) in self._measured.items()
+                if m is not None and comparison_dir(self.root, self.stamp) / name in runs
+            }
+        reported = file_stamp(self.report) is not None
+        if reported != self.reported:
+            self.reported, changed = reported, True
         line = log_tail(self.root / f"compare-{self.stamp}.log", whole=True) if not self.runs else ""
         if line != self.log_line:
             self.log_line, changed = line, True

@@ -22,16 +22,11 @@ from seqtui.app.followed import ComparisonKey, FollowKey
 from seqtui.app.messages import FollowedChanged
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, SMOOTHING, Chart, Line
+from seqtui.settings.units import duration_text
 from seqtui.store.history import RunFollower, RunHistory, smooth
 from seqtui.store.layout import display_name, distinct_names
 from seqtui.store.run import Run
 from seqtui.sweep.compare import ComparisonFollower, group_of
-
-
-def when(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    return f"{seconds:.0f}s" if seconds < 600 else f"{seconds / 60:.0f}m"
 
 
 def gradient_ratio(history: RunHistory) -> float | None:
@@ -136,7 +131,7 @@ class CompareScreen(SeqtuiScreen):
         else:
             count = len(self.followers)
             what = f"comparison {self.group}" if self.group else f"{count} run{'s' if count != 1 else ''}"
-            report = self.comparison.report if self.comparison and self.comparison.by_length else None
+            report = self.comparison.report if self.comparison and self.comparison.reported else None
             status.update(
                 f"[b]{escape(what)}[/]   x: {'training time' if self.by_time else 'examples seen'}"
                 + (f"   report: {escape(report.parent.name)}/{escape(report.name)}" if report else "")
@@ -231,11 +226,11 @@ class CompareScreen(SeqtuiScreen):
                 Text.assemble(("■ ", colour), self.label(follower.run)),
                 Text(status.state),
                 f"{rate:,.0f}",
-                when(elapsed),
+                duration_text(elapsed),
                 "-" if latest is None else f"{latest:.4f}",
                 "-" if ratio is None else f"{ratio:.2g}",
-                when(history.reached.get(0.95)),
-                when(history.reached.get(0.99)),
+                duration_text(history.reached.get(0.95)),
+                duration_text(history.reached.get(0.99)),
             )
 
     # -- actions --------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from seqtui.settings.config import TrainConfig
-from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.errors import SeqtuiError, SettingError
 from seqtui.settings.limits import check_training_fits
 from seqtui.settings.presets import preset_config
 from seqtui.settings.registry import SETTING, SETTINGS, Setting
@@ -65,26 +65,6 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
-
-
-# where a cross-field error belongs in the form: words of its message -> the field
-ERROR_FIELDS = [
-    ("n_min", "n-min"),
-    ("n_max", "n-max"),
-    ("rnn model only", "init"),
-    ("hidden", "hidden"),
-    ("learning rate", "lr"),
-    ("batch", "batch-size"),
-    ("clip", "clip"),
-    ("device", "device"),
-    ("threads", "threads"),
-    ("eval samples", "eval-samples"),
-    ("--samples", "samples"),
-    ("--steps", "steps"),
-    ("--time", "time"),
-    ("target", "target-acc"),
-    ("seed", "seed"),
-]
 
 
 class NewRunDialog(ModalScreen[TrainConfig | None]):
@@ -195,10 +175,10 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
         try:
             config = preset_config(values, self.preset)
             check_training_fits(config)
-        except SeqtuiError as error:
-            text = str(error)
-            field = next((key for words, key in ERROR_FIELDS if words in text), "form")
-            return None, {field: text}
+        except SettingError as error:  # under the field it names
+            return None, {error.setting if error.setting in SETTING else "form": str(error)}
+        except SeqtuiError as error:  # about the whole run (its memory): under the form
+            return None, {"form": str(error)}
         return config, {}
 
     def _check(self) -> TrainConfig | None:

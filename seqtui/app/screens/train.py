@@ -21,6 +21,7 @@ from seqtui.app.widgets.heatmap import Heatmap
 from seqtui.session.launch import resume_training, start_training
 from seqtui.settings.config import Budget, TrainConfig
 from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.units import duration_text
 from seqtui.store.catalogue import new_run_path
 from seqtui.store.export import export_csv
 from seqtui.store.history import Series, smooth, smoothing_weight
@@ -46,15 +47,6 @@ def length_map_columns(evaluations: list[dict], columns: int) -> list[dict | Non
             index += 1
         out.append(evaluations[index] if index >= 0 else None)
     return out
-
-
-def human(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 class TrainScreen(RunFollowingScreen):
@@ -159,10 +151,10 @@ class TrainScreen(RunFollowingScreen):
             f"{config.model.model}{config.model.hidden} {escape(status.device or config.device)}",
             f"step {status.step:,}",
             f"{rate or 0:,.0f} ex/s",
-            human(elapsed),
+            duration_text(elapsed),
         ]
         if eta is not None:
-            parts.append(f"eta {human(eta)}")
+            parts.append(f"eta {duration_text(eta)}")
         parts.append(f"best {'-' if best is None else f'{best:.4f}'}")
         width = max(40, self.size.width - 2)  # one line: what matters least goes first
         for least in (2, 4, 5):  # the device, ex/s, the elapsed time
