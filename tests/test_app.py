@@ -547,8 +547,10 @@ def test_smoothing_over_few_points_is_lighter_and_says_so(trained_run):
 
 
 def test_the_compare_screen_shows_a_report_as_soon_as_it_is_written(tmp_path):
+    from seqtui.store.files import write_json_atomic
     from seqtui.sweep.manifest import Manifest, write_manifest
     from seqtui.sweep.spec import SweepSpec
+    from seqtui.sweep.trial import Measurement
 
     root = tmp_path / "runs"
     spec = SweepSpec.build("cmp-live", {"model": ["rnn", "lstm"]}, kind="comparison")
@@ -563,11 +565,11 @@ def test_the_compare_screen_shows_a_report_as_soon_as_it_is_written(tmp_path):
             await pilot.press("f7")
             await wait_for(pilot, lambda: "comparison live" in text_of(app, "#compare-runs"), what="the screen")
             assert "report" not in text_of(app, "#compare-runs")
-            lengths = ",".join(f"random_{n},hard_{n}" for n in (2, 4, 6))
-            values = ",".join("0.9,0.8" for _ in range(3))
-            (root / "cmp-live" / "report.csv").write_text(
-                f"model,run,{lengths}\nrnn,cmp-live/rnn,{values}\nlstm,cmp-live/lstm,{values}\n"
-            )
+            for model in ("rnn", "lstm"):  # each model measured, as `seqtui trial` leaves it
+                measured = Measurement(
+                    40, 1280, 1.0, 300, 3, {2: 0.9, 4: 0.9, 6: 0.8}, {2: 0.8, 4: 0.8, 6: 0.7}, 0.1, {}, {}
+                )
+                write_json_atomic(root / "cmp-live" / model / "heldout.json", measured.to_dict())
             (root / "cmp-live" / "report.md").write_text("# Comparison live\n")
             # no key pressed: the app's follower of the comparison notices the report
             await wait_for(

@@ -94,33 +94,31 @@ def test_mean_interval_is_the_t_interval_over_seeds():
 
 def test_a_local_sweep_trains_each_trial_as_a_run_and_maps_memory(tmp_path):
     root = tmp_path / "runs"
-    result = seqtui_command(
-        "sweep", "--model", "rnn,lstm", "--seeds", "2", "--steps", "30", *TINY, "--name", "sw", "--root", str(root)
-    )
+    result = seqtui_command("sweep", "--model", "rnn,lstm", "--steps", "30", *TINY, "--name", "sw", "--root", str(root))
     assert result.returncode == 0, result.stderr + result.stdout
     manifest = read_manifest(root / "sw")
     assert {t.state for t in manifest.trials.values()} == {"finished"}
-    assert sorted(manifest.trials) == ["lstm-s0", "lstm-s1", "rnn-s0", "rnn-s1"]
+    assert sorted(manifest.trials) == ["lstm", "rnn"]
     listed = {s.run.name: s for s in list_runs(root)}
-    assert sorted(listed) == ["sw/lstm-s0", "sw/lstm-s1", "sw/rnn-s0", "sw/rnn-s1"]  # ordinary runs
+    assert sorted(listed) == ["sw/lstm", "sw/rnn"]  # ordinary runs
     assert all(s.state == "finished" and s.step == 30 for s in listed.values())
-    assert resolve_run("sw/rnn-s1", root) == root / "sw" / "rnn-s1"
-    held = json.loads((root / "sw" / "lstm-s0" / HELDOUT).read_text())
+    assert resolve_run("sw/rnn", root) == root / "sw" / "rnn"
+    held = json.loads((root / "sw" / "lstm" / HELDOUT).read_text())
     assert held["step"] == 30 and sorted(map(int, held["hard"])) == [2, 4, 6, 8, 10, 12, 14]  # past training too
     rows = list(csv.DictReader(open(root / "sw" / "report.csv")))
-    assert {r["model"] for r in rows} == {"rnn", "lstm"} and all(r["seeds"] == "2" and r["ci95"] for r in rows)
+    assert {r["model"] for r in rows} == {"rnn", "lstm"} and all(r["seeds"] == "1" for r in rows)
     assert {r["beyond"] for r in rows if int(r["length"]) > 4} == {"1"}
     assert "## lstm: accuracy by length" in (root / "sw" / "report.md").read_text()
-    evaluated = seqtui_command("eval", "sw/lstm-s1", "--root", str(root), "--samples", "200", "--json")
+    evaluated = seqtui_command("eval", "sw/lstm", "--root", str(root), "--samples", "200", "--json")
     assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["step"] == 30  # eval works on a trial
     again = seqtui_command("sweep", "--name", "sw", "--root", str(root))  # run again: nothing to do
-    assert again.returncode == 0 and "4/4 done" in again.stdout
+    assert again.returncode == 0 and "2/2 done" in again.stdout
     assert all(t.attempts == 1 for t in read_manifest(root / "sw").trials.values())
     other = seqtui_command("sweep", "--model", "gru", "--name", "sw", "--root", str(root))
     assert other.returncode == 1 and "exists with other settings" in other.stderr
     folded = seqtui_command("runs", "--root", str(root))  # a sweep is one line, its trials on asking
-    assert folded.returncode == 0 and "sw/ (4/4 done)" in folded.stdout and "2 models" in folded.stdout
-    assert "lstm-s0" not in folded.stdout
+    assert folded.returncode == 0 and "sw/ (2/2 done)" in folded.stdout and "2 models" in folded.stdout
+    assert "sw/lstm" not in folded.stdout
     trials = seqtui_command("runs", "sw", "--root", str(root))
     assert trials.returncode == 0 and all(f"sw/{name}" in trials.stdout for name in manifest.trials)
     missing = seqtui_command("runs", "nosuch", "--root", str(root))

@@ -4,6 +4,7 @@ and the report. Real processes and Ray are test_sweep.py's."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -232,3 +233,14 @@ def test_the_follower_reads_again_only_the_trials_whose_files_changed(tmp_path):
     assert [(r.model, r.key) for r in follower.map] == [("rnn", ("16",)), ("lstm", ("8",))]
     (tmp_path / "s" / SWEEP_MANIFEST).write_text("{")  # a damaged manifest is a problem, not a crash
     assert follower.poll() and "sweep.json" in (follower.problem or "") and follower.map == []
+
+
+def test_seeds_are_one_row_of_the_map_with_their_interval(tmp_path):
+    sweep(
+        tmp_path, FakeExecutor(), spec=SweepSpec.build("s", {"model": "rnn", "hidden": [8, 16], "steps": 10}, seeds=3)
+    )
+    assert sorted(read_manifest(tmp_path / "s").trials) == [f"rnn-h{h}-s{s}" for h in (16, 8) for s in range(3)]
+    rows = list(csv.DictReader(open(tmp_path / "s" / "report.csv")))
+    assert {r["hidden"] for r in rows} == {"8", "16"} and all(r["seeds"] == "3" for r in rows)
+    assert all(r["ci95"] == "0.000000" for r in rows)  # the fakes reach the same at every seed
+    assert "mean over 3 seeds ± the half-width of its 95% interval" in (tmp_path / "s" / "report.md").read_text()
