@@ -54,6 +54,24 @@ def seqtui_command(*args: str, cwd: Path | None = None, stdin: str | None = None
     )
 
 
+def seqtui_here(*args: str) -> subprocess.CompletedProcess:
+    """The `seqtui` command run in this process (no interpreter or torch to start): its exit
+    status and what it printed, as seqtui_command gives them. For commands that need no process
+    of their own; the entry point itself is tested through seqtui_command."""
+    import contextlib
+    import io
+
+    from seqtui.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exit:  # argparse's refusals
+            code = exit.code if isinstance(exit.code, int) else 1
+    return subprocess.CompletedProcess(["seqtui", *args], code, out.getvalue(), err.getvalue())
+
+
 def wait_until(condition, timeout: float = 60.0, what: str = "condition") -> None:
     """Wait for a condition, not for a time: a busy machine only makes it slower."""
     deadline = time.monotonic() + timeout

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import seqtui_command, small_config, wait_until
+from conftest import seqtui_command, seqtui_here, small_config, wait_until
 from safetensors import safe_open
 from safetensors.torch import save_file
 
@@ -320,7 +320,7 @@ def test_the_commands_meet_damage_with_one_line(damaged_root):
         (["train", "--resume", "config-not-json"], "not valid JSON"),
         (["train", "--resume", "step-text", "--steps", "5"], None),  # a damaged status is rewritten
     ):
-        result = seqtui_command(*args, "--root", str(damaged_root), timeout=60)
+        result = seqtui_here(*args, "--root", str(damaged_root))
         if says is None:
             assert result.returncode == 0 and "Traceback" not in result.stderr, (args, result.stderr)
         else:
@@ -359,15 +359,15 @@ def test_a_checkpoint_claiming_a_huge_model_is_refused_before_anything_is_alloca
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB
     with pytest.raises(SeqtuiError, match="does not fit the model its metadata describes"):
         load_checkpoint(path)
-    # a 16,000-unit LSTM is gigabytes: refused from the header, before any of it is allocated
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 200_000
     for args in (
         ["eval", str(finished.path)],
         ["predict", str(finished.path), "1212"],
         ["gradients", str(finished.path)],
         ["train", "--resume", str(finished.path), "--steps", "5"],
     ):
-        one_line(seqtui_command(*args), "does not fit the model")
+        one_line(seqtui_here(*args), "does not fit the model")
+    # a 16,000-unit LSTM is gigabytes: refused from the header, before any of it is allocated
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 200_000
 
 
 @pytest.mark.parametrize(
@@ -380,7 +380,7 @@ def test_a_checkpoint_claiming_a_huge_model_is_refused_before_anything_is_alloca
     ],
 )
 def test_absurd_sizes_are_refused_at_the_door_with_the_estimate(tmp_path, args, says):
-    result = seqtui_command(*args, "--run-dir", str(tmp_path / "a"))
+    result = seqtui_here(*args, "--run-dir", str(tmp_path / "a"))
     assert result.returncode in (1, 2) and says in result.stderr and "Traceback" not in result.stderr, result.stderr
     assert not (tmp_path / "a").exists()
 
@@ -644,5 +644,5 @@ def test_memory_is_counted_against_a_containers_cap(tmp_path, monkeypatch):
 )
 def test_more_absurd_values_get_one_line(finished, tmp_path, args, says, code):
     args = [a.format(run=finished.path, tmp=tmp_path / "cmp") for a in args]
-    one_line(seqtui_command(*args), says, code)
+    one_line(seqtui_here(*args), says, code)
     assert not (tmp_path / "cmp").exists()

@@ -81,7 +81,7 @@ class SeqtuiAppBase(App[None]):
     def poll_followed(self) -> None:
         reap()  # trainers and comparisons started from here that have ended: no zombies
         changed = {key for key, follower in list(self.followers.items()) if follower.poll()}
-        if changed:
+        if changed and self.screen_stack:  # the timer may tick once more as the app closes its screens
             self.screen.post_message(FollowedChanged(changed))
 
     # -- what screens ask of the app -------------------------------------------------------------
