@@ -93,3 +93,21 @@ def train_until_stopped_at(run, step: int):
             run.request("stopped")
 
     return runner.train(run, on_event=stop, on_start=trainers.append)
+
+
+# tests that train in real processes for ten seconds or more: started first, so that no worker is
+# left with one of them at the end while the others have nothing to do
+LONG = (
+    "test_on_a_local_ray_instance",
+    "test_a_trial_killed_mid_run",
+    "test_compare_key_starts",
+    "test_a_local_sweep_trains",
+    "test_a_resume_refused_because_the_run_trains",
+    "test_two_at_a_time",
+    "test_kills_at_any_moment",
+    "test_a_corrupt_checkpoint",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.name.startswith(LONG))
