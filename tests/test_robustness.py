@@ -29,7 +29,7 @@ from seqtui.core.checkpoint import load_checkpoint, save_checkpoint
 from seqtui.core.training import Trainer
 from seqtui.session import runner
 from seqtui.settings.config import Budget, ModelConfig
-from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.errors import SeqtuiError, SettingError
 from seqtui.store.catalogue import list_runs
 from seqtui.store.export import export_csv
 from seqtui.store.history import RunFollower
@@ -561,6 +561,9 @@ def test_a_refused_restart_or_extension_changes_no_byte(finished):
             runner.train(finished, settings={"device": "cuda"}, restart=True)
     with pytest.raises(SeqtuiError, match="steps must be between"):
         runner.train(finished, Budget(steps=10**15))
+    with pytest.raises(SettingError, match="lr cannot change when a run resumes") as refused:
+        runner.train(finished, settings={"lr": 0.5})
+    assert refused.value.setting == "lr"
     assert fingerprint(finished.path) == before
 
 

@@ -26,7 +26,7 @@ from seqtui.core.checkpoint import Checkpoint, load_checkpoint, restore_trainer,
 from seqtui.core.evaluation import Evaluation
 from seqtui.core.training import CheckpointDue, Event, Finished, HeldOut, Trainer
 from seqtui.settings.config import Budget, TrainConfig
-from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.errors import SeqtuiError, SettingError
 from seqtui.settings.limits import check_training_fits
 from seqtui.settings.presets import expected_worst
 from seqtui.settings.registry import SETTINGS, flag_arguments
@@ -113,7 +113,7 @@ def _prepare(run: Run, extra: Budget, settings: dict[str, Any], restart: bool) -
     config = run.config()
     unknown = sorted(set(settings) - set(RESUMABLE_SETTINGS))
     if unknown:
-        raise SeqtuiError(f"--{unknown[0]} cannot change when a run resumes")
+        raise SettingError(f"{unknown[0]} cannot change when a run resumes", unknown[0])
     checkpoint = None
     if not restart and run.checkpoint_path.exists():
         checkpoint = load_checkpoint(run.checkpoint_path)
