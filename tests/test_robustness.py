@@ -649,3 +649,28 @@ def test_more_absurd_values_get_one_line(finished, tmp_path, args, says, code):
     args = [a.format(run=finished.path, tmp=tmp_path / "cmp") for a in args]
     one_line(seqtui_here(*args), says, code)
     assert not (tmp_path / "cmp").exists()
+
+
+def test_numbers_past_a_floats_range_are_refused_in_one_line(finished, tmp_path):
+    huge = "1" + "0" * 400
+    sweep_file = tmp_path / "big.json"
+    sweep_file.write_text(f'{{"grid": {{"model": ["rnn"]}}, "settings": {{"lr": {huge}}}}}')
+    one_line(seqtui_here("sweep", str(sweep_file), "--root", str(tmp_path / "runs")), "lr: 1000")
+    config = json.loads((finished.path / "config.json").read_text())
+    (finished.path / "config.json").write_text(json.dumps({**config, "lr": int(huge)}))
+    assert "learning rate must be a positive number up to 10" in (finished.config_problem() or "")
+    listed = seqtui_here("runs", "--root", str(finished.path.parent))
+    assert listed.returncode == 0 and "damaged" in listed.stdout
+    with finished.file("metrics.jsonl").open("a") as log:
+        log.write(f'{{"kind": "train", "step": 9, "loss": {huge}, "accuracy": 0.5}}\n')
+    assert finished.read_metrics()[-1]["loss"] == int(huge)  # a number, if an absurd one: no crash
+
+
+def test_a_resume_that_asks_for_more_memory_is_checked_even_before_a_checkpoint(tmp_path, monkeypatch):
+    from seqtui.settings import limits
+
+    run = Run.create(tmp_path / "fresh", small_config())  # created, never trained
+    monkeypatch.setattr(limits, "available_memory", lambda: 50_000_000)
+    with pytest.raises(SeqtuiError, match="of memory; this machine has"):
+        runner.train(run, settings={"eval-samples": 10**8})
+    assert not run.checkpoint_path.exists()

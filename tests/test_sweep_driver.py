@@ -244,3 +244,49 @@ def test_seeds_are_one_row_of_the_map_with_their_interval(tmp_path):
     assert {r["hidden"] for r in rows} == {"8", "16"} and all(r["seeds"] == "3" for r in rows)
     assert all(r["ci95"] == "0.000000" for r in rows)  # the fakes reach the same at every seed
     assert "mean over 3 seeds ± the half-width of its 95% interval" in (tmp_path / "s" / "report.md").read_text()
+
+
+def test_a_sweep_written_as_text_is_continued_by_the_command_that_made_it(tmp_path):
+    """Manifests of format 1 kept values as display text, 6 significant digits: the same command,
+    with its exact values, is the same sweep, and from then on its values are kept exactly."""
+    exact = spec(lr=[0.0012345678, 0.003])
+    sweep(tmp_path, FakeExecutor({"lstm-h16-lr0.003": ["stop"]}), spec=exact)
+    path = tmp_path / "s" / SWEEP_MANIFEST
+    data = json.loads(path.read_text())
+    data["format"] = 1
+    data["grid"] = {"model": ["rnn", "lstm"], "hidden": ["8", "16"], "lr": ["0.00123457", "0.003"]}
+    data["settings"] = {"steps": "10", "n-max": "2"}
+    path.write_text(json.dumps(data))
+    again = FakeExecutor()
+    sweep(tmp_path, again, spec=exact)
+    assert again.started == ["lstm-h16-lr0.003"]
+    assert json.loads(path.read_text())["grid"]["lr"] == [0.0012345678, 0.003]
+    with pytest.raises(SeqtuiError, match="exists with other settings .*lr"):
+        sweep(tmp_path, FakeExecutor(), spec=spec(lr=[0.0012345, 0.003]))  # another value, truly
+
+
+@pytest.mark.parametrize("where", ["grid", "settings", "values"])
+def test_a_number_past_a_floats_range_is_damage_not_a_crash(tmp_path, where):
+    sweep(tmp_path, FakeExecutor())
+    path = tmp_path / "s" / SWEEP_MANIFEST
+    text = path.read_text()
+    huge = "1" + "0" * 400
+    if where == "grid":
+        text = text.replace('"grid": {', f'"grid": {{"lr": [0.01, {huge}], ', 1)
+    elif where == "settings":
+        text = text.replace('"settings": {', f'"settings": {{"warmup": {huge}, ', 1)
+    else:
+        text = text.replace('"values": {', f'"values": {{"lr": {huge}, ', 1)
+    path.write_text(text)
+    from seqtui.store.catalogue import list_runs
+    from seqtui.sweep.follow import SweepFollower
+
+    assert len(list_runs(tmp_path)) == 4  # listed, whatever its manifest holds
+    follower = SweepFollower(tmp_path / "s")
+    follower.poll()
+    if where == "values":  # a trial's value it cannot read is left out; the sweep still reads
+        assert follower.problem is None and read_manifest(tmp_path / "s").trials
+    else:
+        assert "far too large" in (follower.problem or "")
+        with pytest.raises(SeqtuiError, match="far too large"):
+            read_manifest(tmp_path / "s")

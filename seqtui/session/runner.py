@@ -120,7 +120,9 @@ def _prepare(run: Run, extra: Budget, settings: dict[str, Any], restart: bool) -
         _agree(run, config, checkpoint)
     if settings:
         config = config.replaced(settings)
-    if checkpoint is not None or restart:  # it was checked when created; it may have moved since
+    # a new run was checked before it was written; one that trained before may have moved to a
+    # smaller machine (or a Ray node), and settings given now may ask for more (eval samples)
+    if checkpoint is not None or restart or settings:
         check_training_fits(config)
     if checkpoint is None:
         position = (0, 0, 0.0)

@@ -57,14 +57,18 @@ class Setting:
         if isinstance(given, bool) or not isinstance(given, (int, float)):
             raise SeqtuiError(f"{self.name}: {given!r} is not a number")
         if self.parse in (parse_count, parse_whole):
-            if not (isinstance(given, int) or (math.isfinite(given) and float(given).is_integer())):
+            if not (isinstance(given, int) or (math.isfinite(given) and given.is_integer())):
                 raise SeqtuiError(f"{self.name}: {given!r} is not a whole number")
-            return int(given)
-        if not math.isfinite(given):
+            return int(given)  # ranges are the config's to check
+        try:
+            value = float(given)  # an integer past a float's range overflows
+        except OverflowError:
+            raise SeqtuiError(f"{self.name}: {str(given)[:20]}... is far too large") from None
+        if not math.isfinite(value):
             raise SeqtuiError(f"{self.name}: {given!r} is not a finite number")
-        if self.name == "clip" and given == 0:
+        if self.name == "clip" and value == 0:
             return None
-        return float(given)
+        return value
 
     def show(self, value: Any) -> str:
         """`value` written the way read() takes it back."""

@@ -41,7 +41,10 @@ def whole(name: str, value: Any, low: int = 0, high: int = MAX_COUNT, setting: s
 def real(name: str, value: Any, positive: bool = True, high: float = math.inf, setting: str = "") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SettingError(f"{name} must be a number, got {value!r}", setting or name)
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer past a float's range
+        value = math.inf
     if not math.isfinite(value):
         raise SettingError(f"{name} must be a finite number, got {value}", setting or name)
     if positive and not value > 0:

@@ -119,7 +119,7 @@ class Run:
             return TrainConfig.from_dict(data)
         except SeqtuiError as error:
             raise SeqtuiError(f"{self.file(CONFIG)} does not describe a run: {error}") from None
-        except (TypeError, ValueError, RecursionError) as error:
+        except (TypeError, ValueError, RecursionError, OverflowError) as error:
             raise SeqtuiError(f"{self.file(CONFIG)} does not describe a run: {error}") from None
 
     def config_problem(self) -> str | None:

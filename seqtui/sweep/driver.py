@@ -98,11 +98,13 @@ def prepare(spec: SweepSpec, root: Path, resume_only: bool = False) -> tuple[Pat
     manifest = None
     if (directory / SWEEP_MANIFEST).exists():
         old = read_manifest(directory)
-        if old.spec.to_dict() != spec.to_dict() and not resume_only:
+        if not resume_only and not old.holds(spec):
             raise SeqtuiError(
                 f"a sweep named {spec.name} exists with other settings ({describe_difference(old.spec, spec)}): "
                 f"run it again as it was (seqtui sweep --name {spec.name}), or choose another --name"
             )
+        if not resume_only:
+            old.spec = spec  # the values as given (a format-1 manifest held them rounded)
         manifest = old
     elif directory.exists():
         try:

@@ -46,6 +46,18 @@ class Manifest:
     spec: SweepSpec
     trials: dict[str, TrialRecord]
     created: float = field(default_factory=time.time)
+    format: int = FORMAT  # as read: format 1 kept values as display text (6 significant digits)
+
+    def holds(self, spec: SweepSpec) -> bool:
+        """Whether this is the sweep `spec` asks for. A format-1 manifest wrote values as text
+        rounded to 6 digits: the same sweep given again with its exact values reads the same."""
+        if self.spec.to_dict() == spec.to_dict():
+            return True
+        if self.format >= 2:
+            return False
+        rest = ("preset", "eval_samples", "beyond", "kind")
+        ours, theirs = self.spec.to_dict(), spec.to_dict()
+        return self.spec.shown() == spec.shown() and all(ours[k] == theirs[k] for k in rest)
 
     def to_dict(self) -> dict:
         return {
@@ -82,7 +94,14 @@ def read_manifest(directory: Path) -> Manifest:
         record.config = item["config"] if isinstance(item.get("config"), dict) else None
         trials[record.name] = record
     created = data.get("created")
-    return Manifest(spec.name, spec, trials, created if isinstance(created, (int, float)) else time.time())
+    version = data.get("format", 1)
+    return Manifest(
+        spec.name,
+        spec,
+        trials,
+        created if isinstance(created, (int, float)) else time.time(),
+        version if isinstance(version, int) and not isinstance(version, bool) else 1,
+    )
 
 
 def _typed(values: dict) -> dict[str, Any]:
@@ -92,7 +111,7 @@ def _typed(values: dict) -> dict[str, Any]:
     for key, value in values.items():
         try:
             typed[str(key)] = setting_value(str(key), value)
-        except (SeqtuiError, TypeError, ValueError):
+        except (SeqtuiError, TypeError, ValueError, OverflowError):
             continue
     return typed
 
