@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import seqtui_command
+from conftest import seqtui_command, seqtui_here
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_train_writes_the_documented_run_layout(trained_run):
 
 
 def test_eval_json_gives_accuracy_by_length(trained_run):
-    result = seqtui_command("eval", str(trained_run), "--samples", "4000", "--max-len", "10", "--json")
+    result = seqtui_here("eval", str(trained_run), "--samples", "4000", "--max-len", "10", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert set(report["accuracy_by_length"]) == {"2", "4", "6", "8", "10"}
@@ -76,7 +76,7 @@ def test_eval_json_gives_accuracy_by_length(trained_run):
 
 
 def test_eval_table_marks_lengths_beyond_training(trained_run):
-    result = seqtui_command("eval", str(trained_run), "--samples", "800", "--max-len", "8", "--negatives", "hard")
+    result = seqtui_here("eval", str(trained_run), "--samples", "800", "--max-len", "8", "--negatives", "hard")
     assert result.returncode == 0, result.stderr
     assert "trained on" in result.stdout and "no, longer" in result.stdout and "hard negatives" in result.stdout
     lines = result.stdout.splitlines()
@@ -103,7 +103,7 @@ def test_predict_without_sequences_on_a_terminal_says_it_reads_them(trained_run,
 
 
 def test_predict_reads_all_three_forms_and_stdin(trained_run):
-    result = seqtui_command("predict", str(trained_run), "1 4 2 1 4 2", "6,0,5,1", "3131", "1234512345", "--json")
+    result = seqtui_here("predict", str(trained_run), "1 4 2 1 4 2", "6,0,5,1", "3131", "1234512345", "--json")
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["digits"] for r in rows] == [[1, 4, 2, 1, 4, 2], [6, 0, 5, 1], [3, 1, 3, 1], [1, 2, 3, 4, 5] * 2]
@@ -115,21 +115,21 @@ def test_predict_reads_all_three_forms_and_stdin(trained_run):
 
 
 def test_gradients_reports_dl_dh_for_every_step(trained_run):
-    result = seqtui_command("gradients", str(trained_run), "--samples", "32", "--json")
+    result = seqtui_here("gradients", str(trained_run), "--samples", "32", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert [len(report["by_length"][k]) for k in ("2", "4", "6")] == [2, 4, 6]
     ratio = report["ratio_by_length"]["6"]
     assert ratio == pytest.approx(report["by_length"]["6"][0] / report["by_length"]["6"][-1])
     assert report["during_training"] and report["during_training"][-1]["step"] == 400
-    table = seqtui_command("gradients", str(trained_run), "--samples", "32")
+    table = seqtui_here("gradients", str(trained_run), "--samples", "32")
     assert table.returncode == 0 and "first/last" in table.stdout
 
 
 def test_export_writes_csv(trained_run, tmp_path):
     import csv
 
-    result = seqtui_command("export", str(trained_run), "--out", str(tmp_path / "csv"))
+    result = seqtui_here("export", str(trained_run), "--out", str(tmp_path / "csv"))
     assert result.returncode == 0, result.stderr
     train = list(csv.DictReader(open(tmp_path / "csv" / "train.csv")))
     evals = list(csv.DictReader(open(tmp_path / "csv" / "evals.csv")))
@@ -171,7 +171,7 @@ def test_sample_json_lines(tmp_path):
 
 
 def test_runs_lists_the_run(trained_run):
-    result = seqtui_command("runs", "--root", str(trained_run.parent), "--json")
+    result = seqtui_here("runs", "--root", str(trained_run.parent), "--json")
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["state"] for r in rows] == ["finished"] and rows[0]["model"] == "lstm32"
 
@@ -198,7 +198,7 @@ def test_runs_lists_the_run(trained_run):
 )
 def test_bad_input_gets_one_clear_line(trained_run, tmp_path, args, says):
     args = [a.format(run=trained_run, tmp=tmp_path) for a in args]
-    assert_one_line_error(seqtui_command(*args), says)
+    assert_one_line_error(seqtui_here(*args), says)
     assert not (tmp_path / "a").exists()  # nothing half-created
 
 
@@ -211,7 +211,7 @@ def test_bad_input_gets_one_clear_line(trained_run, tmp_path, args, says):
     ],
 )
 def test_usage_errors_are_one_line_too(args, says):
-    assert_one_line_error(seqtui_command(*args), says, code=2)
+    assert_one_line_error(seqtui_here(*args), says, code=2)
 
 
 def test_a_corrupt_checkpoint_is_reported_and_left_alone(trained_run, tmp_path):
@@ -227,7 +227,7 @@ def test_a_corrupt_checkpoint_is_reported_and_left_alone(trained_run, tmp_path):
         ["predict", str(broken), "11"],
         ["train", "--resume", str(broken), "--steps", "5"],
     ):
-        assert_one_line_error(seqtui_command(*args), "not a readable checkpoint")
+        assert_one_line_error(seqtui_here(*args), "not a readable checkpoint")
     assert checkpoint.read_bytes() == before
     assert (broken / "metrics.jsonl").read_text() == (trained_run / "metrics.jsonl").read_text()
 
@@ -246,9 +246,9 @@ def test_resume_from_the_command_line_extends_the_budget(trained_run, tmp_path):
 
 
 def test_serve_refuses_what_it_cannot_do_and_warns_off_localhost(tmp_path):
-    missing = seqtui_command("serve", "--root", str(tmp_path / "nowhere"))
+    missing = seqtui_here("serve", "--root", str(tmp_path / "nowhere"))
     assert missing.returncode == 1 and "does not exist" in missing.stderr
-    bad = seqtui_command("serve", "--root", str(tmp_path), "--port", "70000")
+    bad = seqtui_here("serve", "--root", str(tmp_path), "--port", "70000")
     assert bad.returncode == 1 and "a port is 1-65535" in bad.stderr
     from seqtui.app.serve import serve_command
 

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 import torch
-from conftest import seqtui_command, small_config, train_until_stopped_at
+from conftest import seqtui_command, seqtui_here, small_config, train_until_stopped_at
 
 from seqtui.core.checkpoint import load_checkpoint
 from seqtui.core.training import Trainer
@@ -365,7 +365,7 @@ def test_the_apps_runs_list_imports_no_torch(finished_run):
 # -- names or paths ---------------------------------------------------------------------------------------
 def test_a_run_is_found_by_its_name_under_the_runs_root(finished_run, tmp_path):
     root = finished_run.path.parent
-    result = seqtui_command("export", "small-run", "--root", str(root), "--out", str(tmp_path / "csv"))
+    result = seqtui_here("export", "small-run", "--root", str(root), "--out", str(tmp_path / "csv"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "csv" / "train.csv").is_file()
     by_env = subprocess.run(
@@ -380,7 +380,7 @@ def test_a_run_is_found_by_its_name_under_the_runs_root(finished_run, tmp_path):
 
 def test_an_unknown_name_says_where_it_looked_and_what_is_close(finished_run):
     root = finished_run.path.parent
-    result = seqtui_command("eval", "smal-run", "--root", str(root))
+    result = seqtui_here("eval", "smal-run", "--root", str(root))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     line = result.stderr.strip()
     assert "\n" not in line and str(root) in line and "closest: small-run" in line
@@ -395,7 +395,7 @@ def test_nan_and_infinity_are_refused_at_the_door(tmp_path):
         ("--samples", "1e999"),
         ("--target-acc", "nan"),
     ):
-        result = seqtui_command("train", flag, value, "--run-dir", str(tmp_path / "a"))
+        result = seqtui_here("train", flag, value, "--run-dir", str(tmp_path / "a"))
         assert result.returncode == 2 and "Traceback" not in result.stderr, (flag, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "a").exists()
