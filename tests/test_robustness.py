@@ -674,3 +674,14 @@ def test_a_resume_that_asks_for_more_memory_is_checked_even_before_a_checkpoint(
     with pytest.raises(SeqtuiError, match="of memory; this machine has"):
         runner.train(run, settings={"eval-samples": 10**8})
     assert not run.checkpoint_path.exists()
+
+
+@pytest.mark.parametrize("target", ["/nonexistent/checkpoint", "loop"])
+def test_a_dangling_or_looping_checkpoint_link_is_refused_not_trained_again_from_step_0(finished, target):
+    path = finished.checkpoint_path
+    path.unlink()
+    path.symlink_to(path if target == "loop" else target)
+    before = fingerprint(finished.path)
+    with pytest.raises(SeqtuiError, match="checkpoint"):
+        runner.train(finished, Budget(steps=10))
+    assert fingerprint(finished.path) == before  # the metrics and status are as they were

@@ -115,7 +115,9 @@ def _prepare(run: Run, extra: Budget, settings: dict[str, Any], restart: bool) -
     if unknown:
         raise SettingError(f"{unknown[0]} cannot change when a run resumes", unknown[0])
     checkpoint = None
-    if not restart and run.checkpoint_path.exists():
+    # a link where the checkpoint should be, even one to nowhere, is a checkpoint that cannot be
+    # read (refused below), not the absence of one: only --restart may start a run again
+    if not restart and (run.checkpoint_path.exists() or run.checkpoint_path.is_symlink()):
         checkpoint = load_checkpoint(run.checkpoint_path)
         _agree(run, config, checkpoint)
     if settings:
