@@ -47,25 +47,26 @@ class Setting:
 
     def value(self, given: Any) -> Any:
         """The typed value of `given`: text as a person writes it (read()), or a value as JSON or
-        TOML hold it (a number, a word, null for off), checked against the setting's kind."""
+        TOML hold it (a number, a word, null for off), checked against the setting's kind. Its
+        message names the value; the caller names the setting, in its own words."""
         if isinstance(given, str):
             return self.read(given)
         if given is None and self.off is not None:
             return None
         if self.choices or self.parse is str:
-            raise SeqtuiError(f"{self.name}: {given!r} is not one of its words")
+            raise SeqtuiError(f"{given!r} is not one of its words")
         if isinstance(given, bool) or not isinstance(given, (int, float)):
-            raise SeqtuiError(f"{self.name}: {given!r} is not a number")
+            raise SeqtuiError(f"{given!r} is not a number")
         if self.parse in (parse_count, parse_whole):
             if not (isinstance(given, int) or (math.isfinite(given) and given.is_integer())):
-                raise SeqtuiError(f"{self.name}: {given!r} is not a whole number")
+                raise SeqtuiError(f"{given!r} is not a whole number")
             return int(given)  # ranges are the config's to check
         try:
             value = float(given)  # an integer past a float's range overflows
         except OverflowError:
-            raise SeqtuiError(f"{self.name}: {str(given)[:20]}... is far too large") from None
+            raise SeqtuiError(f"{str(given)[:20]}... is far too large") from None
         if not math.isfinite(value):
-            raise SeqtuiError(f"{self.name}: {given!r} is not a finite number")
+            raise SeqtuiError(f"{given!r} is not a finite number")
         if self.name == "clip" and value == 0:
             return None
         return value

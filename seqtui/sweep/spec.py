@@ -77,8 +77,7 @@ def setting_value(name: str, given: Any) -> Any:
     try:
         return SETTING[name].value(given)
     except SeqtuiError as error:
-        message = str(error)
-        raise SeqtuiError(message if message.startswith(f"{name}:") else f"{name}: {message}") from None
+        raise SeqtuiError(f"{name}: {error}") from None
 
 
 def shown_value(name: str, value: Any) -> str:
@@ -92,9 +91,6 @@ class Trial:
     name: str
     values: dict[str, Any]  # the swept settings' typed values (model: a VARIANTS name)
     config: TrainConfig
-
-    def shown(self) -> dict[str, str]:
-        return {k: shown_value(k, v) for k, v in self.values.items()}
 
 
 @dataclass
