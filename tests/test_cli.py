@@ -186,7 +186,7 @@ def test_runs_lists_the_run(trained_run):
         (["train", "--hidden", "0", "--run-dir", "{tmp}/a"], "hidden size must be at least 1"),
         (["train", "--lr", "-0.1", "--run-dir", "{tmp}/a"], "learning rate must be a positive"),
         (["train", "--n-min", "5", "--n-max", "2", "--run-dir", "{tmp}/a"], "larger than n_max"),
-        (["train", "--init", "identity", "--model", "gru", "--run-dir", "{tmp}/a"], "rnn model only"),
+        (["train", "--init", "identity", "--model", "gru", "--run-dir", "{tmp}/a"], "gru model takes only the default"),
         (["train", "--run-dir", "{run}"], "already exists"),
         (["train", "--resume", "{run}", "--lr", "0.1"], "cannot change when resuming"),
         (["train", "--resume", "{run}"], "whole budget"),

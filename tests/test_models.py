@@ -56,7 +56,7 @@ def test_identity_init_and_forget_bias():
     [
         (("transformer",), "unknown model", "model"),
         (("rnn", 0), "at least 1", "hidden"),
-        (("lstm", 8, "identity"), "rnn model only", "init"),
+        (("lstm", 8, "identity"), "lstm model takes only the default init", "init"),
         (("rnn", 8, "zeros"), "unknown init", "init"),
     ],
 )

@@ -68,7 +68,7 @@ def test_final_states_are_split_by_label():
 
 
 def test_an_rnn_has_no_cell_state_to_fit():
-    with pytest.raises(ValueError, match="no cell state"):
+    with pytest.raises(SeqtuiError, match="no cell state"):
         fit_projection(build_model(ModelConfig("rnn", 4)), TaskConfig(n_min=1, n_max=2), state="cell")
 
 

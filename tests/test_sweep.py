@@ -223,8 +223,9 @@ def test_the_report_of_a_partial_sweep_says_how_many_trials_it_holds(tmp_path):
 
 
 def test_the_eta_counts_each_trial_at_the_speed_of_trials_like_it(tmp_path):
+    from seqtui.settings.networks import spec as model_spec
     from seqtui.store.status import RunStatus
-    from seqtui.sweep.driver import COST, SweepState
+    from seqtui.sweep.driver import SweepState
     from seqtui.sweep.manifest import Manifest, TrialRecord
 
     spec = SweepSpec.build("e", {"model": ["rnn", "lstm"], "samples": "100k", "hidden": [8, 16]})
@@ -240,8 +241,9 @@ def test_the_eta_counts_each_trial_at_the_speed_of_trials_like_it(tmp_path):
     # the size (20 s); lstm-h16 100k at lstm-h8's 2k/s, twice the size (100 s)
     assert state.eta() == pytest.approx((25 + 20 + 100) / 2)
     (tmp_path / "lstm-h8" / "status.json").unlink()  # no LSTM measured: priced by what an example costs it
-    # rnn-h8: 100k examples in 10 s; lstm-h8 and -h16: 100k each at COST times the rnn's, scaled by size
-    lstm = COST["lstm"] * (100_000 * 1 + 100_000 * 2) / 10_000
+    # rnn-h8: 100k examples in 10 s; lstm-h8 and -h16: 100k each at the LSTM's cost (its ModelSpec) times
+    # the rnn's, scaled by size
+    lstm = model_spec("lstm").cost * (100_000 * 1 + 100_000 * 2) / 10_000
     assert state.eta() == pytest.approx((20 + lstm) / 2)
 
 
@@ -294,7 +296,9 @@ def test_a_sweep_file_takes_eval_samples_as_a_count_and_long_trial_names_read_ba
 
 
 def test_a_sweep_continues_on_the_recipe_it_started_with_whatever_the_presets_say_later(tmp_path, monkeypatch):
-    from seqtui.settings import presets
+    import dataclasses
+
+    from seqtui.settings import networks
     from seqtui.sweep.driver import prepare
     from seqtui.sweep.manifest import write_manifest
 
@@ -303,8 +307,10 @@ def test_a_sweep_continues_on_the_recipe_it_started_with_whatever_the_presets_sa
     started = {t.name: t.config for t in trials}
     write_manifest(directory, manifest)
     # a later seqtui trains the LSTM otherwise: the trials not yet started keep the sweep's recipe
-    changed = {**presets.MODEL_DEFAULTS["lstm"], "lr": 1e-3, "curriculum": 0.0, "examples": {"random": 9_000}}
-    monkeypatch.setitem(presets.MODEL_DEFAULTS, "lstm", changed)
+    lstm = networks.spec("lstm")
+    changed = {**(lstm.preset or {}), "lr": 1e-3, "curriculum": 0.0, "examples": {"random": 9_000}}
+    built_in = tuple(dataclasses.replace(s, preset=changed) if s is lstm else s for s in networks.BUILT_IN)
+    monkeypatch.setattr(networks, "BUILT_IN", built_in)
     assert SweepSpec.build("kept", {"model": "lstm", "hidden": 8, "n-max": 2}).trials()[0].config.lr == 1e-3
     _, again, _ = prepare(spec, tmp_path)
     assert {t.name: t.config for t in again} == started

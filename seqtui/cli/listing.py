@@ -15,7 +15,7 @@ from rich.table import Table
 from seqtui.cli.common import _open_run, console
 from seqtui.settings.errors import SeqtuiError
 from seqtui.settings.units import age_text
-from seqtui.store.catalogue import RunSummary, list_runs
+from seqtui.store.catalogue import NO_MODEL, RunSummary, list_runs
 from seqtui.store.layout import default_root, display_name
 
 
@@ -25,6 +25,50 @@ def cmd_export(args: Namespace) -> int:
 
     for path in export_csv(_open_run(args), args.out):
         console.print(f"wrote {path}")
+    return 0
+
+
+# -- models -----------------------------------------------------------------------------------
+def cmd_models(args: Namespace) -> int:
+    """Every model a run can name: built in, or from an installed package (its spec loaded, its
+    class not imported); one line each, a package that cannot be loaded saying why."""
+    from seqtui.settings import networks
+    from seqtui.settings.presets import model_preset
+
+    rows = []
+    for name in networks.names():
+        try:
+            spec = networks.spec(name)
+            hidden = model_preset(name)["hidden"]
+            rows.append(
+                {
+                    "model": name,
+                    "about": spec.about,
+                    "hidden": hidden,
+                    "parameters": spec.parameter_count(hidden),
+                    "states": ["hidden", *spec.states],
+                    "package": spec.package or None,
+                    "variants": sorted(spec.variants),
+                }
+            )
+        except SeqtuiError as error:
+            rows.append({"model": name, "package": networks.package_of(name) or None, "problem": str(error)})
+    if args.json:
+        for row in rows:
+            print(json.dumps(row))
+        return 0
+    width = max(len(row["model"]) for row in rows)
+    for row in rows:
+        if "problem" in row:
+            print(f"{row['model']:<{width}}  {row['problem']}")
+            continue
+        extra = [f"states: {', '.join(row['states'])}"]
+        extra += [f"variant {v}" for v in row["variants"]]
+        extra += [f"package {row['package']}"] if row["package"] else []
+        print(
+            f"{row['model']:<{width}}  {row['parameters']:>7,} parameters at {row['hidden']} units  "
+            f"{row['about']}  ({'; '.join(extra)})"
+        )
     return 0
 
 
@@ -91,7 +135,7 @@ def cmd_runs(args: Namespace) -> int:
         values = {
             **row,
             "run": escape(name),
-            "state": f"[red]{state}[/]" if state in ("damaged", "failed") else state,
+            "state": f"[red]{state}[/]" if state in ("damaged", "failed", NO_MODEL) else state,
             "worst": "-" if row["best"] is None else f"{row['best']:.4f}",
             "updated": _ago(row["updated"]),
         }

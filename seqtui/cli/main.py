@@ -110,7 +110,7 @@ def _task_arguments(parser: argparse.ArgumentParser, defaults: bool) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from seqtui.settings.registry import SETTING, SETTINGS, SWEEP_NO_FLAG
     from seqtui.settings.values import NEGATIVES
-    from seqtui.sweep.spec import BEYOND, EVAL_SAMPLES
+    from seqtui.sweep.spec import BEYOND, CLASSIC, EVAL_SAMPLES
 
     parser = _Parser(
         prog="seqtui",
@@ -201,8 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     _task_arguments(compare, defaults=False)
     compare.add_argument(
         "--models",
-        default="rnn,irnn,lstm,gru",
-        help="comma-separated, from rnn, irnn (identity init, clipped), lstm, gru (default: all four)",
+        default=",".join(CLASSIC),
+        help="comma-separated models or variants (seqtui models lists them; irnn: the rnn identity-initialised "
+        "and clipped); default: rnn,irnn,lstm,gru",
     )
     for name, text in (
         ("steps", "budget per model: optimiser steps"),
@@ -246,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="model",
         type=_axis_reader("model"),
         default=argparse.SUPPRESS,
-        help="models: rnn, irnn, lstm, gru",
+        help="models or variants, comma-separated (seqtui models lists them; irnn: the rnn identity-initialised)",
     )
     for setting in SETTINGS:
         if setting.name in SWEEP_NO_FLAG:
@@ -311,6 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, help="default: a fresh random draw")
     sample.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    models = sub.add_parser(
+        "models", help="the models a run can name: built in, and from installed packages (entry points)"
+    )
+    models.add_argument("--json", action="store_true", help="one JSON object per line")
+
     runs = sub.add_parser("runs", help="list the runs under the runs root (a sweep as one line)")
     runs.add_argument("sweep", nargs="?", help="list this sweep's trials instead")
     runs.add_argument("--root", type=Path)
@@ -343,6 +349,7 @@ COMMANDS = {
     "sweep": "sweeps",
     "compare": "sweeps",
     "runs": "listing",
+    "models": "listing",
     "export": "listing",
 }
 

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from seqtui.cli.common import _open_run, console
 from seqtui.settings.config import TaskConfig
-from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.errors import ModelUnavailable, SeqtuiError
 
 SAMPLE_CHUNK = 65_536
 
@@ -23,6 +23,12 @@ def _load_run_model(args: Namespace):
     from seqtui.core.training import resolve_device
 
     run = _open_run(args)
+    try:
+        run.config()
+    except ModelUnavailable:  # a run whose model is not registered here says so, checkpoint or not
+        raise
+    except SeqtuiError:
+        pass  # a damaged config.json: the checkpoint holds its own settings
     if not run.checkpoint_path.exists():
         raise SeqtuiError(f"run {run.shown_name} has no checkpoint yet")
     checkpoint = load_checkpoint(run.checkpoint_path)

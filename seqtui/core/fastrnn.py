@@ -20,19 +20,19 @@ import numpy as np
 import torch
 
 from seqtui.core.adam import Adam
-from seqtui.core.models import SequenceClassifier
+from seqtui.core.models import ElmanRNN, SequenceClassifier
 
 FAST_BATCH = 16
 
 
-def eligible(model: str, batch_size: int, device: torch.device) -> bool:
-    return model == "rnn" and batch_size <= FAST_BATCH and device.type == "cpu"
+def eligible(model: SequenceClassifier, batch_size: int, device: torch.device) -> bool:
+    return type(model) is ElmanRNN and batch_size <= FAST_BATCH and device.type == "cpu"
 
 
 class ElmanStepper:
     """One training step of an ElmanRNN (seqtui.core.models) with Adam (seqtui.core.adam), in NumPy."""
 
-    def __init__(self, model: SequenceClassifier, optimizer: Adam, clip: float | None):
+    def __init__(self, model: ElmanRNN, optimizer: Adam, clip: float | None):
         self.params = [*model._weights(), model.head.weight, model.head.bias]
         assert [id(p) for p in self.params] == [id(p) for p in optimizer.param_groups[0]["params"]]
         group = optimizer.param_groups[0]

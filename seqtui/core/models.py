@@ -1,40 +1,65 @@
-"""The recurrent classifiers: the tutorial's Elman ReLU RNN, an LSTM and a GRU.
+"""The recurrent classifiers, and the protocol every network follows (`SequenceClassifier`).
 
-All three read a batch of digit sequences (B, T), apply their recurrence from h_0 = 0, map every
-hidden state to two logits (no match, match) and classify by the logits of the last step.
+A network reads a batch of digit sequences (B, T), runs its recurrence from a zero state, maps the
+state of every step to two logits (no match, match) and classifies by the logits of the last step.
+What seqtui needs from one is three methods that compute the same numbers:
 
-Each model runs its recurrence in two ways that compute the same numbers:
-- `forward` uses torch's fused layer (nn.RNN / nn.LSTM / nn.GRU; cuDNN on a GPU): fast;
-- `unroll` steps through time in Python with the same weights and returns every state, so
-  per-step quantities (the LSTM's cell state, gradients with respect to each h_t) can be read.
+- `unroll(digits) -> Unrolled`: steps through time in Python and returns every step's logits
+  (B, T, 2), hidden states (a list of T tensors (B, H), each usable in autograd: the gradient flow
+  asks for dL/dh_t) and any extra per-step states by name (an LSTM's "cell"), as its ModelSpec's
+  `states` lists them. This is the reference every other path is tested against, and what the
+  probe screen, the projection and the gradient flow read.
+- `forward(digits) -> (logits (B, T, 2), hidden (B, T, H))`: the same, fast (a fused layer, a
+  parallel scan). By default it stacks `unroll`'s.
+- `classify(digits) -> logits (B, 2)`: the last step's logits, what training and evaluation call.
+  By default the last step of `forward`.
+
+`hidden_size` is H, the width of the hidden states (by default the config's hidden size). A network
+is built from its ModelConfig (`cls(config)`), registered by a ModelSpec
+(seqtui.settings.networks), and checkpointed by its `state_dict`: any nn.Module whose parameters are
+real tensors. The built-in ones:
+
+- ElmanRNN, LSTM, GRU: torch's fused layers for `forward` (cuDNN on a GPU), the same weights
+  stepped in Python for `unroll`;
+- MinGRU, MinLSTM and LRU (seqtui.core.recurrences): recurrences linear in h, run by parallel scans.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from seqtui.core.tasks import DIGITS, one_hot
-from seqtui.settings.config import ModelConfig  # noqa: F401  (re-exported)
-from seqtui.settings.values import INITS, MODELS  # noqa: F401  (re-exported)
+from seqtui.settings import networks
+from seqtui.settings.config import ModelConfig
+from seqtui.settings.errors import SeqtuiError
 
 
 @dataclass
 class Unrolled:
-    """Every step's states from a step-by-step pass, as lists of (B, H) tensors."""
+    """Every step's states from a step-by-step pass."""
 
     logits: torch.Tensor  # (B, T, 2)
     hidden: list[torch.Tensor]  # T x (B, H), each usable for per-step gradients
-    cell: list[torch.Tensor] | None = None  # LSTM only
+    states: dict[str, list[torch.Tensor]] = field(default_factory=dict)  # extra states by name: T x (B, K)
+
+    @property
+    def cell(self) -> list[torch.Tensor] | None:
+        """The LSTM's cell state (None for a model without one)."""
+        return self.states.get("cell")
+
+    def state(self, name: str) -> list[torch.Tensor]:
+        """The hidden states, or an extra state by its name."""
+        return self.hidden if name == "hidden" else self.states[name]
 
 
 class SequenceClassifier(nn.Module):
-    """Shared interface: digits (B, T) -> per-step logits (B, T, 2) and hidden states (B, T, H)."""
+    """The protocol: digits (B, T) -> per-step logits (B, T, 2) and hidden states (B, T, H).
 
-    recurrent: nn.RNNBase
-    head: nn.Linear  # hidden -> output, applied at every step
+    A network subclasses this, builds its layers in `__init__(config)` and writes `unroll`; it may
+    write a faster `forward` or `classify` that computes the same numbers."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -44,12 +69,33 @@ class SequenceClassifier(nn.Module):
     def hidden_size(self) -> int:
         return self.config.hidden
 
+    def inputs(self, digits: torch.Tensor) -> torch.Tensor:
+        """The digits one-hot, (B, T, 10), in the dtype of the network's parameters."""
+        return one_hot(digits, next(self.parameters()).dtype)
+
+    def unroll(self, digits: torch.Tensor) -> Unrolled:
+        raise NotImplementedError(f"{type(self).__name__} does not define unroll")
+
+    def forward(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        unrolled = self.unroll(digits)
+        return unrolled.logits, torch.stack(unrolled.hidden, dim=1)
+
+    def classify(self, digits: torch.Tensor) -> torch.Tensor:
+        """Logits of the last step only, (B, 2): what training and evaluation need."""
+        return self(digits)[0][:, -1]
+
+
+class FusedClassifier(SequenceClassifier):
+    """A network on one of torch's fused recurrent layers (nn.RNN, nn.LSTM, nn.GRU)."""
+
+    recurrent: nn.RNNBase
+    head: nn.Linear  # hidden -> output, applied at every step
+
     def forward(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden, _ = self.recurrent(self._inputs(digits))  # (B, T, H)
         return self.head(hidden), hidden  # (B, T, 2), (B, T, H)
 
     def classify(self, digits: torch.Tensor) -> torch.Tensor:
-        """Logits of the last step only, (B, 2): what training and evaluation need."""
         _, last = self.recurrent(self._inputs(digits))
         if isinstance(last, tuple):  # LSTM: (h_n, c_n)
             last = last[0]
@@ -68,9 +114,6 @@ class SequenceClassifier(nn.Module):
             _parameter(r, "bias_hh_l0"),
         )
 
-    def unroll(self, digits: torch.Tensor) -> Unrolled:
-        raise NotImplementedError
-
 
 def _parameter(module: nn.Module, name: str) -> nn.Parameter:
     value = getattr(module, name)
@@ -78,7 +121,7 @@ def _parameter(module: nn.Module, name: str) -> nn.Parameter:
     return value
 
 
-class ElmanRNN(SequenceClassifier):
+class ElmanRNN(FusedClassifier):
     """The tutorial's network: h_t = ReLU(W_xh x_t + b_xh + W_hh h_{t-1} + b_hh), h_0 = 0."""
 
     def __init__(self, config: ModelConfig):
@@ -114,7 +157,7 @@ class ElmanRNN(SequenceClassifier):
         return Unrolled(self.head(torch.stack(states, dim=1)), states)
 
 
-class LSTM(SequenceClassifier):
+class LSTM(FusedClassifier):
     """Long short-term memory, with gates i, f, g, o in torch's order:
 
     c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t).
@@ -143,10 +186,10 @@ class LSTM(SequenceClassifier):
             h = torch.sigmoid(o) * torch.tanh(c)
             hs.append(h)
             cs.append(c)
-        return Unrolled(self.head(torch.stack(hs, dim=1)), hs, cs)
+        return Unrolled(self.head(torch.stack(hs, dim=1)), hs, {"cell": cs})
 
 
-class GRU(SequenceClassifier):
+class GRU(FusedClassifier):
     """Gated recurrent unit, torch's formulation (reset r, update z, candidate n):
 
     n = tanh(W_in x + b_in + r * (W_hn h + b_hn)),  h_t = (1 - z) * n + z * h_{t-1}.
@@ -171,8 +214,18 @@ class GRU(SequenceClassifier):
         return Unrolled(self.head(torch.stack(states, dim=1)), states)
 
 
-_CLASSES = {"rnn": ElmanRNN, "lstm": LSTM, "gru": GRU}
-
-
 def build_model(config: ModelConfig) -> SequenceClassifier:
-    return _CLASSES[config.model](config)
+    """The network `config` names, built by its registered spec; a builder that fails or gives
+    something else is one SeqtuiError naming the model."""
+    spec = networks.spec(config.model)
+    builder = networks.load_builder(spec)
+    where = f"model {spec.name!r}" + (f" (package {spec.package})" if spec.package else "")
+    try:
+        model = builder(config)
+    except SeqtuiError:
+        raise
+    except Exception as error:  # a user's constructor: report it, do not crash the caller
+        raise SeqtuiError(f"{where} cannot be built: {type(error).__name__}: {error}") from None
+    if not isinstance(model, SequenceClassifier):
+        raise SeqtuiError(f"{where}: {spec.build} gave a {type(model).__name__}, not a SequenceClassifier")
+    return model

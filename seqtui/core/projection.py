@@ -45,13 +45,14 @@ def fit_projection(
     seed: int = FIT_SEED,
     most: int = MOST_STATES,
 ) -> Projection:
-    """Fit on the hidden (or, for an LSTM, `state="cell"`) states of held-out sequences.
+    """Fit on the hidden states of held-out sequences, or on an extra state the model's unroll
+    gives (`state="cell"` for an LSTM; its ModelSpec's `states`).
 
-    Hidden states come from the fused layer in one call per length; cell states need the
-    step-by-step unroll. At most `most` states take part, drawn evenly from every length, so long
+    Hidden states come from the model's fast forward in one call per length; extra states need
+    the step-by-step unroll. At most `most` states take part, drawn evenly from every length, so long
     sequences and wide models cost bounded memory and time."""
-    if state == "cell" and model.config.model != "lstm":
-        raise ValueError(f"a {model.config.model} has no cell state")
+    if state != "hidden" and state not in model.config.spec.states:
+        raise SeqtuiError(f"a {model.config.model} has no {state} state to project")
     model = model.eval()
     generator = torch.Generator().manual_seed(seed)
     lengths = range(task.n_min, task.n_max + 1)
@@ -64,10 +65,10 @@ def fit_projection(
         if state == "hidden":
             stacked = model(digits)[1]  # (B, T, H)
         else:
-            cell = model.unroll(digits).cell
-            if cell is None:
-                raise SeqtuiError(f"a {model.config.model} has no cell state to project")
-            stacked = torch.stack(cell, dim=1)
+            extra = model.unroll(digits).states.get(state)
+            if extra is None:
+                raise SeqtuiError(f"a {model.config.model}'s unroll gives no {state} state to project")
+            stacked = torch.stack(extra, dim=1)
         stacked = stacked.float().cpu()
         flat = stacked.reshape(-1, stacked.shape[-1])
         if len(flat) > keep:

@@ -21,7 +21,7 @@ from seqtui.core.evaluation import Evaluation, evaluate_batches, held_out_set
 from seqtui.core.fastrnn import ElmanStepper, eligible
 from seqtui.core.gradients import GradientFlow
 from seqtui.core.gradients import measure as measure_gradients
-from seqtui.core.models import build_model
+from seqtui.core.models import ElmanRNN, build_model
 from seqtui.core.tasks import draw_pattern_length, make_batch
 from seqtui.core.threads import ThreadGovernor
 from seqtui.settings.config import Budget, TrainConfig  # noqa: F401  (re-exported)
@@ -151,9 +151,7 @@ class Trainer:
             self.model = build_model(config.model).to(self.device)
         self.optimizer = Adam(self.model.parameters(), lr=config.lr)
         # True: the NumPy step (seqtui.fastrnn) is used, built at the first step, after any restore
-        self.fast: ElmanStepper | bool | None = (
-            True if eligible(config.model.model, config.batch_size, self.device) else None
-        )
+        self.fast: ElmanStepper | bool | None = True if eligible(self.model, config.batch_size, self.device) else None
         # the data stream: batches are made where the model trains (on a GPU, never crossing from the
         # host); pattern lengths are drawn on the CPU (a Python int, no wait for the device)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
@@ -214,6 +212,7 @@ class Trainer:
             group["lr"] = lr
         if self.fast is not None:  # the tutorial's rnn at a small batch: seqtui.fastrnn
             if not isinstance(self.fast, ElmanStepper):  # made at the first step, once Adam is
+                assert isinstance(self.model, ElmanRNN)  # eligible() said so
                 self.fast = ElmanStepper(self.model, self.optimizer, self.config.clip)
             fast_loss, fast_correct, fast_norm = self.fast.step(batch.digits.numpy(), batch.labels.numpy(), lr)
             self.step += 1

@@ -10,18 +10,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from seqtui.settings import networks
 from seqtui.settings.errors import SeqtuiError, SettingError
 from seqtui.settings.registry import SETTING, SETTINGS
 from seqtui.settings.units import count_text, round_up
 from seqtui.settings.values import (
     DEVICE_PATTERN,
-    INITS,
     MAX_BATCH,
     MAX_HIDDEN,
     MAX_PATTERN,
     MAX_SEED,
     MAX_THREADS,
-    MODELS,
     NEGATIVES,
     SCHEDULES,
     TASKS,
@@ -74,26 +73,37 @@ class ModelConfig:
     init: str = "default"  # "identity": W_hh = I and zero recurrent bias (IRNN), rnn only
 
     def __post_init__(self) -> None:
-        choice("model", self.model, MODELS)
+        if not isinstance(self.init, str):
+            raise SettingError(f"init must be a word, got {self.init!r}", "init")
+        networks.check_model(self.model, self.init)
         whole("hidden size", self.hidden, 1, MAX_HIDDEN, "hidden")
-        choice("init", self.init, INITS)
-        if self.init == "identity" and self.model != "rnn":
-            raise SettingError("init identity applies to the rnn model only", "init")
+
+    @property
+    def spec(self) -> networks.ModelSpec:
+        """The registered network (an installed package's spec is loaded on first use)."""
+        return networks.spec(self.model)
 
     @property
     def gates(self) -> int:
-        """Affine maps per step: the weight matrices are gates * hidden rows tall."""
-        return {"rnn": 1, "lstm": 4, "gru": 3}[self.model]
+        """Affine maps of width `hidden` per step (what the memory check sizes activations by)."""
+        return self.spec.gates
 
     def parameter_count(self) -> int:
-        h, g = self.hidden, self.gates
-        return g * h * (10 + h + 2) + 2 * h + 2  # W_ih, W_hh, two biases; the head
+        return self.spec.parameter_count(self.hidden)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings; a model from an installed package also names the package, so that a
+        machine without it can say what to install."""
+        package = networks.package_of(self.model)
+        return {**asdict(self), **({"package": package} if package else {})}
 
     @classmethod
     def from_dict(cls, data: Any) -> "ModelConfig":
+        if isinstance(data, dict) and "package" in data:
+            data = dict(data)
+            package = data.pop("package")
+            if not networks.is_known(data.get("model")):
+                raise networks.unknown(data.get("model"), package if isinstance(package, str) else None)
         return cls(**known_fields("model", data, cls))
 
 
@@ -252,7 +262,7 @@ class TrainConfig:
         return self.schedule == "constant" or self.budget.in_work() or not self.budget.is_set()
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, **asdict(self)}
+        return {"format": FORMAT, **asdict(self), "model": self.model.to_dict()}
 
     @classmethod
     def from_dict(cls, data: Any) -> "TrainConfig":

@@ -12,3 +12,11 @@ class SettingError(SeqtuiError):
     def __init__(self, message: str, setting: str):
         super().__init__(message)
         self.setting = setting
+
+
+class ModelUnavailable(SettingError):
+    """A model named by a setting or a file is not registered here: unknown, or its package is not
+    installed. A run that names one is not damaged; this machine cannot build its model."""
+
+    def __init__(self, message: str):
+        super().__init__(message, "model")

@@ -9,9 +9,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from seqtui.settings import networks
 from seqtui.settings.errors import SeqtuiError
 from seqtui.settings.units import count_text, parse_count, parse_real, parse_seconds, parse_whole
-from seqtui.settings.values import INITS, MODELS, NEGATIVES, SCHEDULES, TASKS, choice
+from seqtui.settings.values import INITS, NEGATIVES, SCHEDULES, TASKS, choice
 
 
 # -- every setting a user can give, once ----------------------------------------------------------
@@ -22,12 +23,17 @@ class Setting:
     label: str  # in the app's form
     help: str
     parse: Callable[[str], Any]
-    choices: tuple[str, ...] = ()
+    words: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()  # the words it takes, or where to find them
     off: str | None = None  # the word that turns an optional setting off (None: it cannot be)
     on_resume: bool = False  # may change when a run resumes (how it is run or watched, not what it learns)
     budget: bool = False  # a budget limit: on resume it extends the run by this much
     advanced: bool = False  # shown in the form's second part
     blank: str = ""  # what an empty field means, shown in it (the form)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The words this setting takes (the models: as registered now); () for a number."""
+        return self.words() if callable(self.words) else self.words
 
     @property
     def flag(self) -> str:
@@ -82,8 +88,8 @@ class Setting:
         return str(value)
 
 
-def _setting(name, path, label, help, parse=str, **kw) -> Setting:
-    return Setting(name, tuple(path.split(".")), label, help, parse, **kw)
+def _setting(name, path, label, help, parse=str, choices=(), **kw) -> Setting:
+    return Setting(name, tuple(path.split(".")), label, help, parse, choices, **kw)
 
 
 SETTINGS: list[Setting] = [
@@ -103,7 +109,7 @@ SETTINGS: list[Setting] = [
     ),
     _setting("n-min", "task.n_min", "shortest pattern", "shortest pattern (sequence length 2n)", parse_whole),
     _setting("n-max", "task.n_max", "longest pattern", "longest pattern (sequence length 2n)", parse_whole),
-    _setting("model", "model.model", "model", "the network", choices=MODELS),
+    _setting("model", "model.model", "model", "the network (seqtui models lists them)", choices=networks.names),
     _setting("hidden", "model.hidden", "hidden units", "hidden units", parse_whole),
     _setting("init", "model.init", "init", "identity: W_hh = I, zero recurrent bias (IRNN; rnn only)", choices=INITS),
     _setting("lr", "lr", "learning rate", "peak learning rate (Adam)", parse_real),

@@ -13,8 +13,7 @@ from seqtui.settings.errors import SeqtuiError, SettingError
 
 TASKS = ("match", "palindrome")
 NEGATIVES = ("random", "hard", "mixed")
-MODELS = ("rnn", "lstm", "gru")
-INITS = ("default", "identity")
+INITS = ("default", "identity")  # what the built-in models take (seqtui.settings.networks)
 SCHEDULES = ("cosine", "constant")
 MAX_SEED = 2**32 - 1
 MAX_HIDDEN = 16_384

@@ -8,10 +8,12 @@ from datetime import datetime
 from pathlib import Path
 
 from seqtui.settings.config import TrainConfig
-from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.errors import ModelUnavailable, SeqtuiError
 from seqtui.store.layout import CONFIG, RUN_FILES, SWEEP_MANIFEST, default_root, display_name
 from seqtui.store.run import Run
 from seqtui.store.status import RunStatus
+
+NO_MODEL = "no model"  # a whole run whose model is not registered here (its package not installed)
 
 
 # -- many runs -----------------------------------------------------------------------------------
@@ -43,7 +45,7 @@ class RunSummary:
         except SeqtuiError as error:
             return cls(
                 run,
-                "running" if status.active else "damaged",
+                "running" if status.active else (NO_MODEL if isinstance(error, ModelUnavailable) else "damaged"),
                 "?",
                 "?",
                 "?",

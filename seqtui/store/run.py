@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from seqtui.settings.config import TrainConfig
-from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.errors import ModelUnavailable, SeqtuiError
 from seqtui.store.files import (
     is_count,
     is_number,
@@ -117,6 +117,8 @@ class Run:
         data = read_small_json(self.file(CONFIG))
         try:
             return TrainConfig.from_dict(data)
+        except ModelUnavailable:  # the run is whole; this machine lacks its model: say which
+            raise
         except SeqtuiError as error:
             raise SeqtuiError(f"{self.file(CONFIG)} does not describe a run: {error}") from None
         except (TypeError, ValueError, RecursionError, OverflowError) as error:

@@ -20,17 +20,18 @@ from typing import Any, Callable
 from seqtui.session.launch import log_tail
 from seqtui.settings.config import Budget
 from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.networks import variants
 from seqtui.store.files import file_stamp, write_text_atomic
-from seqtui.store.layout import HELDOUT, LOG
+from seqtui.store.layout import CONFIG, HELDOUT, LOG
 from seqtui.store.run import Run
 from seqtui.sweep.driver import run_sweep
 from seqtui.sweep.executors import Executor
 from seqtui.sweep.manifest import read_manifest
 from seqtui.sweep.report import write_report
-from seqtui.sweep.spec import EVAL_SAMPLES, VARIANTS, SweepSpec, variant
+from seqtui.sweep.spec import EVAL_SAMPLES, SweepSpec, variant
 from seqtui.sweep.trial import Measurement, read_heldout
 
-SPECS = VARIANTS  # the models a comparison trains: rnn, irnn (identity init, clipped), lstm, gru
+MODEL_NAME = r"[a-z0-9][a-z0-9_-]{0,39}"  # a comparison run's last part: a model or variant name
 # a comparison's name: the default date and time, or a word without "-", so names read one way
 STAMP = r"\d{4}-\d{6}|[A-Za-z0-9][A-Za-z0-9_.]*"
 
@@ -41,14 +42,24 @@ def comparison_dir(root: Path, stamp: str) -> Path:
 
 def group_of(name: str) -> str | None:
     """The stamp of a comparison run's name (`cmp-<stamp>/<model>`), or None."""
-    match = re.fullmatch(f"cmp-({STAMP})/(" + "|".join(map(re.escape, SPECS)) + ")", name)
-    return match.group(1) if match else None
+    match = re.fullmatch(f"cmp-({STAMP})/({MODEL_NAME})", name)
+    return match.group(1) if match and match.group(2) in variants() else None
 
 
 def group_runs(root: Path, stamp: str) -> list[Path]:
-    """A comparison's run directories that exist so far, in the order of SPECS."""
+    """A comparison's run directories that exist so far: registered models and variants in their
+    order, then runs of models not installed here by name."""
     directory = comparison_dir(root, stamp)
-    return [directory / name for name in SPECS if (directory / name).is_dir()]
+    order = {name: i for i, name in enumerate(variants())}
+    try:
+        found = [
+            p
+            for p in directory.iterdir()
+            if re.fullmatch(MODEL_NAME, p.name) and (p.is_dir() if p.name in order else (p / CONFIG).is_file())
+        ]
+    except OSError:
+        return []
+    return sorted(found, key=lambda p: (order.get(p.name, len(order)), p.name))
 
 
 def report_path(root: Path, stamp: str) -> Path:
@@ -84,7 +95,7 @@ def compare(
     report: Callable[[str], None] = print,
     stamp: str | None = None,
 ) -> tuple[Path, Path]:
-    """Train `names` (keys of SPECS) on `executor` (one after another, or side by side), each trial
+    """Train `names` (models or variants) on `executor` (one after another, or side by side), each trial
     with `threads` threads, then measure each: a sweep over the models."""
     names = [variant(n) for n in names]
     if stamp is not None and not re.fullmatch(STAMP, stamp):

@@ -26,12 +26,6 @@ from seqtui.sweep.trial import STOPPED, read_heldout
 RETRIES = 1  # a failed trial is tried again this many times by later runs of its sweep
 
 
-# what a training example costs each model against the rnn's at the same size (its time per example
-# grows about in proportion to the hidden size): a 48-trial sweep here, one thread per trial, gave
-# the LSTM 4.0-4.7x and the GRU 4.5-6.2x the rnn's time per example at 16-128 units
-COST = {"rnn": 1.0, "lstm": 4.5, "gru": 5.0}
-
-
 # -- driving a sweep ----------------------------------------------------------------------------------
 @dataclass
 class SweepState:
@@ -53,8 +47,9 @@ class SweepState:
     def eta(self) -> float | None:
         """Seconds left: each unfinished trial's examples left at the speed of trials like it
         measured so far (same model and size; else same model, scaled by size; else any, scaled by
-        COST and size), shared over the slots; so the first minutes of a sweep that starts with
-        small rnns do not promise too little time for the large LSTMs after them."""
+        the models' costs (ModelSpec.cost) and size), shared over the slots; so the first minutes of
+        a sweep that starts with small rnns do not promise too little time for the large LSTMs
+        after them."""
         measured: dict[tuple, list[float]] = {}
         left: list[tuple[tuple, float, float, int]] = []
         for trial in self.trials:
@@ -62,7 +57,7 @@ class SweepState:
             status = self.run(trial).raw_status()
             key = (trial.values["model"], trial.config.model.hidden)
             size = float(trial.config.model.hidden)
-            cost = COST.get(trial.config.model.model, 1.0) * size
+            cost = trial.config.model.spec.cost * size
             if status.examples and status.elapsed > 0:
                 for k, work in ((key, 1.0), (key[:1], size), ((), cost)):
                     total = measured.setdefault(k, [0.0, 0.0])

@@ -7,15 +7,17 @@ from __future__ import annotations
 import csv
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqtui.settings.config import TrainConfig
 from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.networks import variants
 from seqtui.store.files import write_text_atomic
 from seqtui.store.run import Run
 from seqtui.sweep.manifest import Manifest, read_manifest
-from seqtui.sweep.spec import VARIANTS, shown_value
+from seqtui.sweep.spec import shown_value
 from seqtui.sweep.trial import Measurement, read_heldout
 
 T_95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
@@ -51,6 +53,16 @@ class MapRow:
     reached_99: list[int]  # examples to 99% of the seeds that reached it
     ratios: list[float]
     trials: list[str]
+    parameters: int | None = None  # the model's, at this row's size (None: its model is not installed here)
+    speeds: list[float] = field(default_factory=list)  # each seed's training examples per second
+
+
+def parameter_count(config: dict | None) -> int | None:
+    """A trial's parameter count from its kept config, if its model is registered here."""
+    try:
+        return TrainConfig.from_dict(config).model.parameter_count() if config is not None else None
+    except SeqtuiError:
+        return None
 
 
 def memory_map(directory: Path) -> tuple[Manifest, list[str], list[MapRow]]:
@@ -88,7 +100,7 @@ def map_rows(manifest: Manifest, measured: dict[str, tuple[Measurement, str]]) -
         key = tuple(shown_value(a, record.values[a]) if a in record.values else "" for a in axes)
         typed[key] = tuple(record.values.get(a) for a in axes)
         groups.setdefault((model, key, negatives), []).append((record.name, heldout))
-    order = {m: i for i, m in enumerate(VARIANTS)}
+    order = {m: i for i, m in enumerate(variants())}
     rows = []
     for (model, key, negatives), members in groups.items():
         results = [h for _, h in members]
@@ -104,6 +116,8 @@ def map_rows(manifest: Manifest, measured: dict[str, tuple[Measurement, str]]) -
                 [h.examples_to["0.99"] for h in results if "0.99" in h.examples_to],
                 [h.gradient_ratio for h in results if h.gradient_ratio is not None],
                 [name for name, _ in members],
+                parameter_count(manifest.trials[members[0][0]].config),
+                [h.examples / h.seconds for h in results if h.seconds > 0],
             )
         )
 
@@ -167,7 +181,8 @@ def write_report(directory: Path) -> tuple[Path, Path]:
             n_max = max(r.n_max for r in subset)
             header = [f"{n}{'*' if n > 2 * n_max else ''}" for n in lengths]
             lines += ["", f"## {model}: accuracy by length, {kind}", ""]
-            extra = ["examples to 99%", "gradient first/last"] if attribute == "by_length" else []
+            extra = ["examples to 99%", "gradient first/last", "parameters", "examples/s"]
+            extra = extra if attribute == "by_length" else []
             lines.append("| " + " | ".join([axis_label, "trained on", "seeds", *header, *extra]) + " |")
             lines.append("| " + " | ".join(["---"] * 3 + ["---:"] * (len(header) + len(extra))) + " |")
             for r in subset:
@@ -180,13 +195,16 @@ def write_report(directory: Path) -> tuple[Path, Path]:
                     )
                     ratio = geometric_mean(r.ratios)
                     cells += [reached, f"{ratio:.2g}" if ratio is not None else "-"]
+                    cells += [f"{r.parameters:,}" if r.parameters is not None else "-"]
+                    cells += [f"{sum(r.speeds) / len(r.speeds):,.0f}" if r.speeds else "-"]
                 lines.append("| " + " | ".join([", ".join(r.key) or "-", r.negatives, str(r.seeds), *cells]) + " |")
     lines += [
         "",
         "Examples to 99%: training examples until the held-out set first showed 99% at every trained "
         "length, mean over the seeds that reached it (how many did). Gradient first/last: "
         "|dL/dh_1| / |dL/dh_T| at twice the longest trained pattern, geometric mean over seeds; "
-        "below ~1e-3 the first digits barely reach the loss.",
+        "below ~1e-3 the first digits barely reach the loss. Examples/s: training examples over "
+        "seconds of training, mean over seeds, as the trials ran (several at once share the machine).",
     ]
     md_path, csv_path = directory / "report.md", directory / "report.csv"
     write_text_atomic(md_path, "\n".join(lines) + "\n")
@@ -194,17 +212,19 @@ def write_report(directory: Path) -> tuple[Path, Path]:
     writer = csv.writer(table)
     writer.writerow(
         ["model", *axes, "trained_on", "tested_on", "length", "beyond", "mean", "ci95", "seeds"]
-        + ["examples_to_99", "reached_99", "gradient_ratio"]
+        + ["examples_to_99", "reached_99", "gradient_ratio", "parameters", "examples_per_s"]
     )
     for r in rows:
         reached_mean: float | str = sum(r.reached_99) / len(r.reached_99) if r.reached_99 else ""
         ratio = geometric_mean(r.ratios)
+        speed = f"{sum(r.speeds) / len(r.speeds):.1f}" if r.speeds else ""
         for kind, by_length in (("random", r.by_length), ("hard", r.hard_by_length)):
             for n, cell in by_length.items():
                 writer.writerow(
                     [r.model, *r.key, r.negatives, kind, n, int(n > 2 * r.n_max), f"{cell.mean:.6f}"]
                     + ["" if cell.half is None else f"{cell.half:.6f}", cell.count]
                     + [reached_mean, len(r.reached_99), "" if ratio is None else f"{ratio:.6g}"]
+                    + ["" if r.parameters is None else r.parameters, speed]
                 )
     write_text_atomic(csv_path, table.getvalue())
     return md_path, csv_path

@@ -1,4 +1,4 @@
-"""What a sweep asks for: a grid (setting -> typed values; `model` takes VARIANTS names) over
+"""What a sweep asks for: a grid (setting -> typed values; `model` takes registered models and variants) over
 fixed settings, and the trials it makes, each with its whole config built and checked.
 
 Values stay typed from where they were given to the trials' configs: a flag's comma list is read
@@ -15,19 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from seqtui.settings import networks
 from seqtui.settings.config import TrainConfig
 from seqtui.settings.errors import SeqtuiError
 from seqtui.settings.registry import SETTING, SETTINGS
 from seqtui.store.layout import display_name
 
-# the model axis: the tutorial's rnn, its identity-initialised clipped variant (IRNN), lstm, gru
-VARIANTS: dict[str, dict[str, Any]] = {
-    "rnn": {"model": "rnn"},
-    "irnn": {"model": "rnn", "init": "identity", "clip": 1.0},
-    "lstm": {"model": "lstm"},
-    "gru": {"model": "gru"},
-}
-ALIASES = {"rnn-identity": "irnn"}
+# the model axis takes every registered model by name, and variants (irnn: the rnn identity-
+# initialised and clipped); seqtui.settings.networks.variants()
+ALIASES = networks.ALIASES
+CLASSIC = ("rnn", "irnn", "lstm", "gru")  # what a comparison trains unless told: the tutorial's four
 BEYOND = 5  # pattern lengths past the training range that a trial is also measured at
 EVAL_SAMPLES = 20_000  # fresh examples a trial is measured on
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a sweep's
@@ -49,9 +46,11 @@ FILE_KEYS = {"grid", "settings", "name", "seeds", "eval_samples", "preset"}
 
 
 def variant(name: str) -> str:
+    """A name the model axis takes (a registered model or a variant); one line for any other."""
     name = ALIASES.get(name, name)
-    if name not in VARIANTS:
-        raise SeqtuiError(f"unknown model {name!r}: choose from {', '.join(VARIANTS)}")
+    known = networks.variants()
+    if name not in known:
+        raise SeqtuiError(f"unknown model {name!r}: choose from {', '.join(known)}")
     return name
 
 
@@ -66,7 +65,7 @@ def check_name(name: str) -> str:
 
 
 def setting_value(name: str, given: Any) -> Any:
-    """One value of a swept or fixed setting, typed: `model` a VARIANTS name, any other setting
+    """One value of a swept or fixed setting, typed: `model` a registered model or variant, any other setting
     read or checked by its entry in SETTINGS. The message names the setting."""
     if name == "model":
         if not isinstance(given, str):
@@ -89,13 +88,13 @@ def shown_value(name: str, value: Any) -> str:
 @dataclass
 class Trial:
     name: str
-    values: dict[str, Any]  # the swept settings' typed values (model: a VARIANTS name)
+    values: dict[str, Any]  # the swept settings' typed values (model: a registered model or variant)
     config: TrainConfig
 
 
 @dataclass
 class SweepSpec:
-    """A grid (setting name -> typed values; `model` takes VARIANTS names) over fixed settings."""
+    """A grid (setting name -> typed values; `model` takes registered models and variants) over fixed settings."""
 
     name: str
     grid: dict[str, list[Any]]
@@ -148,7 +147,7 @@ class SweepSpec:
             combos = [{**c, axis: v} for c in combos for v in self.grid[axis]]
         trials = []
         for values in combos:
-            given = {**VARIANTS[values["model"]], **self.settings}
+            given = {**networks.variants()[values["model"]], **self.settings}
             given.update({k: v for k, v in values.items() if k != "model"})
             try:
                 config = preset_config(given, self.preset)

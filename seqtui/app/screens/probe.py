@@ -57,14 +57,14 @@ class ProbeScreen(RunFollowingScreen):
         Binding("n", "example('random')", "Negative"),
         Binding("h", "example('hard')", "Hard"),
         Binding("c", "change_digit", "Change"),
-        Binding("x", "toggle_cell", "Cell"),
+        Binding("x", "next_state", "State"),
         Binding("p", "toggle_view", "PCA"),
         Binding("slash,i", "edit", "Edit"),
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
     # which state is shown, and how; each change draws the sequence shown again
-    show_cell = var(False, init=False)  # an LSTM's cell state, not its hidden state
+    shown_state = var("hidden", init=False)  # "hidden", or an extra state the model's unroll gives (an LSTM's "cell")
     # the states as a path on two principal components, not as units
     show_path = var(False, init=False, toggle_class="-path")
 
@@ -75,7 +75,7 @@ class ProbeScreen(RunFollowingScreen):
         self.model_problem: str | None = None  # why there is no model to probe
         self.loaded_from: tuple[Path, float] | None = None
         self.digits: list[int] | None = None
-        # "hidden"/"cell" -> the model's principal components, or why there are none; fitted when
+        # "hidden" or an extra state's name -> the model's principal components, or why there are none; fitted when
         # the PCA path is first shown for a checkpoint, in a worker
         self.projections: dict[str, Projection | str] = {}
         self.generator = torch.Generator().manual_seed(0)
@@ -233,16 +233,28 @@ class ProbeScreen(RunFollowingScreen):
         self.show_digits(digits)
         self.notify(f"changed step {position + 1} to {digits[position]}")
 
-    def action_toggle_cell(self) -> None:
-        if self.checkpoint is None or self.checkpoint.config.model.model != "lstm":
-            self.notify("only an LSTM has a cell state", severity="warning")
+    def action_next_state(self) -> None:
+        """Show the next of the model's states: hidden, then each extra one its unroll gives."""
+        states = ["hidden", *self.model_spec_states()]
+        if len(states) == 1:
+            model = self.checkpoint.config.model.model if self.checkpoint is not None else "model"
+            self.notify(f"a {model} has only its hidden state", severity="warning")
             return
-        self.show_cell = not self.show_cell
+        current = states.index(self.shown_state) if self.shown_state in states else 0
+        self.shown_state = states[(current + 1) % len(states)]
+
+    def model_spec_states(self) -> tuple[str, ...]:
+        if self.checkpoint is None:
+            return ()
+        try:
+            return self.checkpoint.config.model.spec.states
+        except SeqtuiError:
+            return ()
 
     def action_toggle_view(self) -> None:
         self.show_path = not self.show_path
 
-    def watch_show_cell(self) -> None:
+    def watch_shown_state(self) -> None:
         if self.digits is not None:
             self.analyse(self.digits)
 
@@ -294,10 +306,11 @@ class ProbeScreen(RunFollowingScreen):
                 )
             )
         self.query_one("#strip", Static).update(self._strip(digits, p_steps, self.size.width - 2))
-        states = unrolled.cell if (self.show_cell and unrolled.cell is not None) else unrolled.hidden
-        what = "cell state" if states is unrolled.cell else "hidden state"
+        name = self.shown_state if self.shown_state in unrolled.states else "hidden"
+        states = unrolled.state(name)
+        what = f"{name} state"
         if self.show_path:
-            self._draw_path(model, checkpoint, digits, torch.stack(states, dim=1)[0], what)
+            self._draw_path(model, checkpoint, digits, torch.stack(states, dim=1)[0], name)
             return
         rows = [state[0].tolist() for state in states]
         available = max(10, self.size.width - 12)
@@ -306,19 +319,19 @@ class ProbeScreen(RunFollowingScreen):
         self.query_one("#hidden-map", Heatmap).show(
             [row[:shown] for row in rows],
             labels=[str(d) for d in digits],
-            diverging=checkpoint.config.model.model != "rnn",
+            diverging=checkpoint.config.model.spec.signed,
             title=f"{what}, steps x units"
             + (f" (units 1-{shown} of {units})" if shown < units else "")
-            + ("   x: hidden/cell" if unrolled.cell is not None else "")
+            + (f"   x: {'/'.join(['hidden', *unrolled.states])}" if unrolled.states else "")
             + "   p: PCA path",
         )
 
     def _draw_path(
-        self, model: SequenceClassifier, checkpoint: Checkpoint, digits: list[int], states: torch.Tensor, what: str
+        self, model: SequenceClassifier, checkpoint: Checkpoint, digits: list[int], states: torch.Tensor, state: str
     ) -> None:
         """The sequence's states (T, H) as a path on the two principal components of held-out states."""
         chart = self.query_one("#pca-chart", Chart)
-        state = "cell" if what == "cell state" else "hidden"
+        what = f"{state} state"
         projection = self.projections.get(state)
         if projection is None:
             projection = self.projections[state] = "fitting the principal components on held-out sequences ..."

@@ -14,9 +14,10 @@ from seqtui.app.screens.dialogs import ConfirmDialog
 from seqtui.app.screens.train import TrainScreen
 from seqtui.session.launch import spawn
 from seqtui.settings.errors import SeqtuiError
-from seqtui.store.catalogue import RunSummary, list_runs
+from seqtui.store.catalogue import NO_MODEL, RunSummary, list_runs
 from seqtui.store.layout import display_name
 from seqtui.store.run import Run
+from seqtui.sweep.spec import CLASSIC
 
 REFRESH_SECONDS = 1.0
 
@@ -116,7 +117,9 @@ class RunsScreen(SeqtuiScreen):
         best = "-" if s.best_worst is None else f"{s.best_worst:.4f}"
         mark = "● " if s.run.path in self.app.compare else ""
         task = (f"{s.task}/{s.negatives}",) if self.show_task else ()
-        state = Text(s.state, style="red" if s.state in ("damaged", "failed") or s.status.verdict == "chance" else "")
+        state = Text(
+            s.state, style="red" if s.state in ("damaged", "failed", NO_MODEL) or s.status.verdict == "chance" else ""
+        )
         return (Text(mark + s.run.shown_name), state, s.model, *task, compact(s.examples), best)
 
     def selected(self) -> Run | None:
@@ -133,7 +136,9 @@ class RunsScreen(SeqtuiScreen):
         if run is None:
             return
         summary = self.summaries[self.query_one(DataTable).cursor_row]
-        if summary.state == "damaged" and summary.problem and "config.json" in summary.problem:
+        if summary.problem and (
+            summary.state == NO_MODEL or (summary.state == "damaged" and "config.json" in summary.problem)
+        ):
             self.notify(
                 f"{run.shown_name} cannot be opened: {display_name(summary.problem)}",
                 severity="error",
@@ -166,7 +171,7 @@ class RunsScreen(SeqtuiScreen):
         self.app.compare_group = stamp
         self.app.switch_mode("compare")
         self.notify(
-            f"comparing rnn, irnn, lstm and gru in the background (about two minutes here); "
+            f"comparing {', '.join(CLASSIC[:-1])} and {CLASSIC[-1]} in the background (about two minutes here); "
             f"each appears here as it starts, the report in {self.app.root} (log: {log.name})",
             timeout=10,
         )

@@ -1,0 +1,189 @@
+"""Recurrences linear in their state, run by parallel scans: minGRU, minLSTM and the LRU.
+
+Written from the papers' equations:
+
+- minGRU and minLSTM (Feng et al. 2024, "Were RNNs All We Needed?"): the GRU and the LSTM with gates
+  that read only x_t, not h_{t-1}, and no tanh on the candidate, so that
+      h_t = a_t * h_{t-1} + b_t
+  with a_t, b_t computed from the inputs alone, for every step at once. minGRU:
+      z_t = sigmoid(W_z x_t + b_z),  h~_t = g(W_h x_t + b_h),  h_t = (1 - z_t) h_{t-1} + z_t h~_t;
+  minLSTM, with its forget and input gates normalised to sum to one (length-independent scale):
+      f_t = sigmoid(W_f x_t),  i_t = sigmoid(W_i x_t),  f'_t = f_t / (f_t + i_t),  i'_t = i_t / (f_t + i_t),
+      h_t = f'_t h_{t-1} + i'_t h~_t.
+  g(x) = x + 1/2 for x >= 0, sigmoid(x) below keeps h~ positive, so the recurrence runs in log
+  space: with A_t = sum_{j<=t} log a_j, h_t = exp(A_t + logcumsumexp_k<=t(log b_k - A_k)), from h_0 = 0.
+- The linear recurrent unit (Orvieto et al. 2023, "Resurrecting Recurrent Neural Networks for
+  Long Sequences"): a diagonal complex recurrence
+      x_t = lambda * x_{t-1} + gamma * (B u_t),   y_t = Re(C x_t) + D u_t,
+  with lambda = exp(-exp(nu) + i exp(theta)) (exponential parametrisation: |lambda| < 1 always),
+  initialised uniformly on a ring r_min <= |lambda| <= r_max with phases in [0, max_phase], and the
+  normalisation gamma = sqrt(1 - |lambda|^2) (trained, as log gamma); then a nonlinear readout per
+  step, GELU(y_t), and the head. Its forward scans by doubling (log2 T steps).
+
+Each model's `unroll` steps through time with the same parameters and is the reference the scans
+are tested against (tests/test_recurrences.py: same outputs and gradients). These are single-layer
+networks like the others here: one recurrence, a head on its state.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqtui.core.models import SequenceClassifier, Unrolled
+from seqtui.core.tasks import DIGITS
+from seqtui.settings.config import ModelConfig
+
+
+def g(x: torch.Tensor) -> torch.Tensor:
+    """The papers' positive activation for the candidate state."""
+    return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
+
+
+def log_g(x: torch.Tensor) -> torch.Tensor:
+    return torch.where(x >= 0, torch.log(x.clamp(min=0) + 0.5), -F.softplus(-x))
+
+
+def log_scan(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
+    """h_t = a_t h_{t-1} + b_t from h_0 = 0 along dim 1, for positive a and b given as logs."""
+    a_star = torch.cumsum(log_a, dim=1)
+    return torch.exp(a_star + torch.logcumsumexp(log_b - a_star, dim=1))
+
+
+def doubling_scan(decay: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """x_t = decay * x_{t-1} + inputs_t from x_0 = 0 along dim 1, for a decay constant in time:
+    after the round with shift d every x_t sums its last 2d inputs (Hillis and Steele)."""
+    x, power, shift = inputs, decay, 1
+    while shift < x.shape[1]:
+        x = torch.cat([x[:, :shift], x[:, shift:] + power * x[:, :-shift]], dim=1)
+        power, shift = power * power, 2 * shift
+    return x
+
+
+class MinGRU(SequenceClassifier):
+    """minGRU: h_t = (1 - z_t) h_{t-1} + z_t g(W_h x_t + b_h), z_t = sigmoid(W_z x_t + b_z)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config)
+        self.gate = nn.Linear(DIGITS, config.hidden)
+        self.candidate = nn.Linear(DIGITS, config.hidden)
+        self.head = nn.Linear(config.hidden, 2)
+
+    def forward(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.inputs(digits)
+        k = self.gate(x)
+        # log(1 - z) = -softplus(k), log z = -softplus(-k)
+        hidden = log_scan(-F.softplus(k), -F.softplus(-k) + log_g(self.candidate(x)))
+        return self.head(hidden), hidden
+
+    def unroll(self, digits: torch.Tensor) -> Unrolled:
+        x = self.inputs(digits)
+        h = x.new_zeros(digits.shape[0], self.hidden_size)
+        states = []
+        for t in range(digits.shape[1]):
+            z = torch.sigmoid(self.gate(x[:, t]))
+            h = (1 - z) * h + z * g(self.candidate(x[:, t]))
+            states.append(h)
+        return Unrolled(self.head(torch.stack(states, dim=1)), states)
+
+
+class MinLSTM(SequenceClassifier):
+    """minLSTM: h_t = f'_t h_{t-1} + i'_t g(W_h x_t + b_h), forget and input gates normalised."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config)
+        self.forget = nn.Linear(DIGITS, config.hidden)
+        self.input = nn.Linear(DIGITS, config.hidden)
+        self.candidate = nn.Linear(DIGITS, config.hidden)
+        self.head = nn.Linear(config.hidden, 2)
+
+    def forward(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.inputs(digits)
+        # log f' = log f - log(f + i) = -softplus(log i - log f), with log sigmoid(v) = -softplus(-v)
+        difference = F.softplus(-self.forget(x)) - F.softplus(-self.input(x))  # log f - log i, negated
+        log_f, log_i = -F.softplus(difference), -F.softplus(-difference)
+        hidden = log_scan(log_f, log_i + log_g(self.candidate(x)))
+        return self.head(hidden), hidden
+
+    def unroll(self, digits: torch.Tensor) -> Unrolled:
+        x = self.inputs(digits)
+        h = x.new_zeros(digits.shape[0], self.hidden_size)
+        states = []
+        for t in range(digits.shape[1]):
+            f, i = torch.sigmoid(self.forget(x[:, t])), torch.sigmoid(self.input(x[:, t]))
+            h = f / (f + i) * h + i / (f + i) * g(self.candidate(x[:, t]))
+            states.append(h)
+        return Unrolled(self.head(torch.stack(states, dim=1)), states)
+
+
+class LRU(SequenceClassifier):
+    """Linear recurrent unit with `hidden` complex state units. Its hidden state, as seqtui shows
+    and differentiates it, is the real and the imaginary parts side by side (2 x hidden); the
+    extra state "readout" is GELU(y_t), what the head reads."""
+
+    R_MIN, R_MAX, MAX_PHASE = 0.4, 0.99, 2 * math.pi  # the ring and the phases lambda starts on
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config)
+        n = config.hidden
+        radius_squared = torch.rand(n) * (self.R_MAX**2 - self.R_MIN**2) + self.R_MIN**2
+        self.nu_log = nn.Parameter(torch.log(-0.5 * torch.log(radius_squared)))  # |lambda| = exp(-exp(nu))
+        self.theta_log = nn.Parameter(torch.log(self.MAX_PHASE * torch.rand(n).clamp(min=1e-4)))
+        self.gamma_log = nn.Parameter(0.5 * torch.log(1 - radius_squared))  # sqrt(1 - |lambda|^2)
+        scale_b = 1 / math.sqrt(2 * DIGITS)
+        self.b_re = nn.Parameter(torch.randn(n, DIGITS) * scale_b)
+        self.b_im = nn.Parameter(torch.randn(n, DIGITS) * scale_b)
+        scale_c = 1 / math.sqrt(n)
+        self.c_re = nn.Parameter(torch.randn(n, n) * scale_c)
+        self.c_im = nn.Parameter(torch.randn(n, n) * scale_c)
+        self.d = nn.Parameter(torch.randn(n, DIGITS) / math.sqrt(DIGITS))
+        self.head = nn.Linear(n, 2)
+
+    @property
+    def hidden_size(self) -> int:
+        return 2 * self.config.hidden
+
+    def _decay(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """lambda's real and imaginary parts, (H,) each."""
+        modulus, phase = torch.exp(-torch.exp(self.nu_log)), torch.exp(self.theta_log)
+        return modulus * torch.cos(phase), modulus * torch.sin(phase)
+
+    def _driven(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """gamma * (B u): what each step adds to the state, real and imaginary parts."""
+        gamma = torch.exp(self.gamma_log)
+        return gamma * (u @ self.b_re.T), gamma * (u @ self.b_im.T)
+
+    def _readout(self, x_re: torch.Tensor, x_im: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """GELU(Re(C x) + D u)."""
+        return F.gelu(x_re @ self.c_re.T - x_im @ self.c_im.T + u @ self.d.T)
+
+    def forward(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        u = self.inputs(digits)
+        driven_re, driven_im = self._driven(u)
+        decay_re, decay_im = self._decay()
+        x = doubling_scan(torch.complex(decay_re, decay_im), torch.complex(driven_re, driven_im))
+        hidden = torch.cat([x.real, x.imag], dim=-1)
+        return self.head(self._readout(x.real, x.imag, u)), hidden
+
+    def unroll(self, digits: torch.Tensor) -> Unrolled:
+        u = self.inputs(digits)
+        driven_re, driven_im = self._driven(u)
+        decay_re, decay_im = self._decay()
+        n = self.config.hidden
+        h = u.new_zeros(digits.shape[0], 2 * n)
+        states, readouts = [], []
+        for t in range(digits.shape[1]):
+            x_re, x_im = h[:, :n], h[:, n:]  # read from h, so dL/dh_t is the whole gradient
+            h = torch.cat(
+                [
+                    decay_re * x_re - decay_im * x_im + driven_re[:, t],
+                    decay_re * x_im + decay_im * x_re + driven_im[:, t],
+                ],
+                dim=1,
+            )
+            states.append(h)
+            readouts.append(self._readout(h[:, :n], h[:, n:], u[:, t]))
+        return Unrolled(self.head(torch.stack(readouts, dim=1)), states, {"readout": readouts})
