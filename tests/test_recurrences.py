@@ -61,7 +61,7 @@ def perturbed(name: str, hidden: int = 6):
 
 
 def gradients(model, loss) -> list[torch.Tensor]:
-    return list(torch.autograd.grad(loss, list(model.parameters())))
+    return list(torch.autograd.grad(loss, list(model.parameters()), retain_graph=True))
 
 
 @pytest.mark.parametrize("name", ["mingru", "minlstm", "lru"])
@@ -85,7 +85,12 @@ def test_the_scan_and_the_unroll_give_the_reference_loops_outputs_and_gradients(
     for got, expected in zip(stepped, want):
         torch.testing.assert_close(got, expected)
 
-    torch.testing.assert_close(model.classify(digits), want_logits[:, -1])
+    # training's path: the last step alone, its own computation
+    last = model.classify(digits)
+    torch.testing.assert_close(last, want_logits[:, -1])
+    want_last = gradients(model, (want_logits[:, -1] * weights[:, -1]).sum())
+    for got, expected in zip(gradients(model, (last * weights[:, -1]).sum()), want_last):
+        torch.testing.assert_close(got, expected)
     assert model.hidden_size == want_hidden.shape[-1]
 
 
@@ -100,6 +105,7 @@ def test_float32_scans_agree_with_the_unroll_at_the_longest_sequences(name):
     assert torch.isfinite(hidden).all()
     torch.testing.assert_close(torch.stack(unrolled.hidden, 1), hidden, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(unrolled.logits, logits, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(model.classify(digits), logits[:, -1], rtol=1e-4, atol=1e-5)
 
 
 def test_the_scans_solve_their_recurrences():

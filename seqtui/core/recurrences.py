@@ -48,9 +48,29 @@ def log_g(x: torch.Tensor) -> torch.Tensor:
 
 
 def log_scan(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
-    """h_t = a_t h_{t-1} + b_t from h_0 = 0 along dim 1, for positive a and b given as logs."""
-    a_star = torch.cumsum(log_a, dim=1)
-    return torch.exp(a_star + torch.logcumsumexp(log_b - a_star, dim=1))
+    """h_t = a_t h_{t-1} + b_t from h_0 = 0 along dim 1, for positive a and b given as logs.
+
+    A parallel scan in log space by doubling (Hillis and Steele): after the round with shift d,
+    (A_t, B_t) = log of (the product of a, the sum of b weighted by the a after it) over the last
+    2d steps, combined with the pair d steps earlier as (A_t + A_{t-d}, logaddexp(B_t, A_t +
+    B_{t-d})). log2 T rounds. The paper's form, exp(cumsum(log a) + logcumsumexp(log b -
+    cumsum(log a))), computes the same; this one is faster on a CPU (torch's logcumsumexp is not)
+    and cancels no large sums."""
+    log_a_run, log_h, shift = log_a, log_b, 1
+    while shift < log_h.shape[1]:
+        earlier = log_a_run[:, shift:] + log_h[:, :-shift]
+        log_h = torch.cat([log_h[:, :shift], torch.logaddexp(log_h[:, shift:], earlier)], dim=1)
+        log_a_run = torch.cat([log_a_run[:, :shift], log_a_run[:, shift:] + log_a_run[:, :-shift]], dim=1)
+        shift *= 2
+    return torch.exp(log_h)
+
+
+def log_scan_last(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
+    """The last state of log_scan, (B, H), without the others: h_T = sum_k (prod_{j>k} a_j) b_k,
+    a suffix sum of log a and one logsumexp."""
+    suffix = torch.flip(torch.cumsum(torch.flip(log_a[:, 1:], [1]), dim=1), [1])  # sum_{j>k} log a_j, k < T
+    after = torch.cat([suffix, torch.zeros_like(log_a[:, :1])], dim=1)
+    return torch.exp(torch.logsumexp(after + log_b, dim=1))
 
 
 def doubling_scan(decay: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -63,6 +83,11 @@ def doubling_scan(decay: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def per_digit(layer: nn.Linear) -> torch.Tensor:
+    """A linear map of one-hot digits as a table, (10, out): row d is its output for digit d."""
+    return layer.weight.T + layer.bias
+
+
 class MinGRU(SequenceClassifier):
     """minGRU: h_t = (1 - z_t) h_{t-1} + z_t g(W_h x_t + b_h), z_t = sigmoid(W_z x_t + b_z)."""
 
@@ -72,12 +97,19 @@ class MinGRU(SequenceClassifier):
         self.candidate = nn.Linear(DIGITS, config.hidden)
         self.head = nn.Linear(config.hidden, 2)
 
-    def forward(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.inputs(digits)
-        k = self.gate(x)
+    def _logs(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """log a_t = log(1 - z_t), log b_t = log z_t + log h~_t, (B, T, H). The gates read one-hot
+        digits: they are computed once per digit, (10, H), and looked up."""
+        k, candidate = per_digit(self.gate), per_digit(self.candidate)
         # log(1 - z) = -softplus(k), log z = -softplus(-k)
-        hidden = log_scan(-F.softplus(k), -F.softplus(-k) + log_g(self.candidate(x)))
+        return (-F.softplus(k))[digits], (-F.softplus(-k) + log_g(candidate))[digits]
+
+    def forward(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = log_scan(*self._logs(digits))
         return self.head(hidden), hidden
+
+    def classify(self, digits: torch.Tensor) -> torch.Tensor:
+        return self.head(log_scan_last(*self._logs(digits)))
 
     def unroll(self, digits: torch.Tensor) -> Unrolled:
         x = self.inputs(digits)
@@ -100,13 +132,20 @@ class MinLSTM(SequenceClassifier):
         self.candidate = nn.Linear(DIGITS, config.hidden)
         self.head = nn.Linear(config.hidden, 2)
 
-    def forward(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.inputs(digits)
+    def _logs(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """log f'_t and log i'_t + log h~_t, (B, T, H), from per-digit tables as in MinGRU."""
+        forget, input, candidate = per_digit(self.forget), per_digit(self.input), per_digit(self.candidate)
         # log f' = log f - log(f + i) = -softplus(log i - log f), with log sigmoid(v) = -softplus(-v)
-        difference = F.softplus(-self.forget(x)) - F.softplus(-self.input(x))  # log f - log i, negated
+        difference = F.softplus(-forget) - F.softplus(-input)  # log f - log i, negated
         log_f, log_i = -F.softplus(difference), -F.softplus(-difference)
-        hidden = log_scan(log_f, log_i + log_g(self.candidate(x)))
+        return log_f[digits], (log_i + log_g(candidate))[digits]
+
+    def forward(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = log_scan(*self._logs(digits))
         return self.head(hidden), hidden
+
+    def classify(self, digits: torch.Tensor) -> torch.Tensor:
+        return self.head(log_scan_last(*self._logs(digits)))
 
     def unroll(self, digits: torch.Tensor) -> Unrolled:
         x = self.inputs(digits)
@@ -167,6 +206,18 @@ class LRU(SequenceClassifier):
         x = doubling_scan(torch.complex(decay_re, decay_im), torch.complex(driven_re, driven_im))
         hidden = torch.cat([x.real, x.imag], dim=-1)
         return self.head(self._readout(x.real, x.imag, u)), hidden
+
+    def classify(self, digits: torch.Tensor) -> torch.Tensor:
+        """The last state alone: x_T = sum_k lambda^(T-k) gamma B u_k, powers from log lambda."""
+        u = self.inputs(digits)
+        driven_re, driven_im = self._driven(u)
+        steps_after = torch.arange(digits.shape[1] - 1, -1, -1, device=digits.device, dtype=u.dtype)[:, None]
+        modulus = torch.exp(-steps_after * torch.exp(self.nu_log))  # |lambda|^(T-k), (T, H)
+        angle = steps_after * torch.exp(self.theta_log)
+        power_re, power_im = modulus * torch.cos(angle), modulus * torch.sin(angle)
+        x_re = (power_re * driven_re - power_im * driven_im).sum(dim=1)
+        x_im = (power_re * driven_im + power_im * driven_re).sum(dim=1)
+        return self.head(self._readout(x_re, x_im, u[:, -1]))
 
     def unroll(self, digits: torch.Tensor) -> Unrolled:
         u = self.inputs(digits)
