@@ -44,13 +44,18 @@ from seqtui.core.training import Budget, TrainConfig, Trainer  # noqa: E402
 HERE = Path(__file__).resolve().parent
 TUTORIAL_REFERENCE = {"train": 510.0, "eval": 2000.0}  # baselines.md, quiet machine, examples/s
 
-# (label, extra `seqtui train` flags): the four models the tutorial's story is about
+# (label, extra `seqtui train` flags): the four models the tutorial's story is about, and the
+# recurrent nets of 2023-2024
 QUALITY_MODELS = [
     ("lstm (default preset)", []),
     ("rnn, default init (tutorial)", ["--model", "rnn"]),
     ("rnn, identity init + clip (IRNN)", ["--model", "rnn", "--init", "identity"]),
     ("gru", ["--model", "gru"]),
+    ("mingru", ["--model", "mingru"]),
+    ("minlstm", ["--model", "minlstm"]),
+    ("lru", ["--model", "lru"]),
 ]
+SEEDED = ("lstm (default preset)", "mingru", "minlstm", "lru")  # measured over --seeds seeds; the others over one
 QUALITY_TASKS = [("random", 0.99), ("hard", 0.99)]
 PARTS = ("light", "speed", "busy", "tutorial", "halved", "quality", "sweep")
 PRESET_NOTE = {1024: " (the rnn preset's batch)"}
@@ -142,7 +147,7 @@ def quality(device: str, only_models: list[str] | None, seeds: int) -> list[dict
             if only_models and not any(m in label for m in only_models):
                 continue
             for negatives, target in QUALITY_TASKS:
-                for seed in range(seeds if "default preset" in label else 1):
+                for seed in range(seeds if label in SEEDED else 1):
                     rows.append(_quality_row(Path(root), label, flags, negatives, target, seed, device, len(rows)))
     return rows
 
@@ -465,10 +470,12 @@ def markdown(info: dict, parts: dict) -> str:
             "examples (10,000 per length) of both kinds. Target: >= 0.99 at every length 2..20 on the "
             "kind of negatives trained on.",
             "",
-            "| model | negatives | seed | budget (examples) | time | "
+            "| model | negatives | seed | budget (examples) | time | examples/s | "
             + " | ".join(str(n) for n in lengths)
             + " | worst | worst, other kind | meets |",
-            "| --- | --- | ---: | ---: | ---: | " + " | ".join("---:" for _ in lengths) + " | ---: | ---: | --- |",
+            "| --- | --- | ---: | ---: | ---: | ---: | "
+            + " | ".join("---:" for _ in lengths)
+            + " | ---: | ---: | --- |",
         ]
         for r in quality_rows:
             cells = " | ".join(f"{r['by_length'][n]:.4f}" for n in lengths)
@@ -476,6 +483,7 @@ def markdown(info: dict, parts: dict) -> str:
             lines.append(
                 f"| {r['model']} (H={r['hidden']}, batch {r['batch_size']}, lr {r['lr']:g}) | "
                 f"{r['negatives']} | {r['seed']} | {r['budget_examples']:,} | {r['trained_s']:.0f} s | "
+                f"{r['examples'] / r['trained_s']:,.0f} | "
                 f"{cells} | {r['worst']:.4f} | {other:.4f} | {'yes' if r['meets'] else 'no'} |"
             )
         lines.append("")
@@ -497,7 +505,9 @@ def markdown(info: dict, parts: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help=f"comma-separated parts, from {', '.join(PARTS)} (default: all)")
-    parser.add_argument("--seeds", type=int, default=3, help="quality: seeds of the default preset")
+    parser.add_argument(
+        "--seeds", type=int, default=3, help="quality: seeds of the default preset and the 2023-2024 nets (SEEDED)"
+    )
     parser.add_argument("--models", nargs="*", help="quality: only models whose label contains one of these")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--quick", action="store_true", help="shorter speed measurements")

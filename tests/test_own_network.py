@@ -164,6 +164,36 @@ def test_the_probe_screen_shows_an_installed_models_extra_state(installed, tmp_p
     asyncio.run(scenario())
 
 
+def test_the_new_run_form_offers_installed_models_and_says_why_one_cannot_be_used(installed, tmp_path):
+    from textual.widgets import Input, Label, Select
+
+    from seqtui.app import make_app
+
+    register(installed, None, {"broken": "no_such_module:SPEC"}, name="seqtui-broken")
+    networks.refresh()
+
+    async def scenario():
+        app = make_app(tmp_path / "runs")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f3", "n")
+            await pilot.pause()
+            form = app.screen
+            model = form.query_one("#f-model", Select)
+            options = [value for _, value in model._options]
+            assert {"forget-rnn", "broken", "lstm", "lru"} <= set(options)
+            form.query_one("#f-hidden", Input).value = "7"
+            model.value = "forget-rnn"
+            await pilot.pause()
+            assert form.query_one("#f-hidden", Input).value == "64"  # the GRU's preset, as its spec says
+            assert str(form.query_one("#e-model", Label).render()) == ""
+            model.value = "broken"
+            await pilot.pause()
+            error = str(form.query_one("#e-model", Label).render())
+            assert "cannot be loaded" in error and "seqtui-broken" in error
+
+    asyncio.run(scenario())
+
+
 def test_a_run_whose_model_is_not_installed_is_listed_with_the_package_and_refused_in_one_line(
     installed, tmp_path, monkeypatch
 ):

@@ -34,7 +34,7 @@ from torch import nn
 from seqtui.core.tasks import DIGITS, one_hot
 from seqtui.settings import networks
 from seqtui.settings.config import ModelConfig
-from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.errors import ModelUnavailable, SeqtuiError
 
 
 @dataclass
@@ -225,7 +225,7 @@ def build_model(config: ModelConfig) -> SequenceClassifier:
     except SeqtuiError:
         raise
     except Exception as error:  # a user's constructor: report it, do not crash the caller
-        raise SeqtuiError(f"{where} cannot be built: {type(error).__name__}: {error}") from None
+        raise ModelUnavailable(f"{where} cannot be built: {type(error).__name__}: {error}") from None
     if not isinstance(model, SequenceClassifier):
-        raise SeqtuiError(f"{where}: {spec.build} gave a {type(model).__name__}, not a SequenceClassifier")
+        raise ModelUnavailable(f"{where}: {spec.build} gave a {type(model).__name__}, not a SequenceClassifier")
     return model

@@ -255,18 +255,22 @@ def spec(name: str) -> ModelSpec:
 
 @cache
 def _loaded(name: str) -> ModelSpec:
+    """An installed package's spec, checked; anything wrong is a ModelUnavailable saying what."""
     point = _installed()[name]
     package = package_of(name)
     where = f"model {name!r} (package {package or point.value})"
     try:
         loaded = point.load()
     except Exception as error:  # a package's import can fail in any way; it is not seqtui's
-        raise SeqtuiError(f"{where} cannot be loaded: {type(error).__name__}: {error}") from None
+        raise ModelUnavailable(f"{where} cannot be loaded: {type(error).__name__}: {error}") from None
     if not isinstance(loaded, ModelSpec):
-        raise SeqtuiError(f"{where}: its entry point {point.value!r} is not a ModelSpec")
+        raise ModelUnavailable(f"{where}: its entry point {point.value!r} is not a ModelSpec")
     if loaded.name != name:
-        raise SeqtuiError(f"{where}: its entry point gives a spec named {loaded.name!r}")
-    return ModelSpec(**{**loaded.__dict__, "package": package}).check()
+        raise ModelUnavailable(f"{where}: its entry point gives a spec named {loaded.name!r}")
+    try:
+        return ModelSpec(**{**loaded.__dict__, "package": package}).check()
+    except SeqtuiError as error:
+        raise ModelUnavailable(str(error)) from None
 
 
 def check_model(name: Any, init: Any) -> None:
@@ -292,7 +296,8 @@ def load_builder(model_spec: ModelSpec) -> Callable[..., Any]:
             target = getattr(target, part)
     except Exception as error:
         where = f"model {model_spec.name!r}" + (f" (package {model_spec.package})" if model_spec.package else "")
-        raise SeqtuiError(f"{where}: {model_spec.build} cannot be imported: {type(error).__name__}: {error}") from None
+        problem = f"{type(error).__name__}: {error}"
+        raise ModelUnavailable(f"{where}: {model_spec.build} cannot be imported: {problem}") from None
     return target
 
 

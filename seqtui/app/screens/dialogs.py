@@ -129,7 +129,12 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
                 else:
                     self.query_one(f"#f-{setting.name}", Input).value = self._shown(setting, preset)
         elif key in ("model", "negatives"):  # that model's (or those negatives') own values in the preset
-            preset = preset_config({"model": self._text("model"), "negatives": self._text("negatives")}, self.preset)
+            try:
+                chosen = {"model": self._text("model"), "negatives": self._text("negatives")}
+                preset = preset_config(chosen, self.preset)
+            except SeqtuiError:  # a package's model that cannot be loaded: _check says why, under the field
+                self._check()
+                return
             budget = ("samples", "steps", "time")  # by model and negatives
             learning = ("hidden", "lr", "batch-size", "clip", "warmup", "curriculum")
             for name in (*learning, *budget) if key == "model" else budget:
