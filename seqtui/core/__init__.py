@@ -1,7 +1,8 @@
 """core: the torch part. Tasks, models, the training loop, evaluation, gradients, checkpoints.
 
     tasks       the digit-memory tasks: patterns, negatives, batches
-    models      the recurrent classifiers (per-step logits and hidden states)
+    models      the protocol every network follows (SequenceClassifier), the rnn, LSTM and GRU
+    recurrences minGRU, minLSTM and the LRU: recurrences linear in h, by parallel scans
     fastrnn     the tutorial's Elman step written for speed on a CPU
     training    Trainer: a generator of typed events over a budget of work
     evaluation  accuracy by length on a held-out set, with intervals

@@ -321,7 +321,7 @@ class ProbeScreen(RunFollowingScreen):
             labels=[str(d) for d in digits],
             diverging=checkpoint.config.model.spec.signed,
             title=f"{what}, steps x units"
-            + (f" (units 1-{shown} of {units})" if shown < units else "")
+            + (f" 1-{shown} of {units}" if shown < units else "")
             + (f"   x: {'/'.join(['hidden', *unrolled.states])}" if unrolled.states else "")
             + "   p: PCA path",
         )

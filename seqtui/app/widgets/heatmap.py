@@ -116,8 +116,10 @@ class Heatmap(Widget):
 
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="crop")
-        if self.title:
-            text.append(self.title + "\n", style="bold")
+        if self.title:  # one line, as get_content_height counts it: cut rather than wrapped
+            width = self.size.width or len(self.title)
+            title = self.title if len(self.title) <= width else self.title[: max(0, width - 1)] + "…"
+            text.append(title + "\n", style="bold")
         label_width = max((len(label) for label in self.labels), default=0)
         for top in range(0, len(self.rows), 2):
             upper = self.rows[top]
