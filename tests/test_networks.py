@@ -77,3 +77,25 @@ def test_a_config_without_a_package_reads_as_before_and_one_with_an_unknown_mode
         ModelConfig("cell", 8)
     with pytest.raises(SeqtuiError, match="lru model takes only the default init"):
         ModelConfig("lru", 8, "identity")
+
+
+@pytest.mark.parametrize("name", ["mingru", "minlstm", "lru"])
+def test_the_scanned_models_checkpoint_and_resume_exactly(name, tmp_path):
+    from conftest import small_config
+
+    from seqtui.core.checkpoint import load_checkpoint, restore_trainer, save_checkpoint
+    from seqtui.core.training import Trainer
+
+    config = small_config(model=ModelConfig(name, 8), lr=1e-2)
+    straight, first = Trainer(config), Trainer(config)
+    for _ in range(10):
+        straight.train_step(1e-2)
+    for _ in range(4):
+        first.train_step(1e-2)
+    save_checkpoint(first, tmp_path / "c.safetensors")
+    again = Trainer(config)
+    restore_trainer(again, load_checkpoint(tmp_path / "c.safetensors"))
+    for _ in range(6):
+        again.train_step(1e-2)
+    for (key, a), b in zip(straight.model.state_dict().items(), again.model.state_dict().values()):
+        assert torch.equal(a, b), key
