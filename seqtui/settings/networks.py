@@ -61,7 +61,6 @@ class ModelSpec:
     signed: bool = True  # hidden states take both signs (the heatmap's colours); ReLU ones do not
     cost: float = 4.0  # training time per example against the rnn's (a sweep's scheduling)
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # sweep names for set variations
-    expected: dict[str, float] = field(default_factory=dict)  # worst-length accuracy its preset reaches
     package: str = ""  # the distribution it comes from ("" for the built-in ones)
 
     def parameter_count(self, hidden: int) -> int:
@@ -164,7 +163,6 @@ BUILT_IN: tuple[ModelSpec, ...] = (
         preset=GATED_PRESET,
         gpu_preset=GATED_GPU,
         cost=4.5,
-        expected={"random": 0.99, "hard": 0.99},
     ),
     ModelSpec(
         "gru",
@@ -174,7 +172,6 @@ BUILT_IN: tuple[ModelSpec, ...] = (
         preset=GATED_PRESET,  # the same settings train it as well
         gpu_preset=GATED_GPU,
         cost=5.0,
-        expected={"random": 0.99, "hard": 0.99},
     ),
     ModelSpec(
         "mingru",

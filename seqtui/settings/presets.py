@@ -102,19 +102,3 @@ def _examples(examples: Any, negatives: Any) -> int:
     if isinstance(examples, dict):
         return int(examples[negatives] if negatives in examples else examples["random"])
     return int(examples)
-
-
-def expected_worst(config: TrainConfig) -> float | None:
-    """What `config`'s preset reaches at every length (its spec's `expected`, measured in
-    bench/results.md), if `config` is that preset (any seed); a finished run of a preset that ends
-    well short of this says so."""
-    expected = config.model.spec.expected.get(config.task.negatives)
-    if expected is None:
-        return None
-    preset = preset_config({"model": config.model.model, "negatives": config.task.negatives})
-    same = all(
-        getattr(config, name) == getattr(preset, name)
-        for name in ("task", "model", "lr", "batch_size", "clip", "schedule", "warmup", "curriculum")
-    )
-    enough = config.budget.samples is not None and config.budget.samples >= (preset.budget.samples or 0)
-    return expected if same and enough else None
