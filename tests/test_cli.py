@@ -102,6 +102,18 @@ def test_predict_without_sequences_on_a_terminal_says_it_reads_them(trained_run,
     assert piped.returncode == 1 and "no sequences given" in piped.stderr and "ctrl+d" not in piped.stderr
 
 
+def seqtui_here_stdin(args: list[str], stdin: str):
+    import io
+    import sys
+
+    saved = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        return seqtui_here(*args)
+    finally:
+        sys.stdin = saved
+
+
 def test_predict_reads_all_three_forms_and_stdin(trained_run):
     result = seqtui_here("predict", str(trained_run), "1 4 2 1 4 2", "6,0,5,1", "3131", "1234512345", "--json")
     assert result.returncode == 0, result.stderr
@@ -112,6 +124,22 @@ def test_predict_reads_all_three_forms_and_stdin(trained_run):
     assert [r["in_range"] for r in rows] == [True, True, True, False]
     piped = seqtui_command("predict", str(trained_run), stdin="1 4 2 1 4 2\n\n6,0,5,1\n")
     assert piped.returncode == 0 and "no match" in piped.stdout and piped.stdout.count("right") == 2
+
+
+def test_predict_answers_each_good_line_and_reports_each_bad_one_by_number(trained_run):
+    piped = seqtui_here_stdin(["predict", str(trained_run), "--json"], "142142\n\n12,12\n3131\n7\n")
+    assert piped.returncode == 1  # some failed
+    rows = [json.loads(line) for line in piped.stdout.splitlines()]
+    assert [(r["item"], r.get("digits")) for r in rows if "error" not in r] == [
+        ("line 1", [1, 4, 2, 1, 4, 2]),
+        ("line 4", [3, 1, 3, 1]),
+    ]
+    assert [r["item"] for r in rows if "error" in r] == ["line 3", "line 5"]
+    errors = piped.stderr.strip().splitlines()
+    assert len(errors) == 2 and errors[0].startswith("seqtui: error: line 3: not a digit sequence")
+    assert "line 5: odd length" in errors[1]
+    table = seqtui_here_stdin(["predict", str(trained_run)], "1212\nxx\n")
+    assert table.returncode == 1 and "1 2 | 1 2" in table.stdout and "line 2" in table.stderr
 
 
 def test_gradients_reports_dl_dh_for_every_step(trained_run):
@@ -269,3 +297,17 @@ def test_serve_refuses_what_it_cannot_do_and_warns_off_localhost(tmp_path):
         exposed.terminate()
         exposed.wait(timeout=30)
     assert "warning: serving on 0.0.0.0" in warning and "ssh -L" in warning
+    with socket.socket() as taken:  # a port another process listens on: refused before any banner
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = seqtui_here("serve", "--root", str(tmp_path), "--port", str(taken.getsockname()[1]))
+    assert busy.returncode == 1 and busy.stdout == "" and "cannot serve on 127.0.0.1" in busy.stderr
+
+
+def test_eval_of_a_sweep_points_at_its_trials(tmp_path):
+    sweep = tmp_path / "runs" / "memory"
+    sweep.mkdir(parents=True)
+    (sweep / "sweep.json").write_text("{}")
+    result = seqtui_here("eval", "memory", "--root", str(tmp_path / "runs"))
+    assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
+    assert "is a sweep, not a run" in result.stderr and "seqtui runs memory" in result.stderr

@@ -30,6 +30,19 @@ def serve_command(root: Path, writable: bool) -> str:
     )
 
 
+def _check_free(host: str, port: int) -> None:
+    """Refuse a port another process listens on, as the server would, but before saying anything."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+            probe.bind((host, port))
+    except OSError as error:
+        raise SeqtuiError(f"cannot serve on {host}:{port}: {error.strerror or error}") from None
+
+
 def serve(args: Namespace) -> int:
     try:
         from textual_serve.server import Server
@@ -57,6 +70,7 @@ def serve(args: Namespace) -> int:
     else:
         where = f"[{args.host}]" if ":" in args.host else args.host
     url = args.public_url or f"http://{where}:{args.port}"
+    _check_free(args.host, args.port)  # before the banner: a port in use is the only thing said
     console.print(f"seqtui on {escape(str(root))} in a browser: {url} ({mode}; ctrl+c stops serving)")
     if args.host in LOCAL_HOSTS:
         console.print(f"from a laptop: ssh -L {args.port}:localhost:{args.port} THIS-HOST, then open {url}")

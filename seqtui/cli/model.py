@@ -93,26 +93,33 @@ def cmd_predict(args: Namespace) -> int:
 
     if not args.sequences and sys.stdin.isatty():
         print("reading sequences from the terminal, one per line; end with ctrl+d", file=sys.stderr, flush=True)
-    texts = args.sequences or [line for line in sys.stdin.read().splitlines() if line.strip()]
-    if not texts:
+    # each item with where it came from: "sequence 2" (an argument) or "line 3" (stdin, blank lines counted)
+    if args.sequences:
+        many = len(args.sequences) > 1
+        items = [(f"sequence {i}" if many else "sequence", text) for i, text in enumerate(args.sequences, 1)]
+    else:
+        items = [(f"line {i}", text) for i, text in enumerate(sys.stdin.read().splitlines(), 1) if text.strip()]
+    if not items:
         raise SeqtuiError("no sequences given: pass them as arguments or one per line on stdin")
-    sequences = []
-    for index, text in enumerate(texts, 1):
+    sequences, problems = [], []
+    for where, text in items:
         try:
-            sequences.append(parse_sequence(text))
+            sequences.append((where, parse_sequence(text)))
         except SeqtuiError as error:
-            where = f"sequence {index}" if len(texts) > 1 else "sequence"
-            raise SeqtuiError(f"{where}: {error}") from None
+            problems.append((where, text, str(error)))
+    if not sequences and len(problems) == 1:
+        raise SeqtuiError(f"{problems[0][0]}: {problems[0][2]}")
     run, checkpoint, model, device = _load_run_model(args)
     task = checkpoint.config.task
     rows = []
     with torch.inference_mode():
-        for digits in sequences:
+        for where, digits in sequences:
             logits = model.classify(torch.tensor([digits], device=device))
             p_match = float(torch.softmax(logits, dim=1)[0, 1])
             truth = is_positive(digits, task.task)
             rows.append(
                 {
+                    "item": where,
                     "digits": digits,
                     "match": p_match > 0.5,
                     "p_match": p_match,
@@ -124,7 +131,9 @@ def cmd_predict(args: Namespace) -> int:
     if args.json:
         for row in rows:
             print(json.dumps(row))
-        return 0
+        for where, text, problem in problems:
+            print(json.dumps({"item": where, "text": text, "error": problem}))
+        return _report_problems(problems)
     table = Table(title=f"{escape(run.shown_name)} ({task.task}) at step {checkpoint.step:,}", title_justify="left")
     for name in ("sequence", "verdict", "p(match)", "truly", "correct?"):
         table.add_column(name)
@@ -138,8 +147,16 @@ def cmd_predict(args: Namespace) -> int:
             else f" [yellow](length {len(row['digits'])} outside trained {2 * task.n_min}-{2 * task.n_max})[/]"
         )
         table.add_row(format_sequence(row["digits"]), verdict, f"{row['p_match']:.4f}", truly, mark + note)
-    console.print(table)
-    return 0
+    if rows:
+        console.print(table)
+    return _report_problems(problems)
+
+
+def _report_problems(problems: list[tuple[str, str, str]]) -> int:
+    """Each item that could not be read, one line each on stderr; the exit status says whether any."""
+    for where, _, problem in problems:
+        print(f"seqtui: error: {where}: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 # -- gradients --------------------------------------------------------------------------------

@@ -109,6 +109,11 @@ class Run:
         if not path.is_dir():
             raise SeqtuiError(f"no run at {path}: the directory does not exist")
         if not (path / CONFIG).exists():
+            if (path / SWEEP_MANIFEST).is_file():  # a sweep: its trials are the runs
+                raise SeqtuiError(
+                    f"{path} is a sweep, not a run: its trials are runs (seqtui runs {path.name} lists them; "
+                    f"give one as {path.name}/TRIAL); seqtui sweep report {path.name} writes its memory map"
+                )
             raise SeqtuiError(f"{path} is not a run directory (it has no {CONFIG})")
         return cls(path)
 
