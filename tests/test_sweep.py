@@ -321,3 +321,30 @@ def test_a_sweep_continues_on_the_recipe_it_started_with_whatever_the_presets_sa
     (directory / "sweep.json").write_text(json.dumps(data))
     with pytest.raises(SeqtuiError, match=r"sweep\.json: trial lstm-h8: learning rate"):
         prepare(spec, tmp_path)
+
+
+def test_the_sweep_line_says_measuring_and_prices_nothing_before_a_whole_trial(tmp_path):
+    from rich.console import Console
+
+    from seqtui.cli.display_sweep import SweepDisplay
+    from seqtui.store.status import RunStatus
+    from seqtui.sweep.driver import SweepState
+    from seqtui.sweep.manifest import Manifest, TrialRecord
+
+    spec = SweepSpec.build("e", {"model": ["rnn", "lstm"], "samples": "100k", "hidden": [8, 16]})
+    trials = spec.trials()
+    records = {t.name: TrialRecord(t.name, dict(t.values)) for t in trials}
+    state = SweepState(tmp_path, Manifest("e", spec, records), trials, slots=2)
+    config = {t.name: t.config for t in trials}
+    # rnn-h8 trained to its budget, being measured; rnn-h16 handed out, not started; lstm-h8 half-way
+    for name, status in (
+        ("rnn-h8", RunStatus(state="finished", examples=100_000, elapsed=10.0)),
+        ("lstm-h8", RunStatus(state="stopped", examples=50_000, elapsed=25.0)),
+    ):
+        Run.create(tmp_path / name, config[name]).write_status(status)
+    records["rnn-h8"].state = records["rnn-h16"].state = "running"
+    line = SweepDisplay(Console(file=None)).summary(state)
+    assert "0/4 done · 0 running (1 measuring, 1 starting)" in line
+    assert line.endswith("ETA after the first trial")  # a trial in flight is not a price yet
+    records["rnn-h8"].state = "finished"
+    assert "ETA after" not in SweepDisplay(Console(file=None)).summary(state)

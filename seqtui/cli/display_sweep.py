@@ -46,12 +46,18 @@ class SweepDisplay:
     def summary(self, state) -> str:
         counts = {s: state.count(s) for s in ("finished", "running", "failed", "waiting")}
         handed = [t for t in state.trials if state.manifest.trials[t.name].state == "running"]
-        training = sum(1 for t in handed if state.run(t).raw_status().active)
-        queued = f" ({len(handed) - training} {self.pending})" if len(handed) > training else ""
+        states = [state.run(t).raw_status() for t in handed]
+        training = sum(1 for status in states if status.active)
+        measuring = sum(1 for status in states if status.state == "finished")  # trained, being measured
+        starting = len(handed) - training - measuring
+        extra = [f"{measuring} measuring"] if measuring else []
+        extra += [f"{starting} {self.pending}"] if starting else []
+        besides = " (" + ", ".join(extra) + ")" if extra else ""
+        eta = state.eta()
         return (
             f"sweep {state.manifest.name}: {counts['finished']}/{len(state.trials)} done · "
-            f"{training} running{queued} · {counts['failed']} failed · {counts['waiting']} waiting · "
-            f"ETA {duration_text(state.eta())}"
+            f"{training} running{besides} · {counts['failed']} failed · {counts['waiting']} waiting · "
+            f"ETA {duration_text(eta) if eta is not None else 'after the first trial'}"
         )
 
     def change(self, state, line: str) -> None:

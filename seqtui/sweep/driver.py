@@ -67,7 +67,7 @@ class SweepState:
                 left.append((key, size, cost, max(0, _work(trial) - status.examples)))
         if not left:
             return 0.0
-        if () not in measured:
+        if () not in measured or not self.count("finished"):  # priced only once a whole trial is
             return None
         seconds = 0.0
         for key, size, cost, examples in left:
