@@ -324,6 +324,13 @@ def test_every_screen_action_is_in_the_command_palette(trained_run):
             await pilot.press("ctrl+p")
             await pilot.press(*"go to probe", "enter")
             await wait_for(pilot, lambda: type(app.screen).__name__ == "ProbeScreen", what="the palette")
+            await pilot.press("f1")  # the keys of the screen, beside it
+            await wait_for(pilot, lambda: app.screen.query("HelpPanel"), what="the help panel")
+            await pilot.press("f1")
+            await wait_for(pilot, lambda: not app.screen.query("HelpPanel"), what="the help panel to go")
+            await pilot.press("ctrl+p")
+            await pilot.press(*"help", "enter")  # the palette finds it by that word
+            await wait_for(pilot, lambda: app.screen.query("HelpPanel"), what="help from the palette")
 
     asyncio.run(scenario())
 

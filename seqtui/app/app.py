@@ -70,6 +70,7 @@ class SeqtuiApp(SeqtuiAppBase):
         Binding("f7", "switch_mode('compare')", "Compare", show=False),  # shown in the nav bar
         Binding("f8", "switch_mode('sweep')", "Sweeps", show=False),  # shown in the nav bar
         Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("f1,question_mark", "toggle_help", "Help", show=False),  # ? types into a field that has focus
         Binding("f12", "save_screen", "Save an SVG screenshot", show=False),
     ]
 
@@ -81,6 +82,13 @@ class SeqtuiApp(SeqtuiAppBase):
             self.switch_mode("train")
         else:
             self.switch_mode("runs")
+
+    def action_toggle_help(self) -> None:
+        """The keys of this screen and of the focused widget, beside it (again: hidden)."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     def action_save_screen(self) -> None:
         if not self.writable("save a screenshot on the server"):
@@ -143,6 +151,7 @@ class SeqtuiApp(SeqtuiAppBase):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every key binding of the screens, so the command palette lists every action."""
         yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "the keys of this screen and of the focused widget (F1, ?)", self.action_toggle_help)
         for key, mode, label in MODES:
             yield SystemCommand(
                 f"Go to {label}", f"the {label.lower()} screen ({key.upper()})", partial(self.switch_mode, mode)
