@@ -717,3 +717,25 @@ def test_continuing_a_finished_run_says_so_at_once_and_read_only_refuses(trained
             await wait_for(pilot, lambda: not trained_run.status().active, timeout=120, what="it to finish")
 
     asyncio.run(scenario())
+
+
+def test_the_runs_list_moves_by_home_and_end_and_keeps_the_keys_after_other_screens(tmp_path, trained_run):
+    for name in ("b-run", "c-run"):
+        Run.create(tmp_path / "runs" / name, small_config())
+
+    async def scenario():
+        app = make_app(trained_run.path.parent)
+        async with app.run_test(size=(100, 30)) as pilot:
+            table = app.screen.query_one(DataTable)
+            await wait_for(pilot, lambda: table.row_count == 3, what="the runs")
+            await pilot.press("end")
+            assert table.cursor_row == 2
+            await pilot.press("home")
+            assert table.cursor_row == 0
+            await pilot.press("f4", "f2")  # away and back: the list has the keys again
+            await pilot.pause()
+            assert app.screen.focused is table
+            await pilot.press("down")
+            assert table.cursor_row == 1
+
+    asyncio.run(scenario())

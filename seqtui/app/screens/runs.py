@@ -29,6 +29,24 @@ def compact(count: int) -> str:
     return str(count)
 
 
+class RunsTable(DataTable):
+    """The runs, a row each: Home and End move the cursor to the first and the last run (a plain
+    table only scrolls), and PageUp/PageDown move it by a page."""
+
+    BINDINGS = [
+        Binding("home", "first_run", "First run", show=False),
+        Binding("end", "last_run", "Last run", show=False),
+    ]
+
+    def action_first_run(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last_run(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+
+
 class RunsScreen(SeqtuiScreen):
     """The one screen that reads the runs root itself: a listing, not a run to follow."""
 
@@ -53,7 +71,7 @@ class RunsScreen(SeqtuiScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
         yield Static("", id="runs-title", classes="status-line")
-        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
@@ -68,6 +86,8 @@ class RunsScreen(SeqtuiScreen):
     def on_screen_resume(self) -> None:
         self.timer.resume()
         self.refresh_runs()
+        if self.focused is None:  # back from another screen or a dialog: the list takes the keys again
+            self.query_one(RunsTable).focus()
 
     def on_screen_suspend(self) -> None:
         self.timer.pause()
