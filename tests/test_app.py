@@ -281,6 +281,15 @@ def test_evaluation_completes_and_can_be_cancelled(trained_run):
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("f5")
             screen = app.screen
+            assert not screen.query_one("#eval-progress").display  # nothing asked yet: no bar going
+            samples = screen.query_one("#eval-samples", Input)
+            samples.focus()  # a field chosen, then F2 and back: the screen's keys are keys again
+            await pilot.press("f2", "f5", "e")
+            assert samples.value == "20000" and screen.focused is None
+            samples.focus()
+            await pilot.press("e", "x")  # a letter no count holds is not typed
+            assert samples.value == "20000"
+            screen.set_focus(None)
             screen.query_one("#eval-max-len", Input).value = "10"
             screen.query_one("#eval-samples", Input).value = "2000"
             await pilot.press("e")

@@ -151,7 +151,9 @@ class SeqtuiApp(SeqtuiAppBase):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every key binding of the screens, so the command palette lists every action."""
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Help", "the keys of this screen and of the focused widget (F1, ?)", self.action_toggle_help)
+        yield SystemCommand(
+            "Help", "the keys of this screen and of the focused widget (F1, ?)", self.action_toggle_help
+        )
         for key, mode, label in MODES:
             yield SystemCommand(
                 f"Go to {label}", f"the {label.lower()} screen ({key.upper()})", partial(self.switch_mode, mode)

@@ -47,9 +47,10 @@ class EvaluateScreen(SeqtuiScreen):
             yield Static("", id="eval-runs", classes="status-line")
             with Horizontal(id="eval-controls"):
                 yield Label("examples")
-                yield Input("20000", id="eval-samples")
+                # what a count or a length can hold: a screen key (e) cannot type into them
+                yield Input("20000", id="eval-samples", restrict=r"[0-9.,_kKmMgG]*")
                 yield Label("max length")
-                yield Input("", id="eval-max-len", placeholder="default")
+                yield Input("", id="eval-max-len", placeholder="default", restrict=r"[0-9]*")
                 yield Select(
                     [("random negatives", "random"), ("hard negatives", "hard")],
                     value="random",
@@ -57,13 +58,17 @@ class EvaluateScreen(SeqtuiScreen):
                     id="eval-negatives",
                 )
             yield Static("", id="eval-error")
-            yield ProgressBar(id="eval-progress", show_eta=False)
+            yield ProgressBar(id="eval-progress", show_eta=False, total=100)
             with Horizontal(id="eval-results"):
                 yield Chart("accuracy by length", id="eval-chart")
                 yield DataTable(id="eval-table", cursor_type="none", zebra_stripes=True)
         yield from self.compose_footer()
 
+    def on_mount(self) -> None:
+        self.query_one("#eval-progress").display = False  # until an evaluation is asked for
+
     def on_screen_resume(self) -> None:
+        self.set_focus(None)  # back on this screen, its keys drive it; a field takes keys once chosen
         runs = self.runs()
         names = ", ".join(run.shown_name for run in runs) or "none: open a run (F2), mark others with space to compare"
         self.query_one("#eval-runs", Static).update(f"[b]runs[/]: {escape(names)}   [dim]e: evaluate, esc: cancel[/]")
@@ -106,7 +111,9 @@ class EvaluateScreen(SeqtuiScreen):
             error.update("[red]no run to evaluate: open one from the runs list (F2)[/]")
             return
         error.update("")
-        self.query_one("#eval-progress", ProgressBar).update(total=None, progress=0)
+        progress = self.query_one("#eval-progress", ProgressBar)
+        progress.display = True
+        progress.update(total=None, progress=0)
         self.evaluate(runs, samples, max_len, negatives)
 
     @work(thread=True, exclusive=True, group="evaluate", exit_on_error=False)
