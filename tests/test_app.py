@@ -101,10 +101,17 @@ def test_new_run_from_the_app_trains_in_its_own_process_and_fills_the_charts(tmp
             dialog.query_one("#f-lr", Input).value = "0.01"
             await pilot.pause()
             await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: app.current is not None, what="the run to start")
-            run = app.current
+            await pilot.pause()
+            run = app.current  # followed at once, named, while its trainer loads torch
+            assert run is not None and run.path.parent == tmp_path / "runs"
+            line = text_of(app, "#train-status")
+            assert run.shown_name in line and "starting" in line and "loading torch" in line
+            await pilot.press("c")  # not a second trainer beside the first
+            assert any("is training already" in n.message for n in app._notifications)
+            await wait_for(pilot, lambda: run.path not in app.launching, what="the trainer to take the run")
             status = run.raw_status()
             assert status.pid and status.pid != os.getpid()  # a separate process
+            assert len(list(run.path.parent.iterdir())) == 1
             try:  # it yields the CPU to the app when both want it
                 niceness = os.getpriority(os.PRIO_PROCESS, status.pid)
             except ProcessLookupError:

@@ -40,6 +40,7 @@ class SeqtuiAppBase(App[None]):
         self.read_only = read_only  # served to a browser: look and probe, change nothing
         self.initial_run = run
         self.compare: set[Path] = set()  # runs marked for comparison in the runs list
+        self.launching: set[Path] = set()  # runs whose trainer this app is starting (loading torch)
         self.compare_group: str | None = None  # a comparison started here, shown until a run is opened
         # the `seqtui compare` started here, while it may still run
         self.comparison_process: subprocess.Popen[bytes] | None = None

@@ -18,7 +18,7 @@ from seqtui.app.screens.base import RunFollowingScreen
 from seqtui.app.screens.dialogs import NewRunDialog
 from seqtui.app.widgets.chart import SMOOTHING, Chart, Line
 from seqtui.app.widgets.heatmap import Heatmap
-from seqtui.session.launch import resume_training, start_training
+from seqtui.session.launch import resume_training
 from seqtui.settings.config import Budget, TrainConfig
 from seqtui.settings.errors import SeqtuiError
 from seqtui.settings.units import duration_text
@@ -81,11 +81,7 @@ class TrainScreen(RunFollowingScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
         with Vertical(id="train-body"):
-            yield Static(
-                "no run attached: press n to start one (default preset), or F2 to open a run",
-                id="train-status",
-                classes="status-line",
-            )
+            yield Static(self._nothing_attached(), id="train-status", classes="status-line")
             yield Static("", id="train-values")
             with Horizontal(id="charts"):
                 yield Chart("loss", id="loss-chart")
@@ -101,7 +97,12 @@ class TrainScreen(RunFollowingScreen):
         self.set_reactive(TrainScreen.cursor, None)  # catching up with the new run draws it
 
     def detached(self) -> None:
-        self.query_one("#train-status", Static).update("no run attached: press n to start one, or F2 to open a run")
+        self.query_one("#train-status", Static).update(self._nothing_attached())
+
+    def _nothing_attached(self) -> str:
+        if self.app.read_only:  # n is off here
+            return "no run attached: open one from the runs list (F2)"
+        return "no run attached: press n to start one (default preset), or F2 to open a run"
 
     def changed(self) -> None:
         """The status line at once; the charts at most once a second (draw_pending)."""
@@ -144,6 +145,9 @@ class TrainScreen(RunFollowingScreen):
             eta = elapsed * (1 - progress) / progress
         best = history.best_worst if history.best_worst is not None else status.best_worst
         state = status.state
+        starting = follower.run.path in self.app.launching and not status.active
+        if starting:
+            state = "starting"
         style = VERDICT_STYLE.get(status.verdict or "") or ("red" if state in ("failed", "damaged") else "")
         parts = [
             f"[b]{name}[/]",
@@ -166,6 +170,8 @@ class TrainScreen(RunFollowingScreen):
         if room < len(follower.run.shown_name):
             parts[0] = f"[b]{escape(distinct_names([follower.run.shown_name], max(8, room))[0])}[/]"
         message = status.message or follower.problem or ""
+        if starting:
+            message = "starting its trainer: loading torch (a few seconds), then the first step"
         if message:
             message = f"\n[{style or 'dim'}]{escape(display_name(message))}[/]"
         line.update("  ".join(parts) + message)
@@ -252,22 +258,43 @@ class TrainScreen(RunFollowingScreen):
     def action_new_run(self) -> None:
 
         def chosen(config: TrainConfig | None) -> None:
-            if config is not None:
-                self.launch(config)
+            if config is None:
+                return
+            try:  # the run directory at once (no torch): the screen follows it while its trainer starts
+                run = Run.create(new_run_path(self.app.root, config), config)
+            except SeqtuiError as error:
+                self.notify(str(error), severity="error", markup=False)
+                return
+            self.start(run, None)
 
         self.app.push_screen(NewRunDialog(), chosen)
 
-    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
-    def launch(self, config: TrainConfig) -> None:
-        run = start_training(new_run_path(self.app.root, config), config)
-        self.post_message(RunStarted(run))
+    def start(self, run: Run, extra: Budget | None) -> None:
+        """Follow `run` now and start its trainer in the background; the status line says it is
+        starting until the trainer has taken it, and the same run cannot be started twice meanwhile."""
+        self.app.launching.add(run.path)
+        if self.app.current is None or self.app.current.path != run.path:
+            self.app.open_run(run)
+        self.draw_status()
+        self.launch(run, extra)
+
+    @work(thread=True, group="launch", exit_on_error=False)
+    def launch(self, run: Run, extra: Budget | None) -> None:
+        try:
+            self.post_message(RunStarted(resume_training(run, extra)))
+        finally:
+            self.app.launching.discard(run.path)
+            try:
+                self.app.call_from_thread(self.draw_status)
+            except RuntimeError:  # the app has closed meanwhile
+                pass
 
     def action_continue_run(self) -> None:
         """Train the run further: from its checkpoint, as much again if its budget is spent."""
         follower = self.follower
         if follower is None:
             return
-        if follower.status.active:
+        if follower.status.active or follower.run.path in self.app.launching:
             self.notify(f"{follower.run.shown_name} is training already", severity="warning", markup=False)
             return
         if follower.config is None:
@@ -276,11 +303,7 @@ class TrainScreen(RunFollowingScreen):
         extra = self._more(follower.config, follower.status)
         more = f" for {extra.describe()} more" if extra is not None else ""
         self.notify(f"starting {follower.run.shown_name}{more} ...", markup=False, timeout=4)  # at once
-        self.continue_run(follower.run, extra)
-
-    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
-    def continue_run(self, run: Run, extra: Budget | None) -> None:
-        self.post_message(RunStarted(resume_training(run, extra)))
+        self.start(follower.run, extra)
 
     @staticmethod
     def _more(config: TrainConfig, status: RunStatus) -> Budget | None:
@@ -292,7 +315,8 @@ class TrainScreen(RunFollowingScreen):
 
     def on_run_started(self, message: RunStarted) -> None:
         self.notify(f"{message.run.shown_name} is training in the background", markup=False)
-        self.app.open_run(message.run)
+        if self.app.current is None or self.app.current.path != message.run.path:
+            self.app.open_run(message.run)
 
     def action_pause_resume(self) -> None:
         run = self.follower.run if self.follower else None
