@@ -82,6 +82,7 @@ class SweepDisplay:
                 continue
             status = state.run(trial).raw_status()
             progress = trial.config.budget.work_progress(status.step, status.examples)
-            best = f"held-out worst {status.best_worst:.4f}" if status.best_worst is not None else ""
+            worst = status.latest_worst
+            best = f"worst length {worst:.4f}" if worst is not None else ""
             lines.append(Text(f"  {trial.name:<28} {progress:>4.0%}  {best}", no_wrap=True, overflow="ellipsis"))
         self.live.update(Group(*lines))

@@ -92,6 +92,7 @@ def cmd_runs(args: Namespace) -> int:
                         "negatives": s.negatives,
                         "step": s.step,
                         "examples": s.examples,
+                        "worst": s.worst,
                         "best_worst": s.best_worst,
                         "verdict": s.status.verdict,
                         "problem": s.problem,
@@ -102,56 +103,85 @@ def cmd_runs(args: Namespace) -> int:
     if not summaries:
         console.print(f"no runs under {escape(str(root))} yet: start one with  seqtui train")
         return 0
-    from rich import box
-
     rows = summaries if args.sweep else _sweeps_folded(summaries)
-    wide = console.width >= 110  # narrower: the run names whole, the task and steps left out
-    names = [r.run.shown_name if isinstance(r, RunSummary) else r["run"] for r in rows]
-    title = f"trials of sweep {args.sweep}" if args.sweep else f"runs under {escape(str(root))}"
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    columns = ["run", "state", "model", "task", "steps", "examples", "worst", "updated"]
-    if not wide:
-        columns = [c for c in columns if c not in ("task", "steps")]
-    for name in columns:
-        table.add_column(
-            name,
-            justify="right" if name in ("steps", "examples", "worst") else "left",
-            no_wrap=name == "run",
-            min_width=min(max(map(len, names)), 48) if name == "run" else None,
-        )
-    for name, row in zip(names, rows):
-        if isinstance(row, RunSummary):
-            s = row
-            row = {
-                "state": s.state,
-                "model": s.model,
-                "task": f"{s.task}/{s.negatives}",
-                "steps": f"{s.step:,}",
-                "examples": f"{s.examples:,}",
-                "best": s.best_worst,
-                "updated": s.updated,
-            }
-        state = row["state"]
-        values = {
-            **row,
-            "run": escape(name),
-            "state": f"[red]{state}[/]" if state in ("damaged", "failed", NO_MODEL) else state,
-            "worst": "-" if row["best"] is None else f"{row['best']:.4f}",
-            "updated": _ago(row["updated"]),
-        }
-        table.add_row(*(values[c] for c in columns))
-    console.print(table)
+    lines = [_columns(row) for row in rows]
+    columns = ["run", "state", "verdict", "model", "task", "steps", "examples", "worst length", "updated"]
+    if not console.is_terminal:  # piped: whole values, a tab between them, no padding
+        print("\t".join(columns))
+        for line in lines:
+            print("\t".join(line[c] for c in columns))
+    else:
+        _print_table(args, root, columns, lines)
     for s in summaries:
         if s.problem:
             console.print(f"[red]{escape(s.run.shown_name)}[/]: {escape(display_name(s.problem))}")
     if len(rows) < len(summaries):
         console.print("[dim]a sweep is one line here; its trials: seqtui runs SWEEP[/]")
+    if console.is_terminal:
+        console.print(f"[dim]{VERDICT_LEGEND}[/]")
     return 0
 
 
+VERDICT_LEGEND = (
+    "worst length: held-out accuracy at the worst trained length, latest evaluation. verdict of a finished run: "
+    "learned (>= 0.97 there), short (below), partial (chance level at some length), chance (overall)"
+)
+
+
+def _columns(row) -> dict[str, str]:
+    """A run (or a sweep folded into one line) as the text of each column."""
+    if isinstance(row, RunSummary):
+        s = row
+        row = {
+            "run": s.run.shown_name,
+            "state": s.state,
+            "verdict": s.verdict,
+            "model": s.model,
+            "task": f"{s.task}/{s.negatives}",
+            "steps": f"{s.step:,}",
+            "examples": f"{s.examples:,}",
+            "worst": s.worst,
+            "updated": s.updated,
+        }
+    return {
+        **row,
+        "worst length": "-" if row["worst"] is None else f"{row['worst']:.4f}",
+        "updated": _ago(row["updated"]),
+    }
+
+
+def _print_table(args: Namespace, root: Path, columns: list[str], lines: list[dict[str, str]]) -> None:
+    """On a terminal: a table as wide as the terminal, the run names whole (other columns go first)."""
+    from rich import box
+
+    longest = max(len(line["run"]) for line in lines)
+    for dropped in ("task", "steps", "updated", "model"):
+        widths = [max([len(c), *(len(line[c]) for line in lines)]) + 3 for c in columns]  # padding, rule
+        if sum(widths) <= console.width:
+            break
+        columns = [c for c in columns if c != dropped]
+    title = f"trials of sweep {args.sweep}" if args.sweep else f"runs under {escape(str(root))}"
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in columns:
+        table.add_column(
+            name,
+            justify="right" if name in ("steps", "examples", "worst length") else "left",
+            no_wrap=True,
+            min_width=longest if name == "run" else None,
+        )
+    for line in lines:
+        cells = {**line, "run": escape(line["run"])}
+        if line["state"] in ("damaged", "failed", NO_MODEL):
+            cells["state"] = f"[red]{line['state']}[/]"
+        if line["verdict"] in ("short", "partial", "chance"):
+            cells["verdict"] = f"[yellow]{line['verdict']}[/]"
+        table.add_row(*(cells[c] for c in columns))
+    console.print(table)
+
+
 def _sweeps_folded(summaries: list[RunSummary]) -> list:
-    """Runs as they are, and each sweep's trials as one line: how many are done, the best worst
-    length among them, the newest update."""
+    """Runs as they are, and each sweep's trials as one line: how many are done and learned, the
+    best trial's worst length, the newest update."""
     from seqtui.sweep.manifest import read_manifest
 
     rows: list = []
@@ -177,15 +207,17 @@ def _sweeps_folded(summaries: list[RunSummary]) -> list:
         state: str | None = next((s for s in ("running", "paused", "failed", "damaged") if s in states), None)
         state = state or ("finished" if done == total else "stopped")
         models = sorted({t.model for t in trials})
-        bests = [t.best_worst for t in trials if t.best_worst is not None]
+        worsts = [t.worst for t in trials if t.worst is not None]
+        verdicts = [t.verdict for t in trials if t.verdict != "-"]
         rows[i] = {
             "run": display_name(f"{row.name}/ ({done}/{total} done)"),
             "state": state,
+            "verdict": f"{verdicts.count('learned')}/{len(verdicts)} learned" if verdicts else "-",
             "model": models[0] if len(models) == 1 else f"{len(models)} models",
             "task": "-",
             "steps": "-",
             "examples": f"{sum(t.examples for t in trials):,}",
-            "best": max(bests) if bests else None,
+            "worst": max(worsts) if worsts else None,  # the sweep's best trial
             "updated": max(t.updated for t in trials),
         }
     return rows

@@ -218,6 +218,8 @@ class _Session:
         t = self.trainer
         self.status.step, self.status.examples, self.status.elapsed = t.step, t.examples, t.elapsed
         self.status.best_worst, self.status.threads = t.best_worst, t.threads
+        if t.last_evaluation is not None:
+            self.status.worst = t.last_evaluation.worst
         self.run.write_status(self.status)
 
     def save(self) -> None:

@@ -31,6 +31,16 @@ class RunSummary:
     problem: str | None = None  # why the run is damaged, if it is
     status: RunStatus = field(default_factory=RunStatus)
 
+    @property
+    def worst(self) -> float | None:
+        """The figure every list and screen shows: held-out accuracy at the worst length, latest."""
+        return self.status.latest_worst
+
+    @property
+    def verdict(self) -> str:
+        """learned, short, partial or chance for a finished run that was evaluated; else "-"."""
+        return self.status.verdict or "-"
+
     @classmethod
     def of(cls, run: Run) -> "RunSummary":
         status = run.status()

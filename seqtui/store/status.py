@@ -44,9 +44,10 @@ class RunStatus:
     elapsed: float = 0.0
     device: str = ""
     threads: int | None = None
-    best_worst: float | None = None
+    best_worst: float | None = None  # the best held-out accuracy at the worst length so far
+    worst: float | None = None  # the figure every screen shows: held-out accuracy at the worst length, latest
     final: dict | None = None  # the last held-out evaluation: accuracy, worst, worst_length
-    verdict: str | None = None  # did the finished run learn: learned, short (of its preset), chance
+    verdict: str | None = None  # did the finished run learn: learned, short (of 0.99), partial, chance
     message: str = ""
     problem: str | None = None  # what is wrong with the run's files, if anything
 
@@ -58,6 +59,14 @@ class RunStatus:
     @property
     def active(self) -> bool:
         return self.state in ACTIVE_STATES
+
+    @property
+    def latest_worst(self) -> float | None:
+        """Held-out accuracy at the worst length at the latest evaluation (older status files:
+        the final evaluation's)."""
+        if self.worst is not None:
+            return self.worst
+        return (self.final or {}).get("worst")
 
 
 _STATUS_CHECKS: dict[str, Any] = {
@@ -72,6 +81,7 @@ _STATUS_CHECKS: dict[str, Any] = {
     "device": lambda v: isinstance(v, str) and len(v) <= 64,
     "threads": lambda v: v is None or (is_count(v) and v < 100_000),
     "best_worst": lambda v: v is None or is_fraction(v),
+    "worst": lambda v: v is None or is_fraction(v),
     "final": lambda v: (
         v is None
         or (

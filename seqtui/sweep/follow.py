@@ -23,7 +23,7 @@ class TrialView:
     state: str  # the manifest's word, corrected by the run's own status when it trains
     step: int
     progress: float | None  # of its work budget
-    worst: float | None  # the latest held-out worst length while training, or after
+    worst: float | None  # held-out accuracy at the worst length, latest: the runs list's figure
     reached_99: int | None  # examples to 99% at every trained length
 
 
@@ -98,14 +98,13 @@ class SweepFollower:
         elif state == "running":
             state = "waiting"  # handed out, not started (or left by a sweep that is gone)
         progress = None
-        worst = status.best_worst
+        worst = status.latest_worst
         try:
             progress = run.config().budget.work_progress(status.step, status.examples)
         except SeqtuiError:
             pass
         reached = None
         if heldout is not None:
-            worst = heldout.worst
             reached = heldout.examples_to.get("0.99")
         return TrialView(record.name, state, status.step, progress, worst, reached)
 

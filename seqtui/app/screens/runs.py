@@ -11,7 +11,7 @@ from textual.widgets import DataTable, Static
 
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.screens.dialogs import ConfirmDialog
-from seqtui.app.screens.train import TrainScreen
+from seqtui.app.screens.train import VERDICT_STYLE, TrainScreen
 from seqtui.session.launch import spawn
 from seqtui.settings.errors import SeqtuiError
 from seqtui.store.catalogue import NO_MODEL, RunSummary, list_runs
@@ -20,6 +20,7 @@ from seqtui.store.run import Run
 from seqtui.sweep.spec import CLASSIC
 
 REFRESH_SECONDS = 1.0
+LEGEND = "worst length: latest held-out accuracy at the hardest length; learned: >= 0.97"
 
 
 def compact(count: int) -> str:
@@ -109,8 +110,8 @@ class RunsScreen(SeqtuiScreen):
             self.show_task = width >= 96  # narrower: the default run names already say the task
             self.rows = rows = [self._row(s) for s in summaries]
             table.clear(columns=True)
-            table.add_column("run", width=max(12, width - (58 if self.show_task else 43)))
-            for name in ("state", "model", "task", "examples", "best"):
+            table.add_column("run", width=max(12, width - (73 if self.show_task else 58)))
+            for name in ("state", "verdict", "model", "task", "examples", "worst length"):
                 if name != "task" or self.show_task:
                     table.add_column(name)
         table.clear()
@@ -126,6 +127,7 @@ class RunsScreen(SeqtuiScreen):
             f"[b]{count} run{'s' if count != 1 else ''}[/] under {escape(display_name(str(self.app.root)))}"
             + ("" if count else ": press n to start one")
             + (f"   ● {len(self.app.compare)} marked for comparison (F5, F7)" if self.app.compare else "")
+            + (f"\n[dim]{LEGEND}[/]" if count else "")
             + (
                 f"\n[red]{len(damaged)} damaged[/]: {escape(damaged[0][0])}: {escape(display_name(damaged[0][1]))}"
                 if damaged
@@ -134,13 +136,12 @@ class RunsScreen(SeqtuiScreen):
         )
 
     def _row(self, s: RunSummary) -> tuple[Text | str, ...]:
-        best = "-" if s.best_worst is None else f"{s.best_worst:.4f}"
+        worst = "-" if s.worst is None else f"{s.worst:.4f}"
         mark = "● " if s.run.path in self.app.compare else ""
         task = (f"{s.task}/{s.negatives}",) if self.show_task else ()
-        state = Text(
-            s.state, style="red" if s.state in ("damaged", "failed", NO_MODEL) or s.status.verdict == "chance" else ""
-        )
-        return (Text(mark + s.run.shown_name), state, s.model, *task, compact(s.examples), best)
+        state = Text(s.state, style="red" if s.state in ("damaged", "failed", NO_MODEL) else "")
+        verdict = Text(s.verdict, style=VERDICT_STYLE.get(s.verdict, ""))
+        return (Text(mark + s.run.shown_name), state, verdict, s.model, *task, compact(s.examples), worst)
 
     def selected(self) -> Run | None:
         table = self.query_one(DataTable)

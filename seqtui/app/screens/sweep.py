@@ -102,7 +102,7 @@ class SweepScreen(SeqtuiScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#sweep-trials", DataTable)
-        for name in ("trial", "state", "progress", "worst", "to 99%"):
+        for name in ("trial", "state", "progress", "worst length", "to 99%"):
             table.add_column(name)
 
     def on_screen_resume(self) -> None:
@@ -199,7 +199,9 @@ class SweepScreen(SeqtuiScreen):
             if text:
                 text.append("\n")
             text.append(f"{model}", style="bold")
-            text.append(f"  held-out accuracy by length, random negatives, mean of {seeds} seed(s)\n", style="dim")
+            text.append(
+                f"  accuracy by length on fresh examples, random negatives, mean of {seeds} seed(s)\n", style="dim"
+            )
             text.append_text(map_text(rows, follower.axes, width))
             text.append("\n")
         if follower.map:

@@ -143,7 +143,9 @@ class TrainScreen(RunFollowingScreen):
         eta = None
         if progress and elapsed and 0 < progress < 1 and status.state == "running":
             eta = elapsed * (1 - progress) / progress
-        best = history.best_worst if history.best_worst is not None else status.best_worst
+        # the figure every screen shows: held-out accuracy at the worst length, at the latest evaluation
+        evaluated = [e["worst"] for e in history.evaluations[-1:] if e.get("worst") is not None]
+        worst = evaluated[0] if evaluated else status.latest_worst
         state = status.state
         starting = follower.run.path in self.app.launching and not status.active
         if starting:
@@ -159,7 +161,7 @@ class TrainScreen(RunFollowingScreen):
         ]
         if eta is not None:
             parts.append(f"eta {duration_text(eta)}")
-        parts.append(f"best {'-' if best is None else f'{best:.4f}'}")
+        parts.append(f"worst length {'-' if worst is None else f'{worst:.4f}'}")
         width = max(40, self.size.width - 2)  # one line: what matters least goes first
         for least in (2, 4, 5):  # the device, ex/s, the elapsed time
             if _plain_length(parts) <= width:
