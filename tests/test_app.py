@@ -236,7 +236,7 @@ def test_probe_answers_valid_input_and_explains_invalid_input(trained_run):
             await pilot.press("p")  # the states as a path on their first two principal components
             chart = screen.query_one("#pca-chart", Chart)
             await wait_for(pilot, lambda: chart.lines, what="the principal components")
-            assert chart.display and not screen.query_one("#hidden-scroll").display
+            assert chart.display and not screen.query_one("#hidden-map").display
             assert "cell state" in chart.title and "PC1" in chart.title
             with torch.inference_mode():
                 cells = torch.stack(screen.model.unroll(torch.tensor([screen.digits])).cell, dim=1)[0]
@@ -251,12 +251,17 @@ def test_probe_answers_valid_input_and_explains_invalid_input(trained_run):
             assert len(chart.lines[-1].xs) == len(screen.digits)
             await pilot.press("p")
             await pilot.pause()
-            assert not chart.display and screen.query_one("#hidden-scroll").display
+            assert not chart.display and screen.query_one("#hidden-map").display
             sequence.value = " ".join("3141592653" * 6)  # 60 digits: laid out in blocks, scrolled
             await pilot.press("enter")
             strip = text_of(app, "#strip").splitlines()
             assert max(map(len, strip)) <= 100 and sum(line.startswith("step") for line in strip) >= 2
-            assert len(screen.query_one("#hidden-map", Heatmap).rows) == 60
+            heatmap = screen.query_one("#hidden-map", Heatmap)
+            assert len(heatmap.rows) == 60 and heatmap.labels[:2] == ["1:3", "2:1"]  # step:digit
+            results = screen.query_one("#probe-results")
+            await pilot.press("pagedown", "pagedown")  # typing in the field, the answer still scrolls
+            await pilot.pause()
+            assert results.scroll_y > 0 and sequence.has_focus
 
     asyncio.run(scenario())
 

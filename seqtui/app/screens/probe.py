@@ -60,6 +60,8 @@ class ProbeScreen(RunFollowingScreen):
         Binding("x", "next_state", "State"),
         Binding("p", "toggle_view", "PCA"),
         Binding("slash,i", "edit", "Edit"),
+        Binding("pageup", "scroll_results(-1)", "Scroll up", show=False),
+        Binding("pagedown", "scroll_results(1)", "Scroll down", show=False),
         Binding("q", "app.quit", "Quit", show=False),
     ]
 
@@ -90,10 +92,12 @@ class ProbeScreen(RunFollowingScreen):
                 yield Button("negative (n)", id="random")
                 yield Button("hard (h)", id="hard")
                 yield Button("change (c)", id="change")
-            yield Static("", id="probe-error")
-            yield Static("", id="verdict")
-            yield Static("", id="strip")
-            with VerticalScroll(id="hidden-scroll"):  # a long sequence's steps scroll, not run off
+            # the answer scrolls as one (wheel, PageUp/PageDown even while typing): a long sequence's
+            # strip and heatmap stay reachable at 80x24
+            with VerticalScroll(id="probe-results"):
+                yield Static("", id="probe-error")
+                yield Static("", id="verdict")
+                yield Static("", id="strip")
                 yield Heatmap(id="hidden-map")
             yield Chart("", id="pca-chart")
         yield from self.compose_footer()
@@ -251,6 +255,13 @@ class ProbeScreen(RunFollowingScreen):
         except SeqtuiError:
             return ()
 
+    def action_scroll_results(self, pages: int) -> None:
+        results = self.query_one("#probe-results", VerticalScroll)
+        if pages > 0:
+            results.scroll_page_down()
+        else:
+            results.scroll_page_up()
+
     def action_toggle_view(self) -> None:
         self.show_path = not self.show_path
 
@@ -313,12 +324,14 @@ class ProbeScreen(RunFollowingScreen):
             self._draw_path(model, checkpoint, digits, torch.stack(states, dim=1)[0], name)
             return
         rows = [state[0].tolist() for state in states]
-        available = max(10, self.size.width - 12)
+        labels = [f"{step}:{digit}" for step, digit in enumerate(digits, 1)]  # step:digit, two a line
+        label_width = 2 * max(map(len, labels)) + 2
+        available = max(10, self.size.width - label_width - 5)  # the screen's and the heatmap's padding
         units = len(rows[0])
         shown = min(units, available)
         self.query_one("#hidden-map", Heatmap).show(
             [row[:shown] for row in rows],
-            labels=[str(d) for d in digits],
+            labels=labels,
             diverging=checkpoint.config.model.spec.signed,
             title=f"{what}, steps x units"
             + (f" 1-{shown} of {units}" if shown < units else "")
@@ -367,8 +380,7 @@ class ProbeScreen(RunFollowingScreen):
         chart.plot(
             lines,
             notes=notes,
-            title=f"{what}: PC1 ({first:.0%}) x PC2 ({second:.0%}) of {projection.fitted_on:,} held-out "
-            f"states; numbers: steps",
+            title=f"{what}: PC1 ({first:.0%}) x PC2 ({second:.0%}) of {projection.fitted_on:,} held-out states",
         )
 
     @staticmethod
