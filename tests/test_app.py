@@ -760,3 +760,25 @@ def test_the_runs_list_moves_by_home_and_end_and_keeps_the_keys_after_other_scre
             assert table.cursor_row == 1
 
     asyncio.run(scenario())
+
+
+def test_the_new_run_form_opens_on_its_first_field_and_keeps_its_buttons_and_the_footer_in_view(tmp_path):
+    from textual.widgets import Button, Select
+
+    async def scenario():
+        app = make_app(tmp_path / "runs")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("f3", "n")
+            await wait_for(pilot, lambda: isinstance(app.screen, NewRunDialog), what="the dialog")
+            form = app.screen
+            preset = form.query_one("#f-preset", Select)
+            assert form.focused is preset
+            await pilot.press("enter")  # the list opens from the keyboard
+            await wait_for(pilot, lambda: preset.expanded, what="the preset list")
+            await pilot.press("escape")
+            start = form.query_one("#start", Button)
+            assert start.region.bottom <= 23  # above the footer, on screen
+            dialog = form.query_one(".dialog")
+            assert dialog.region.bottom <= 23  # the footer's row stays clear
+
+    asyncio.run(scenario())

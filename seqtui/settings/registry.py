@@ -203,7 +203,7 @@ SETTINGS: list[Setting] = [
         parse_count,
         on_resume=True,
         advanced=True,
-        blank="about 20 times over the budget",
+        blank="about 20 over the run",
     ),
     _setting(
         "checkpoint-every",

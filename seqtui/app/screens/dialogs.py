@@ -74,6 +74,7 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
     A blank field without an 'off' word (evaluate every) takes the preset's own value."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "start", "Start", priority=True)]
+    AUTO_FOCUS = "#f-preset"  # the first field: Enter opens its list, Tab goes down the form
 
     def __init__(self, preset: str = "default"):
         super().__init__()
@@ -83,11 +84,11 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
         preset = preset_config({}, self.preset)
         with Vertical(classes="dialog wide"):
             yield Label("New run", classes="dialog-title")
-            with VerticalScroll(id="form"):
+            with VerticalScroll(id="form", can_focus=False):  # it scrolls to the focused field
                 with Grid(classes="fields"):
                     yield Label("preset", classes="field-label")
                     yield Select(PRESET_CHOICES, value=self.preset, allow_blank=False, id="f-preset", compact=True)
-                    yield Label("tutorial: the blog post's recipe", classes="field-hint")
+                    yield Label("tutorial: the blog's recipe", classes="field-hint")
                 for advanced in (False, True):
                     if advanced:
                         yield Label("how it runs and is watched (may change when it resumes)", classes="form-part")
