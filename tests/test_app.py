@@ -782,3 +782,19 @@ def test_the_new_run_form_opens_on_its_first_field_and_keeps_its_buttons_and_the
             assert dialog.region.bottom <= 23  # the footer's row stays clear
 
     asyncio.run(scenario())
+
+
+def test_a_screen_that_needs_torch_says_so_at_once_and_opens_when_it_is_loaded(trained_run, monkeypatch):
+    async def scenario():
+        app = make_app(trained_run.path.parent)
+        loaded = {"torch": False}
+        monkeypatch.setattr(app, "torch_loaded", lambda: loaded["torch"])
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f4")
+            assert any("loading torch for the probe" in n.message for n in app._notifications)
+            loaded["torch"] = True  # as it is once the background import is done
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ProbeScreen", what="the probe screen")
+            await pilot.press("f2")
+            assert type(app.screen).__name__ == "RunsScreen"  # a screen without torch: at once
+
+    asyncio.run(scenario())

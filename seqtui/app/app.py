@@ -156,7 +156,7 @@ class SeqtuiApp(SeqtuiAppBase):
         )
         for key, mode, label in MODES:
             yield SystemCommand(
-                f"Go to {label}", f"the {label.lower()} screen ({key.upper()})", partial(self.switch_mode, mode)
+                f"Go to {label}", f"the {label.lower()} screen ({key.upper()})", partial(self.show_mode, mode)
             )
         for binding in screen.BINDINGS:
             if (

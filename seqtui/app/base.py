@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import TypeAlias, overload
 
+from textual import work
 from textual.app import App
 from textual.reactive import reactive
 
@@ -89,7 +90,33 @@ class SeqtuiAppBase(App[None]):
     def open_run(self, run: Run, mode: str = "train") -> None:
         self.compare_group = None
         self.current = run
-        self.switch_mode(mode)
+        self.show_mode(mode)
+
+    # the screens whose module loads torch (seconds, the first time), and what they are for
+    TORCH_MODES = {"probe": "the probe", "evaluate": "evaluation"}
+
+    def action_switch_mode(self, mode: str) -> None:  # type: ignore[override]  # F2-F8 and the palette
+        self.show_mode(mode)
+
+    def show_mode(self, mode: str) -> None:
+        """Switch to a screen; one that needs torch, before torch is loaded, says so at once and
+        loads it in the background (the app answers meanwhile), then opens."""
+        if mode not in self.TORCH_MODES or self.torch_loaded():
+            self.switch_mode(mode)
+            return
+        self.notify(f"loading torch for {self.TORCH_MODES[mode]} (a few seconds) ...", timeout=4)
+        self.load_torch_then(mode)
+
+    def torch_loaded(self) -> bool:
+        import sys
+
+        return "torch" in sys.modules
+
+    @work(thread=True, exclusive=True, group="torch", exit_on_error=False)
+    def load_torch_then(self, mode: str) -> None:
+        import torch  # noqa: F401  (what the screen's module would load, off the app's thread)
+
+        self.call_from_thread(self.show_mode, mode)  # torch is loaded now: it opens the screen
 
     @property
     def too_small(self) -> bool:

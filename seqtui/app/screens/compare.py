@@ -269,4 +269,4 @@ class CompareScreen(SeqtuiScreen):
         if current is None or current.path not in paths:
             current = app.current = Run(paths[0])
         app.compare = set(paths) - {current.path}
-        app.switch_mode("evaluate")
+        app.show_mode("evaluate")
