@@ -318,3 +318,22 @@ def test_names_are_shortened_to_what_tells_them_apart():
     assert distinct_names(["memory/lstm-h64-s1"], 24) == ["memory/lstm-h64-s1"]  # whole when it fits
     long = distinct_names(["rnn-" + "x" * 40 + "-end"], 20)[0]
     assert len(long) == 20 and long.startswith("rnn-") and long.endswith("-end")
+
+
+def test_a_prepared_trainer_trains_the_run_it_is_given_and_ends_quietly_when_given_none(tmp_path):
+    from seqtui.session.launch import PreparedTrainer, resume_training
+
+    root = tmp_path / "runs"
+    unused = PreparedTrainer()  # the form closed without a run
+    unused.close()
+    assert unused.process.wait(timeout=60) == 0
+    assert not unused.log.exists()
+
+    prepared = PreparedTrainer()
+    run = Run.create(root / "r", small_config(budget=Budget(steps=30)))
+    started = resume_training(run, prepared=prepared)
+    assert started.raw_status().pid == prepared.process.pid  # the prepared process took it
+    assert prepared.process.wait(timeout=60) == 0
+    assert run.status().state == "finished" and run.status().step == 30
+    assert not prepared.log.exists()
+    assert "budget reached at step 30" in run.file("train.log").read_text()  # its output followed it

@@ -18,7 +18,7 @@ from textual.reactive import reactive
 
 from seqtui.app.followed import ComparisonKey, FollowKey, SweepKey
 from seqtui.app.messages import FollowedChanged
-from seqtui.session.launch import reap
+from seqtui.session.launch import PreparedTrainer, reap
 from seqtui.settings.errors import SeqtuiError
 from seqtui.store.history import RunFollower
 from seqtui.store.run import Run
@@ -42,6 +42,7 @@ class SeqtuiAppBase(App[None]):
         self.initial_run = run
         self.compare: set[Path] = set()  # runs marked for comparison in the runs list
         self.launching: set[Path] = set()  # runs whose trainer this app is starting (loading torch)
+        self.prepared: PreparedTrainer | None = None  # a trainer loading torch while the form is filled
         self.compare_group: str | None = None  # a comparison started here, shown until a run is opened
         # the `seqtui compare` started here, while it may still run
         self.comparison_process: subprocess.Popen[bytes] | None = None
@@ -91,6 +92,23 @@ class SeqtuiAppBase(App[None]):
         self.compare_group = None
         self.current = run
         self.show_mode(mode)
+
+    def prepare_trainer(self) -> None:
+        """Start a trainer loading torch now, for the run the form is about to describe."""
+        if self.read_only or (self.prepared is not None and self.prepared.alive()):
+            return
+        try:
+            self.prepared = PreparedTrainer()
+        except SeqtuiError:  # it cannot be started here: the run starts the usual way
+            self.prepared = None
+
+    def take_prepared(self) -> PreparedTrainer | None:
+        prepared, self.prepared = self.prepared, None
+        return prepared
+
+    def on_unmount(self) -> None:
+        if self.prepared is not None:  # told nothing, it ends without training
+            self.prepared.close()
 
     # the screens whose module loads torch (seconds, the first time), and what they are for
     TORCH_MODES = {"probe": "the probe", "evaluate": "evaluation"}

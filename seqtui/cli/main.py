@@ -165,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
     train.add_argument("--quiet", action="store_true", help="no progress display")
     train.add_argument(
+        "--when-told",
+        metavar="LOG",
+        type=Path,
+        help="load torch now, then read this command's arguments as one JSON line on stdin and train "
+        "(its output moves from LOG to the run's train.log): the app's trainer, prepared while its form is filled",
+    )
+    train.add_argument(
         "--nice",
         type=_nice,
         default=0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from argparse import Namespace
+from pathlib import Path
 
 from rich.markup import escape
 
@@ -11,11 +12,16 @@ from seqtui.settings.config import Budget
 from seqtui.settings.errors import SeqtuiError
 from seqtui.settings.registry import SETTINGS
 from seqtui.store.catalogue import new_run_path, resolve_run
-from seqtui.store.layout import default_root, display_name
+from seqtui.store.layout import LOG, default_root, display_name
 from seqtui.store.run import Run
 
 
 def cmd_train(args: Namespace) -> int:
+    if args.when_told is not None:
+        told = _when_told(args.when_told)
+        if told is None:
+            return 0  # nothing to train: the form was closed, or the app went away
+        args = told
     from seqtui.cli.display_training import TrainingDisplay
     from seqtui.core.training import resolve_device
     from seqtui.session import runner
@@ -56,6 +62,42 @@ def cmd_train(args: Namespace) -> int:
     if outcome.stop_signal is not None:
         return 128 + outcome.stop_signal  # the shell's convention for "ended by signal N"
     return 0
+
+
+def _when_told(log: Path) -> Namespace | None:
+    """Load what training needs, then wait for the arguments of the run to train (one JSON list on
+    stdin); None when stdin closes first. Output then goes to that run's train.log."""
+    import json
+    import os
+    import sys
+
+    from seqtui.cli.main import build_parser
+    from seqtui.session import runner  # noqa: F401  (torch, the models and the trainer: the seconds saved)
+
+    line = sys.stdin.readline()
+    if not line.strip():
+        _unlink(log)
+        return None
+    args = build_parser().parse_args(["train", *json.loads(line)])
+    if args.resume is not None:  # a run to train: its log from here on
+        try:
+            fd = os.open(Path(args.resume) / LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError:
+            pass
+        else:
+            sys.stdout.flush()
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+    _unlink(log)
+    return args
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
 
 
 # -- sweep ------------------------------------------------------------------------------------

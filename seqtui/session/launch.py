@@ -43,6 +43,7 @@ def spawn(
     env: dict | None = None,
     detach: bool = True,
     tied: bool = False,
+    stdin: int = subprocess.DEVNULL,
 ) -> subprocess.Popen:
     """`seqtui ARGS --nice N`, its output appended to `log`: in its own session when `detach`
     (it outlives us: the app's trainers), told to stop when we die when `tied` (a sweep's trials)."""
@@ -54,7 +55,7 @@ def spawn(
     with out:
         process = subprocess.Popen(
             [sys.executable, "-m", "seqtui", *args, *(["--nice", str(nice)] if nice else [])],
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=detach,  # its own session: no SIGHUP, no Ctrl-C from our terminal
@@ -83,23 +84,56 @@ def threads_env(threads: int | None) -> dict | None:
     return dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
 
 
+def trainer_arguments(run: Run, extra: Budget | None = None) -> list[str]:
+    """`seqtui train`'s arguments that train `run` (further by `extra`, when given)."""
+    return ["--resume", str(run.path), "--quiet", *(flag_arguments(extra.settings()) if extra is not None else [])]
+
+
 def spawn_trainer(
     run: Run, extra: Budget | None = None, nice: int = NICE, threads: int | None = None, detach: bool = True
 ) -> subprocess.Popen:
     """The one way a trainer process is started: on a run directory, which holds its settings."""
-    return spawn(
-        [
-            "train",
-            "--resume",
-            str(run.path),
-            "--quiet",
-            *(flag_arguments(extra.settings()) if extra is not None else []),
-        ],
-        run.file(LOG),
-        nice,
-        threads_env(threads),
-        detach,
-    )
+    return spawn(["train", *trainer_arguments(run, extra)], run.file(LOG), nice, threads_env(threads), detach)
+
+
+class PreparedTrainer:
+    """A trainer process started before its run exists (while the app's form is being filled): it
+    loads torch and the trainer meanwhile, and trains the run it is then given at once. Detached
+    like any trainer; told nothing (close(), or the app gone), it ends without training."""
+
+    def __init__(self) -> None:
+        import tempfile
+
+        # its output until it has a run (then that run's train.log): outside the runs root, which
+        # a form closed without a run leaves as it was
+        self.log = Path(tempfile.gettempdir()) / f"seqtui-prepared-trainer-{os.getpid()}-{time.monotonic_ns()}.log"
+        self.process = spawn(["train", "--when-told", str(self.log)], self.log, stdin=subprocess.PIPE)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None and self.process.stdin is not None and not self.process.stdin.closed
+
+    def train(self, run: Run, extra: Budget | None = None) -> subprocess.Popen:
+        """Hand it `run`; the process, now that run's trainer (wait_until_training follows it)."""
+        import json
+
+        stdin = self.process.stdin
+        if not self.alive() or stdin is None:
+            raise SeqtuiError("the prepared trainer has ended")
+        try:
+            stdin.write((json.dumps(trainer_arguments(run, extra)) + "\n").encode())
+            stdin.close()
+        except OSError as error:
+            raise SeqtuiError(f"the prepared trainer has ended: {error.strerror or error}") from None
+        return self.process
+
+    def close(self) -> None:
+        """Not needed after all: it ends without training (stdin closed), and its log goes."""
+        stdin = self.process.stdin
+        if stdin is not None and not stdin.closed:
+            try:
+                stdin.close()
+            except OSError:
+                pass
 
 
 def start_training(run_dir: Path, config: TrainConfig, timeout: float = 30.0) -> Run:
@@ -109,10 +143,19 @@ def start_training(run_dir: Path, config: TrainConfig, timeout: float = 30.0) ->
     return wait_until_training(run, spawn_trainer(run), timeout)
 
 
-def resume_training(run: Run, extra: Budget | None = None, timeout: float = 30.0) -> Run:
-    """Continue a stopped, interrupted or new run in a detached trainer."""
+def resume_training(
+    run: Run, extra: Budget | None = None, timeout: float = 30.0, prepared: PreparedTrainer | None = None
+) -> Run:
+    """Continue a stopped, interrupted or new run in a detached trainer (`prepared`'s, if it is
+    still there: torch loaded already)."""
     if run.is_active():
         raise SeqtuiError(f"run {run.shown_name} is already training")
+    if prepared is not None and prepared.alive():
+        try:
+            return wait_until_training(run, prepared.train(run, extra), timeout)
+        except SeqtuiError:
+            if run.is_active() or run.raw_status().started is not None:
+                raise  # it took the run and failed: that is the answer
     return wait_until_training(run, spawn_trainer(run, extra), timeout)
 
 

@@ -18,7 +18,7 @@ from seqtui.app.screens.base import RunFollowingScreen
 from seqtui.app.screens.dialogs import NewRunDialog
 from seqtui.app.widgets.chart import SMOOTHING, Chart, Line
 from seqtui.app.widgets.heatmap import Heatmap
-from seqtui.session.launch import resume_training
+from seqtui.session.launch import PreparedTrainer, resume_training
 from seqtui.settings.config import Budget, TrainConfig
 from seqtui.settings.errors import SeqtuiError
 from seqtui.settings.units import duration_text
@@ -267,29 +267,37 @@ class TrainScreen(RunFollowingScreen):
             except SeqtuiError as error:
                 self.notify(str(error), severity="error", markup=False)
                 return
-            self.start(run, None)
+            self.start(run, None, self.app.take_prepared())
 
+        self.app.prepare_trainer()  # torch loads in it while the form is filled
         self.app.push_screen(NewRunDialog(), chosen)
 
-    def start(self, run: Run, extra: Budget | None) -> None:
+    def start(self, run: Run, extra: Budget | None, prepared: PreparedTrainer | None = None) -> None:
         """Follow `run` now and start its trainer in the background; the status line says it is
         starting until the trainer has taken it, and the same run cannot be started twice meanwhile."""
         self.app.launching.add(run.path)
         if self.app.current is None or self.app.current.path != run.path:
             self.app.open_run(run)
         self.draw_status()
-        self.launch(run, extra)
+        self.launch(run, extra, prepared)
 
     @work(thread=True, group="launch", exit_on_error=False)
-    def launch(self, run: Run, extra: Budget | None) -> None:
+    def launch(self, run: Run, extra: Budget | None, prepared: PreparedTrainer | None) -> None:
         try:
-            self.post_message(RunStarted(resume_training(run, extra)))
+            self.post_message(RunStarted(resume_training(run, extra, prepared=prepared)))
         finally:
             self.app.launching.discard(run.path)
             try:
-                self.app.call_from_thread(self.draw_status)
+                self.app.call_from_thread(self.launched)
             except RuntimeError:  # the app has closed meanwhile
                 pass
+
+    def launched(self) -> None:
+        """The trainer has the run (or failed to start): read its status now, not at the next poll,
+        so the line goes from starting to running, never back to new."""
+        if self.follower is not None:
+            self.follower.poll()
+        self.draw_status()
 
     def action_continue_run(self) -> None:
         """Train the run further: from its checkpoint, as much again if its budget is spent."""
