@@ -8,6 +8,7 @@
     python bench/bench.py --only tutorial    # the tutorial's recipe by its own loop and by seqtui (~5 minutes)
     python bench/bench.py --only halved      # time to quality against the first version's preset (~10 minutes)
     python bench/bench.py --only sweep       # a 16-trial sweep: one after another, local executor, Ray (~3 minutes)
+    python bench/bench.py --only first       # from asking for a run to its first point, idle and busy (~2 minutes)
 
 Writes bench/results.md (and results.json beside it) with the machine, torch version and date.
 Quality runs go through the real `seqtui train` and `seqtui eval` commands, as a user types them.
@@ -33,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import busy  # noqa: E402
+import first_step  # noqa: E402
 import sweeps  # noqa: E402
 import tutorial  # noqa: E402
 
@@ -57,7 +59,7 @@ QUALITY_MODELS = [
 ]
 SEEDED = ("lstm (default preset)", "mingru", "minlstm", "lru")  # measured over --seeds seeds; the others over one
 QUALITY_TASKS = [("random", 0.99), ("hard", 0.99)]
-PARTS = ("light", "speed", "busy", "tutorial", "halved", "quality", "sweep")
+PARTS = ("light", "speed", "first", "busy", "tutorial", "halved", "quality", "sweep")
 PRESET_NOTE = {1024: " (the rnn preset's batch)"}
 NOTES = "## Notes"  # results.md from this heading on is written by hand and kept when the benchmark runs again
 # commands that must answer at once: they read run directories and need no torch
@@ -487,6 +489,8 @@ def markdown(info: dict, parts: dict) -> str:
                 f"{cells} | {r['worst']:.4f} | {other:.4f} | {'yes' if r['meets'] else 'no'} |"
             )
         lines.append("")
+    if parts.get("first"):
+        lines += first_step.markdown(parts["first"])
     if light_result:
         lines += [
             "## Commands that need no torch",
@@ -526,6 +530,7 @@ def main() -> None:
         "halved": lambda: halved(args.seeds),
         "quality": lambda: quality(args.device, args.models, args.seeds),
         "sweep": lambda: sweeps.measure(),
+        "first": lambda: first_step.measure(),
     }
     measured = {name: measure[name]() for name in PARTS if name in chosen}
     # a part not measured this time keeps its earlier figures (each part says when it was measured)

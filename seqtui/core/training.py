@@ -253,6 +253,7 @@ class Trainer:
             segment_start, base_elapsed = time.perf_counter(), self.elapsed
 
         window = _Window(self, clock())
+        first_line = True
         while True:
             if cfg.budget.reached(self.step, self.examples, clock()):
                 if window.steps:
@@ -278,8 +279,10 @@ class Trainer:
                 cfg.checkpoint_every is not None
                 and self.examples // cfg.checkpoint_every > before // cfg.checkpoint_every
             )
-            # the metrics line first, so what a checkpoint holds is always in the log before it
-            if now - window.started >= cfg.log_every or evaluate_now or save_now:
+            # the metrics line first, so what a checkpoint holds is always in the log before it; the
+            # first step's line at once, so a viewer sees the run train within moments of its start
+            if now - window.started >= cfg.log_every or evaluate_now or save_now or first_line:
+                first_line = False
                 self._adjust_threads()
                 event = window.close(now)
                 yield event
