@@ -88,6 +88,19 @@ def test_heatmap_draws_missing_values_blank_and_an_axis_of_examples():
     assert heatmap.get_content_height(None, None, 80) == 1 + 1 + 1 + 1
 
 
+def test_a_heatmaps_axis_and_title_never_run_past_its_width():
+    from textual.geometry import Size
+
+    class Laid(Heatmap):  # as laid out 76 columns wide
+        size = property(lambda self: Size(76, 6))
+
+    heatmap = Laid()
+    heatmap.show([[0.9] * 70, [0.95] * 70], labels=["2", "4"], x_range=(0, 400_000), title="t" * 100)
+    lines = heatmap.render().plain.splitlines()
+    assert max(map(len, lines)) <= 76 and lines[0].endswith("…")
+    assert "|400k" in lines[2] or "|300k" in lines[2]  # the last label that fits, whole
+
+
 def test_a_chart_of_one_point_labels_its_x_round_and_short():
     chart = Chart("accuracy")
     chart.plot([Line([198_272.0], [0.86], "rnn")], y_range=(0.85, 1.0))

@@ -132,7 +132,9 @@ class Heatmap(Widget):
                 text.append(character * len(list(alike)), _style(foreground, background))
             text.append("\n")
         if self.x_range and self.rows:
-            text.append(self._axis(label_width * 2 + 2, len(self.rows[0]), *self.x_range) + "\n", style="dim")
+            indent = label_width * 2 + 2
+            room = (self.size.width or indent + len(self.rows[0]) + 8) - indent  # a label never wraps the line
+            text.append(self._axis(indent, len(self.rows[0]), *self.x_range, room) + "\n", style="dim")
         text.append(" " * (label_width * 2 + 2))
         ends = (
             ("error 50%", "0.1% (log)")
@@ -158,9 +160,10 @@ class Heatmap(Widget):
             return ("▀", self._colour(upper), None)
         return ("▀", self._colour(upper), self._colour(lower))
 
-    def _axis(self, indent: int, columns: int, first: float, last: float) -> str:
-        """Round x values under the columns they fall in, from `first` to `last`: '|250k     |500k ...'."""
-        line = [" "] * (columns + 8)
+    def _axis(self, indent: int, columns: int, first: float, last: float, room: int = 10**6) -> str:
+        """Round x values under the columns they fall in, from `first` to `last`: '|250k     |500k ...',
+        within `room` characters (a label that would not fit is left out)."""
+        line = [" "] * max(1, min(columns + 8, room))
         span = (last - first) or 1.0
         free_from = 0
         for tick in nice_ticks(first, last, max(2, columns // 10)):
