@@ -348,3 +348,26 @@ def test_the_sweep_line_says_measuring_and_prices_nothing_before_a_whole_trial(t
     assert line.endswith("ETA after the first trial")  # a trial in flight is not a price yet
     records["rnn-h8"].state = "finished"
     assert "ETA after" not in SweepDisplay(Console(file=None)).summary(state)
+
+
+def test_the_local_executor_hands_trials_to_processes_it_prepared_and_leaves_none_behind(tmp_path, monkeypatch):
+    from seqtui.session import launch
+    from seqtui.sweep.executors import LocalExecutor
+
+    handed = []
+    hand = launch.Prepared.hand
+
+    def spied(self, argv, log):
+        handed.append((argv[0], self.process.pid))
+        return hand(self, argv, log)
+
+    monkeypatch.setattr(launch.Prepared, "hand", spied)
+    spec = SweepSpec.build("p", {"model": "rnn", "hidden": [4, 6, 8], "n-max": 2, "steps": 20, "eval-every": 10**6})
+    executor = LocalExecutor(1, 1)
+    state = run_sweep(spec, tmp_path, executor, 1, poll_seconds=0.05)
+    assert state.count("finished") == 3
+    assert [command for command, _ in handed] == ["trial", "trial"]  # the first starts cold, then prepared ones
+    assert len({pid for _, pid in handed}) == 2  # a process each
+    assert not executor.ready  # the one prepared for a fourth trial: ended with the sweep
+    with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as children:
+        assert not children.read().split()

@@ -165,13 +165,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
     train.add_argument("--quiet", action="store_true", help="no progress display")
     train.add_argument(
-        "--when-told",
-        metavar="LOG",
-        type=Path,
-        help="load torch now, then read this command's arguments as one JSON line on stdin and train "
-        "(its output moves from LOG to the run's train.log): the app's trainer, prepared while its form is filled",
-    )
-    train.add_argument(
         "--nice",
         type=_nice,
         default=0,
@@ -284,6 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--retry-failed", action="store_true", help="try again trials that failed twice already")
     sweep.add_argument("--nice", type=_nice, default=0, help="lower the trials' CPU priority by this much")
 
+    prepared = sub.add_parser(
+        "prepared",
+        help="(used by the app and sweeps) load torch now, then run the command read from stdin",
+        description="Load torch and the trainer, then read one JSON line on stdin, "
+        '{"argv": [COMMAND, ...], "log": PATH}, and run that seqtui command with its output appended to PATH '
+        "(this process's own output until then goes to LOG, which is then removed). Stdin closed first: exit 0.",
+    )
+    prepared.add_argument("log", type=Path, metavar="LOG")
+    prepared.add_argument("--nice", type=_nice, default=0)
+
     trial = sub.add_parser("trial", help="train one trial of a sweep to its budget, then measure it (heldout.json)")
     _run_argument(trial)
     trial.add_argument("--eval-samples", type=_positive_int, default=EVAL_SAMPLES)
@@ -346,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {
     "train": "training",
     "trial": "training",
+    "prepared": "training",
     "pause": "training",
     "resume": "training",
     "stop": "training",

@@ -12,16 +12,11 @@ from seqtui.settings.config import Budget
 from seqtui.settings.errors import SeqtuiError
 from seqtui.settings.registry import SETTINGS
 from seqtui.store.catalogue import new_run_path, resolve_run
-from seqtui.store.layout import LOG, default_root, display_name
+from seqtui.store.layout import default_root, display_name
 from seqtui.store.run import Run
 
 
 def cmd_train(args: Namespace) -> int:
-    if args.when_told is not None:
-        told = _when_told(args.when_told)
-        if told is None:
-            return 0  # nothing to train: the form was closed, or the app went away
-        args = told
     from seqtui.cli.display_training import TrainingDisplay
     from seqtui.core.training import resolve_device
     from seqtui.session import runner
@@ -64,33 +59,37 @@ def cmd_train(args: Namespace) -> int:
     return 0
 
 
-def _when_told(log: Path) -> Namespace | None:
-    """Load what training needs, then wait for the arguments of the run to train (one JSON list on
-    stdin); None when stdin closes first. Output then goes to that run's train.log."""
+def cmd_prepared(args: Namespace) -> int:
+    """Load what training and measuring need, then run the command given on stdin (one JSON line:
+    {"argv": [...], "log": PATH}) with its output in PATH; nothing given (stdin closed): exit 0."""
     import json
     import os
     import sys
 
-    from seqtui.cli.main import build_parser
+    from seqtui.cli.main import main
     from seqtui.session import runner  # noqa: F401  (torch, the models and the trainer: the seconds saved)
+    from seqtui.sweep import trial  # noqa: F401
 
     line = sys.stdin.readline()
-    if not line.strip():
-        _unlink(log)
-        return None
-    args = build_parser().parse_args(["train", *json.loads(line)])
-    if args.resume is not None:  # a run to train: its log from here on
-        try:
-            fd = os.open(Path(args.resume) / LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except OSError:
-            pass
-        else:
-            sys.stdout.flush()
-            os.dup2(fd, 1)
-            os.dup2(fd, 2)
-            os.close(fd)
-    _unlink(log)
-    return args
+    try:
+        told = json.loads(line) if line.strip() else None
+    except ValueError:
+        told = None
+    if not isinstance(told, dict) or not isinstance(told.get("argv"), list):
+        _unlink(args.log)
+        return 0
+    try:
+        fd = os.open(told["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except (OSError, TypeError, ValueError):
+        pass
+    else:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+    _unlink(args.log)
+    return main([str(a) for a in told["argv"]])
 
 
 def _unlink(path: Path) -> None:

@@ -96,44 +96,66 @@ def spawn_trainer(
     return spawn(["train", *trainer_arguments(run, extra)], run.file(LOG), nice, threads_env(threads), detach)
 
 
-class PreparedTrainer:
-    """A trainer process started before its run exists (while the app's form is being filled): it
-    loads torch and the trainer meanwhile, and trains the run it is then given at once. Detached
-    like any trainer; told nothing (close(), or the app gone), it ends without training."""
+class Prepared:
+    """A seqtui process started before it knows what to do: it loads torch and the trainer
+    meanwhile (seconds), then runs the command it is handed at once (`seqtui prepared`). Handed
+    nothing (close(), or whoever started it gone), it ends without doing anything."""
 
-    def __init__(self) -> None:
+    def __init__(self, nice: int = NICE, env: dict | None = None, detach: bool = True, tied: bool = False):
         import tempfile
 
-        # its output until it has a run (then that run's train.log): outside the runs root, which
-        # a form closed without a run leaves as it was
-        self.log = Path(tempfile.gettempdir()) / f"seqtui-prepared-trainer-{os.getpid()}-{time.monotonic_ns()}.log"
-        self.process = spawn(["train", "--when-told", str(self.log)], self.log, stdin=subprocess.PIPE)
+        # its output until it has a command (then that command's log): outside any runs root
+        self.log = Path(tempfile.gettempdir()) / f"seqtui-prepared-{os.getpid()}-{time.monotonic_ns()}.log"
+        self.process = spawn(["prepared", str(self.log)], self.log, nice, env, detach, tied, stdin=subprocess.PIPE)
 
     def alive(self) -> bool:
-        return self.process.poll() is None and self.process.stdin is not None and not self.process.stdin.closed
+        stdin = self.process.stdin
+        return self.process.poll() is None and stdin is not None and not stdin.closed
 
-    def train(self, run: Run, extra: Budget | None = None) -> subprocess.Popen:
-        """Hand it `run`; the process, now that run's trainer (wait_until_training follows it)."""
+    def hand(self, argv: list[str], log: Path) -> subprocess.Popen:
+        """Run `seqtui ARGV` in it, its output appended to `log`; the process, now that command's."""
         import json
 
         stdin = self.process.stdin
         if not self.alive() or stdin is None:
-            raise SeqtuiError("the prepared trainer has ended")
+            raise SeqtuiError("the prepared process has ended")
         try:
-            stdin.write((json.dumps(trainer_arguments(run, extra)) + "\n").encode())
+            stdin.write((json.dumps({"argv": argv, "log": str(log)}) + "\n").encode())
             stdin.close()
         except OSError as error:
-            raise SeqtuiError(f"the prepared trainer has ended: {error.strerror or error}") from None
+            raise SeqtuiError(f"the prepared process has ended: {error.strerror or error}") from None
         return self.process
 
     def close(self) -> None:
-        """Not needed after all: it ends without training (stdin closed), and its log goes."""
+        """Not needed after all: it ends without doing anything (stdin closed), once loaded."""
         stdin = self.process.stdin
         if stdin is not None and not stdin.closed:
             try:
                 stdin.close()
             except OSError:
                 pass
+
+    def discard(self) -> None:
+        """Not needed, and not worth waiting for: ended now (it was handed nothing), its log gone."""
+        self.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        try:
+            self.log.unlink()
+        except OSError:
+            pass
+
+
+class PreparedTrainer(Prepared):
+    """The app's: a detached trainer prepared while the new-run form is filled."""
+
+    def train(self, run: Run, extra: Budget | None = None) -> subprocess.Popen:
+        return self.hand(["train", *trainer_arguments(run, extra)], run.file(LOG))
 
 
 def start_training(run_dir: Path, config: TrainConfig, timeout: float = 30.0) -> Run:

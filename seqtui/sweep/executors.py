@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from seqtui.core.threads import cores
-from seqtui.session.launch import log_tail, spawn, threads_env
+from seqtui.session.launch import Prepared, log_tail, spawn, threads_env
 from seqtui.settings.errors import SeqtuiError
 from seqtui.store.layout import LOG
 from seqtui.store.run import Run
@@ -73,17 +73,39 @@ def split_cores(parallel: int | None, device: str = "cpu") -> tuple[int, int]:
 
 
 class LocalExecutor:
-    """Trials as processes on this machine, `parallel` at a time."""
+    """Trials as processes on this machine, `parallel` at a time. A process for the next trial is
+    prepared while the others train (it loads torch meanwhile: `seqtui prepared`), so a trial
+    starts training at once; `prepare=False` starts each trial's process when it is handed out."""
 
-    def __init__(self, parallel: int, threads: int | None):
+    def __init__(self, parallel: int, threads: int | None, prepare: bool = True):
         self.capacity = self.slots = parallel
         self.threads = threads
         self.processes: dict[str, tuple[subprocess.Popen, Path]] = {}
+        self.prepare = prepare
+        self.ready: list[Prepared] = []
         plural = "s" if (threads or 0) > 1 else ""
         self.description = f"here, {parallel} at a time" + (f", {threads} thread{plural} each" if threads else "")
 
     def start(self, name: str, run: Run, args: list[str]) -> None:
-        self.processes[name] = (_popen(args, run.file(LOG), self.threads), run.file(LOG))
+        process = None
+        while self.ready and process is None:
+            prepared = self.ready.pop(0)
+            try:
+                process = prepared.hand(args, run.file(LOG))
+            except SeqtuiError:  # it ended meanwhile: the next one, or a fresh process
+                process = None
+        if process is None:
+            process = _popen(args, run.file(LOG), self.threads)
+        self.processes[name] = (process, run.file(LOG))
+        self._prepare_next()
+
+    def _prepare_next(self) -> None:
+        """One process ready for the next trial (tied to this one, on the trials' thread count)."""
+        if self.prepare and not any(p.alive() for p in self.ready):
+            try:
+                self.ready.append(Prepared(nice=0, env=threads_env(self.threads), detach=False, tied=True))
+            except SeqtuiError:
+                self.prepare = False
 
     def poll(self) -> list[tuple[str, str | None]]:
         ended = []
@@ -101,9 +123,13 @@ class LocalExecutor:
         for process, _ in self.processes.values():
             process.wait()
         self.processes.clear()
+        self.close()
 
     def close(self) -> None:
-        pass
+        """The prepared process, not needed: it was handed nothing, so it simply ends."""
+        for prepared in self.ready:
+            prepared.discard()
+        self.ready.clear()
 
 
 def _ray_trial(args: list[str], threads: int | None, log: str) -> int:
