@@ -1,8 +1,9 @@
 """How long from asking for a run to its first point on the chart (its first metrics line).
 
-Three ways a run starts: `seqtui train` from a shell; the app's ctrl+s, whose trainer was prepared
-while the form was filled (seqtui.session.launch.PreparedTrainer); and a sweep's trial
-(`seqtui trial RUN`, as the local executor starts it). Each on an idle machine and beside one
+The ways a run starts: `seqtui train` from a shell; the app's ctrl+s, whose trainer was prepared
+while the form was filled (seqtui.session.launch.PreparedTrainer); a sweep's first trial
+(`seqtui trial RUN`, started cold) and its next ones (handed to a process the local executor
+prepared while the others trained). Each on an idle machine and beside one
 CPU-bound process, median of three.
 """
 
@@ -16,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from seqtui.session.launch import PreparedTrainer, resume_training
+from seqtui.session.launch import Prepared, PreparedTrainer, resume_training
 from seqtui.settings.presets import preset_config
 from seqtui.store.run import Run
 
@@ -86,8 +87,22 @@ def a_trial(root: Path, index: int) -> float:
         _stop(process)
 
 
+def a_prepared_trial(root: Path, index: int) -> float:
+    """A sweep's next trial: the local executor prepares its process while the others train."""
+    prepared = Prepared(nice=0, detach=False, tied=True)
+    time.sleep(FORM_SECONDS)  # the trials before it training meanwhile
+    run = Run.create(root / f"next-{index}", preset_config(SETTINGS))
+    started = time.perf_counter()
+    process = prepared.hand(["trial", str(run.path)], run.path / "train.log")
+    try:
+        return _first_line(run.path, started)
+    finally:
+        _stop(process)
+
+
 WAYS = {"seqtui train (shell)": from_the_shell, "ctrl+s in the app (prepared trainer)": from_the_form}
-WAYS["a sweep's trial (seqtui trial)"] = a_trial
+WAYS["a sweep's first trial (seqtui trial)"] = a_trial
+WAYS["a sweep's next trial (prepared while others train)"] = a_prepared_trial
 
 
 def measure() -> dict[str, dict[str, float]]:
