@@ -780,6 +780,10 @@ def test_the_new_run_form_opens_on_its_first_field_and_keeps_its_buttons_and_the
             assert start.region.bottom <= 23  # above the footer, on screen
             dialog = form.query_one(".dialog")
             assert dialog.region.bottom <= 23  # the footer's row stays clear
+            form.query_one("#f-hidden", Input).value = "7"
+            await pilot.press("escape", "n")  # built once: shown again as it was left, at once
+            await wait_for(pilot, lambda: isinstance(app.screen, NewRunDialog), what="the dialog again")
+            assert app.screen is form and form.query_one("#f-hidden", Input).value == "7"
 
     asyncio.run(scenario())
 

@@ -49,6 +49,9 @@ def length_map_columns(evaluations: list[dict], columns: int) -> list[dict | Non
     return out
 
 
+NEW_RUN_FORM = "new-run"  # the app's one NewRunDialog, installed when first asked for
+
+
 class TrainScreen(RunFollowingScreen):
     MODE = "train"
     BINDINGS = [
@@ -270,7 +273,10 @@ class TrainScreen(RunFollowingScreen):
             self.start(run, None, self.app.take_prepared())
 
         self.app.prepare_trainer()  # torch loads in it while the form is filled
-        self.app.push_screen(NewRunDialog(), chosen)
+        # one form, built once (about a hundred widgets to style: a second), shown again as it was left
+        if not self.app.is_screen_installed(NEW_RUN_FORM):
+            self.app.install_screen(NewRunDialog(), NEW_RUN_FORM)
+        self.app.push_screen(NEW_RUN_FORM, chosen)
 
     def start(self, run: Run, extra: Budget | None, prepared: PreparedTrainer | None = None) -> None:
         """Follow `run` now and start its trainer in the background; the status line says it is
