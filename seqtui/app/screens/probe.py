@@ -332,6 +332,7 @@ class ProbeScreen(RunFollowingScreen):
         self.query_one("#hidden-map", Heatmap).show(
             [row[:shown] for row in rows],
             labels=labels,
+            x_range=(1, shown),  # the units, numbered under their columns
             diverging=checkpoint.config.model.spec.signed,
             title=f"{what}, steps x units"
             + (f" 1-{shown} of {units}" if shown < units else "")
