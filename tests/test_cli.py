@@ -311,3 +311,30 @@ def test_eval_of_a_sweep_points_at_its_trials(tmp_path):
     result = seqtui_here("eval", "memory", "--root", str(tmp_path / "runs"))
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1
     assert "is a sweep, not a run" in result.stderr and "seqtui runs memory" in result.stderr
+
+
+def test_predict_answers_a_pipe_line_by_line_before_it_ends(trained_run):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "seqtui", "predict", str(trained_run), "--json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        process.stdin.write("1212\n")
+        process.stdin.flush()
+        first = json.loads(process.stdout.readline())  # answered while the pipe is still open
+        assert first["item"] == "line 1" and first["digits"] == [1, 2, 1, 2]
+        process.stdin.write("x" * 2_000_000 + "\n")  # a huge bad line: one short message
+        process.stdin.close()
+        assert process.wait(timeout=60) == 1
+        error = process.stderr.read().strip().splitlines()
+        assert len(error) == 1 and "line 2: not a digit sequence" in error[0] and len(error[0]) < 200
+    finally:
+        process.kill()
+
+
+def test_an_empty_value_is_a_slip_not_no_limit():
+    result = seqtui_here("train", "--samples", "")
+    assert result.returncode == 2 and "--samples: empty: give a value or off" in result.stderr

@@ -75,6 +75,9 @@ def _reader(setting: Setting) -> Callable[[str], Any]:
     """argparse's type= for a setting: its own reading, its message on failure."""
 
     def read(text: str):
+        if not text.strip():  # `--samples ''`: a slip, never "no limit" (that is `off`)
+            off = f" or {setting.off}" if setting.off else ""
+            raise argparse.ArgumentTypeError(f"empty: give a value{off}")
         try:
             return setting.read(text)
         except SeqtuiError as error:

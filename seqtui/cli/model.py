@@ -87,20 +87,16 @@ def evaluation_table(result, task: TaskConfig, title: str) -> Table:
 
 # -- predict ----------------------------------------------------------------------------------
 def cmd_predict(args: Namespace) -> int:
-    import torch
-
-    from seqtui.core.tasks import format_sequence, is_positive, parse_sequence
+    """Arguments: read them all, answer them in a table. Stdin: answer each line as it comes (a
+    pipe that never ends is answered line by line, in bounded memory)."""
+    from seqtui.core.tasks import parse_sequence
 
     if not args.sequences and sys.stdin.isatty():
         print("reading sequences from the terminal, one per line; end with ctrl+d", file=sys.stderr, flush=True)
-    # each item with where it came from: "sequence 2" (an argument) or "line 3" (stdin, blank lines counted)
-    if args.sequences:
-        many = len(args.sequences) > 1
-        items = [(f"sequence {i}" if many else "sequence", text) for i, text in enumerate(args.sequences, 1)]
-    else:
-        items = [(f"line {i}", text) for i, text in enumerate(sys.stdin.read().splitlines(), 1) if text.strip()]
-    if not items:
-        raise SeqtuiError("no sequences given: pass them as arguments or one per line on stdin")
+    if not args.sequences:
+        return _predict_stream(args)
+    many = len(args.sequences) > 1
+    items = [(f"sequence {i}" if many else "sequence", text) for i, text in enumerate(args.sequences, 1)]
     sequences, problems = [], []
     for where, text in items:
         try:
@@ -110,46 +106,90 @@ def cmd_predict(args: Namespace) -> int:
     if not sequences and len(problems) == 1:
         raise SeqtuiError(f"{problems[0][0]}: {problems[0][2]}")
     run, checkpoint, model, device = _load_run_model(args)
-    task = checkpoint.config.task
-    rows = []
-    with torch.inference_mode():
-        for where, digits in sequences:
-            logits = model.classify(torch.tensor([digits], device=device))
-            p_match = float(torch.softmax(logits, dim=1)[0, 1])
-            truth = is_positive(digits, task.task)
-            rows.append(
-                {
-                    "item": where,
-                    "digits": digits,
-                    "match": p_match > 0.5,
-                    "p_match": p_match,
-                    "truth": truth,
-                    "correct": (p_match > 0.5) == truth,
-                    "in_range": task.n_min <= len(digits) // 2 <= task.n_max,
-                }
-            )
+    rows = [_predicted(model, device, checkpoint.config.task, where, digits) for where, digits in sequences]
     if args.json:
         for row in rows:
             print(json.dumps(row))
         for where, text, problem in problems:
             print(json.dumps({"item": where, "text": text, "error": problem}))
         return _report_problems(problems)
+    task = checkpoint.config.task
     table = Table(title=f"{escape(run.shown_name)} ({task.task}) at step {checkpoint.step:,}", title_justify="left")
     for name in ("sequence", "verdict", "p(match)", "truly", "correct?"):
         table.add_column(name)
     for row in rows:
-        verdict = "match" if row["match"] else "no match"
-        truly = "match" if row["truth"] else "no match"
-        mark = "[green]right[/]" if row["correct"] else "[red]wrong[/]"
-        note = (
-            ""
-            if row["in_range"]
-            else f" [yellow](length {len(row['digits'])} outside trained {2 * task.n_min}-{2 * task.n_max})[/]"
-        )
-        table.add_row(format_sequence(row["digits"]), verdict, f"{row['p_match']:.4f}", truly, mark + note)
+        table.add_row(*_cells(row, task))
     if rows:
         console.print(table)
     return _report_problems(problems)
+
+
+def _predict_stream(args: Namespace) -> int:
+    from seqtui.core.tasks import parse_sequence
+
+    run, checkpoint, model, device = _load_run_model(args)
+    task = checkpoint.config.task
+    answered, failed = 0, 0
+    for number, text in enumerate(sys.stdin, 1):
+        if not text.strip():
+            continue
+        where = f"line {number}"
+        try:
+            row = _predicted(model, device, task, where, parse_sequence(text))
+        except SeqtuiError as error:
+            failed += 1
+            if args.json:
+                print(json.dumps({"item": where, "text": text.rstrip("\n")[:200], "error": str(error)}), flush=True)
+            print(f"seqtui: error: {where}: {error}", file=sys.stderr, flush=True)
+            continue
+        answered += 1
+        if args.json:
+            print(json.dumps(row), flush=True)
+        else:
+            sequence, verdict, p_match, truly, mark = _cells(row, task)
+            console.print(f"{sequence}  {verdict}  p(match) {p_match}  truly {truly}  {mark}")
+    if not answered and not failed:
+        raise SeqtuiError("no sequences given: pass them as arguments or one per line on stdin")
+    return 1 if failed else 0
+
+
+def _predicted(model, device, task, where: str, digits: list[int]) -> dict:
+    import torch
+
+    from seqtui.core.tasks import is_positive
+
+    with torch.inference_mode():
+        logits = model.classify(torch.tensor([digits], device=device))
+    p_match = float(torch.softmax(logits, dim=1)[0, 1])
+    truth = is_positive(digits, task.task)
+    return {
+        "item": where,
+        "digits": digits,
+        "match": p_match > 0.5,
+        "p_match": p_match,
+        "truth": truth,
+        "correct": (p_match > 0.5) == truth,
+        "in_range": task.n_min <= len(digits) // 2 <= task.n_max,
+    }
+
+
+def _cells(row: dict, task) -> tuple[str, ...]:
+    """A prediction as the table's cells: sequence, verdict, p(match), truly, right or wrong."""
+    from seqtui.core.tasks import format_sequence
+
+    mark = "[green]right[/]" if row["correct"] else "[red]wrong[/]"
+    note = (
+        ""
+        if row["in_range"]
+        else f" [yellow](length {len(row['digits'])} outside trained {2 * task.n_min}-{2 * task.n_max})[/]"
+    )
+    return (
+        format_sequence(row["digits"]),
+        "match" if row["match"] else "no match",
+        f"{row['p_match']:.4f}",
+        "match" if row["truth"] else "no match",
+        mark + note,
+    )
 
 
 def _report_problems(problems: list[tuple[str, str, str]]) -> int:

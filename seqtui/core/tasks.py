@@ -157,14 +157,24 @@ def parse_sequence(text: str) -> list[int]:
         tokens = list(tokens[0])
     bad = [t for t in tokens if len(t) != 1 or t not in "0123456789"]
     if bad:
-        raise SeqtuiError(f"not a digit sequence: {bad[0]!r} in {stripped!r} (use digits 0-9, e.g. 1 4 2 1 4 2)")
+        raise SeqtuiError(
+            f"not a digit sequence: {_quoted(bad[0])} in {_quoted(stripped)} (use digits 0-9, e.g. 1 4 2 1 4 2)"
+        )
     if len(tokens) > MAX_DIGITS:
         raise SeqtuiError(f"too long: {len(tokens):,} digits (at most {MAX_DIGITS:,})")
     if len(tokens) % 2:
         raise SeqtuiError(
-            f"odd length {len(tokens)} in {stripped!r}: a sequence is a pattern and a second half of the same length"
+            f"odd length {len(tokens)} in {_quoted(stripped)}: a sequence is a pattern and a second half of the same "
+            "length"
         )
     return [int(t) for t in tokens]
+
+
+def _quoted(text: str, most: int = 40) -> str:
+    """`text` as a message quotes it: whole if short, else its start and its length."""
+    if len(text) <= most:
+        return repr(text)
+    return f"{text[:most]!r}... ({len(text):,} characters)"
 
 
 def format_sequence(digits: list[int]) -> str:
