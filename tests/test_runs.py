@@ -227,6 +227,7 @@ def test_metrics_reader_tolerates_a_partly_written_line(tmp_path):
 
 def test_damaged_checkpoints_are_refused_with_a_message(tmp_path):
     trainer = Trainer(small_config())
+    trainer.train_step(3e-3)  # the optimiser's moments exist
     good = tmp_path / "good.safetensors"
     save_checkpoint(trainer, good)
     data = good.read_bytes()
@@ -245,6 +246,17 @@ def test_damaged_checkpoints_are_refused_with_a_message(tmp_path):
     save_checkpoint(trainer, tmp_path / "lying.safetensors")
     with pytest.raises(SeqtuiError, match="longest"):
         load_checkpoint(tmp_path / "lying.safetensors")
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(good), "pt") as handle:  # the same bytes, said to be I32: garbage, not weights
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+        metadata = handle.metadata()
+    for key, retyped in (("model.head.weight", torch.int32), ("optim.0.exp_avg", torch.int32)):
+        changed = dict(tensors, **{key: tensors[key].view(retyped)})
+        save_file(changed, tmp_path / "retyped.safetensors", metadata=metadata)
+        with pytest.raises(SeqtuiError, match=r"I32 .* expected F32"):
+            load_checkpoint(tmp_path / "retyped.safetensors")
 
 
 class _Payload:

@@ -65,12 +65,20 @@ class Checkpoint:
         return model.to(device).eval()
 
 
-def expected_shapes(config: ModelConfig) -> tuple[dict[str, tuple[int, ...]], list[tuple[int, ...]]]:
-    """The weights' shapes by name, and the parameters' shapes in the optimiser's order, from the
-    settings alone (the model is built on torch's meta device: nothing is allocated)."""
+Shape = tuple[tuple[int, ...], str]  # a tensor's shape and its safetensors dtype ("F32")
+DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16"}
+
+
+def expected_shapes(config: ModelConfig) -> tuple[dict[str, Shape], list[Shape]]:
+    """The weights' shapes and dtypes by name, and the parameters' in the optimiser's order, from
+    the settings alone (the model is built on torch's meta device: nothing is allocated)."""
     with torch.device("meta"):
         model = build_model(config)
-    return ({k: tuple(v.shape) for k, v in model.state_dict().items()}, [tuple(p.shape) for p in model.parameters()])
+
+    def shape(tensor: torch.Tensor) -> Shape:
+        return tuple(tensor.shape), DTYPES.get(tensor.dtype, str(tensor.dtype))
+
+    return ({k: shape(v) for k, v in model.state_dict().items()}, [shape(p) for p in model.parameters()])
 
 
 def save_checkpoint(trainer, path: Path) -> None:
@@ -135,7 +143,7 @@ def load_checkpoint(path: Path) -> Checkpoint:
             if metadata.get("format") != FORMAT:
                 raise SeqtuiError(f"{path} is not a seqtui checkpoint (format {metadata.get('format')!r})")
             config, counters = _metadata(path, metadata)
-            _check_shapes(path, config, {key: tuple(handle.get_slice(key).get_shape()) for key in handle.keys()})
+            _check_shapes(path, config, {key: _shape(handle.get_slice(key)) for key in handle.keys()})
             check_fits(2 * info.st_size, f"loading {path} ({size_text(info.st_size)})")
             tensors = {key: handle.get_tensor(key) for key in handle.keys()}
     except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as error:
@@ -147,6 +155,10 @@ def load_checkpoint(path: Path) -> Checkpoint:
     return Checkpoint(config, counters, tensors, groups if isinstance(groups, list) else [])
 
 
+def _shape(tensor) -> Shape:
+    return tuple(tensor.get_shape()), str(tensor.get_dtype())
+
+
 def _metadata(path: Path, metadata: dict) -> tuple[TrainConfig, dict]:
     try:
         config = TrainConfig.from_dict(json.loads(metadata["config"]))
@@ -156,8 +168,9 @@ def _metadata(path: Path, metadata: dict) -> tuple[TrainConfig, dict]:
     return config, counters
 
 
-def _check_shapes(path: Path, config: TrainConfig, shapes: dict[str, tuple[int, ...]]) -> None:
-    """Every tensor the settings call for, with the shape they call for, and nothing else."""
+def _check_shapes(path: Path, config: TrainConfig, shapes: dict[str, Shape]) -> None:
+    """Every tensor the settings call for, with the shape and dtype they call for, and nothing else
+    (weights of another dtype would load as garbage: F32 read as I32 is a number, not an error)."""
     weights, parameters = expected_shapes(config.model)
     found = {k[len("model.") :]: v for k, v in shapes.items() if k.startswith("model.")}
     if found != weights:
@@ -165,10 +178,10 @@ def _check_shapes(path: Path, config: TrainConfig, shapes: dict[str, tuple[int, 
         name = wrong[0]
         raise SeqtuiError(
             f"{path} does not fit the model its metadata describes ({config.model.model}, "
-            f"{config.model.hidden} hidden units): {name} is {found.get(name, 'missing')}, "
-            f"expected {weights.get(name, 'nothing')}"
+            f"{config.model.hidden} hidden units): {name} is {_shown(found.get(name))}, "
+            f"expected {_shown(weights.get(name))}"
         )
-    for key, shape in shapes.items():
+    for key, (shape, dtype) in shapes.items():
         if key.startswith("optim."):
             parts = key.split(".")
             if (
@@ -178,14 +191,20 @@ def _check_shapes(path: Path, config: TrainConfig, shapes: dict[str, tuple[int, 
                 or parts[2] not in ADAM_STATE
             ):
                 raise SeqtuiError(f"{path} has an unexpected tensor {key!r}")
-            wanted = () if parts[2] == "step" else parameters[int(parts[1])]
-            if shape != wanted:
-                raise SeqtuiError(f"{path}: optimiser state {key} is {shape}, expected {wanted}")
+            wanted = ((), "F32") if parts[2] == "step" else parameters[int(parts[1])]
+            if (shape, dtype) != wanted:
+                raise SeqtuiError(
+                    f"{path}: optimiser state {key} is {_shown((shape, dtype))}, expected {_shown(wanted)}"
+                )
         elif key in ("rng.data", "rng.lengths"):
-            if len(shape) != 1 or shape[0] > 1 << 16:
-                raise SeqtuiError(f"{path}: the data generator's state has shape {shape}")
+            if len(shape) != 1 or shape[0] > 1 << 16 or dtype != "U8":
+                raise SeqtuiError(f"{path}: the data generator's state is {_shown((shape, dtype))}")
         elif not key.startswith("model."):
             raise SeqtuiError(f"{path} has an unexpected tensor {key!r}")
+
+
+def _shown(shape: Shape | None) -> str:
+    return "missing" if shape is None else f"{shape[1]} {shape[0]}"
 
 
 def restore_trainer(trainer, checkpoint: Checkpoint) -> None:
