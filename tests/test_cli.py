@@ -1,6 +1,8 @@
 """The `seqtui` command: outputs scripts rely on, and one clear line for every bad input."""
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -338,3 +340,21 @@ def test_predict_answers_a_pipe_line_by_line_before_it_ends(trained_run):
 def test_an_empty_value_is_a_slip_not_no_limit():
     result = seqtui_here("train", "--samples", "")
     assert result.returncode == 2 and "--samples: empty: give a value or off" in result.stderr
+
+
+def test_export_never_writes_through_a_link_planted_in_the_run(trained_run, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me")
+    export = trained_run / "export"
+    export.mkdir()
+    (export / "train.csv").symlink_to(outside)
+    (export / f".evals.csv.{os.getpid()}.tmp").symlink_to(outside)  # even at a temporary's name
+    result = seqtui_here("export", str(trained_run))
+    assert result.returncode == 0, result.stderr
+    assert outside.read_text() == "keep me"
+    assert not (export / "train.csv").is_symlink() and (export / "train.csv").read_text().startswith("step,")
+    shutil.rmtree(export)
+    export.symlink_to(tmp_path)  # the export folder itself a link out of the run: refused
+    refused = seqtui_here("export", str(trained_run))
+    assert refused.returncode == 1 and "is a link" in refused.stderr
+    assert not (tmp_path / "train.csv").exists()

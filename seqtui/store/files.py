@@ -53,6 +53,7 @@ def write_atomic(path: Path, write: Callable[[Path], object]) -> None:
     path = Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        temporary.unlink(missing_ok=True)  # never write through a link planted at this name
         write(temporary)
         with open(temporary, "rb") as handle:
             os.fsync(handle.fileno())
