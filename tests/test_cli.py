@@ -358,3 +358,48 @@ def test_export_never_writes_through_a_link_planted_in_the_run(trained_run, tmp_
     refused = seqtui_here("export", str(trained_run))
     assert refused.returncode == 1 and "is a link" in refused.stderr
     assert not (tmp_path / "train.csv").exists()
+
+
+def test_serve_answers_only_its_own_pages(tmp_path):
+    """A page of another origin (or a foreign name resolved to 127.0.0.1) reaches nothing."""
+    import http.client
+    import time
+
+    from seqtui.app.serve import allowed
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "seqtui", "serve", "--root", str(tmp_path), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def status(headers: dict, path: str = "/") -> int:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", path, headers=headers)
+        return connection.getresponse().status
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert status({"Host": f"localhost:{port}"}) == 200
+                break
+            except (ConnectionRefusedError, OSError):
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.2)
+        assert status({"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"}) == 200
+        assert status({"Host": f"localhost:{port}", "Origin": "http://evil.example"}) == 403
+        upgrade = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13"}
+        upgrade["Sec-WebSocket-Key"] = "dGhlIHNhbXBsZSBub25jZQ=="
+        assert status({"Host": f"127.0.0.1:{port}", "Origin": "http://evil.example", **upgrade}, "/ws") == 403
+        assert status({"Host": f"evil.example:{port}"}) == 403  # a foreign name resolved to this machine
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    # served on all addresses: any Host, but a page's Origin must be the address it came to
+    assert allowed(None, "10.0.0.5:8000", "http://box:8000", local=False)
+    assert allowed("http://10.0.0.5:8000", "10.0.0.5:8000", "http://box:8000", local=False)
+    assert not allowed("http://evil.example", "10.0.0.5:8000", "http://box:8000", local=False)

@@ -30,6 +30,56 @@ def serve_command(root: Path, writable: bool) -> str:
     )
 
 
+def allowed(origin: str | None, host: str, public_url: str, local: bool) -> bool:
+    """Whether a request may reach the app: a page of another origin may neither read the runs nor
+    start app processes (its Origin must be the address served), and a local server answers only
+    to local names or its public URL's (a foreign name resolved to 127.0.0.1 is refused)."""
+    from urllib.parse import urlsplit
+
+    host = host.lower()
+    public = urlsplit(public_url).netloc.lower()
+    if local and host != public and not _local_name(host):
+        return False
+    if origin is None:
+        return True  # not a browser's cross-site request (curl, the same page's navigation)
+    origin_host = urlsplit(origin).netloc.lower()
+    if local and _local_name(origin_host) and _port(origin_host) == _port(host):
+        return True  # a page from this machine's own server: 127.0.0.1 and localhost are one
+    return origin_host in (host, public)
+
+
+def _local_name(netloc: str) -> bool:
+    name = netloc.split("]")[0] + "]" if netloc.startswith("[") else netloc.rsplit(":", 1)[0]
+    return name in ("localhost", "127.0.0.1", "[::1]")
+
+
+def _port(netloc: str) -> str:
+    tail = netloc.split("]")[-1]
+    return tail.rsplit(":", 1)[1] if ":" in tail else ""
+
+
+def guarded_server() -> type:
+    """textual-serve's server with `allowed` checked on every request, the websocket's included."""
+    from aiohttp import web
+    from textual_serve.server import Server
+
+    class Guarded(Server):
+        async def _make_app(self) -> web.Application:
+            app = await super()._make_app()
+            local = self.host in LOCAL_HOSTS
+
+            @web.middleware
+            async def guard(request: web.Request, handler):
+                if not allowed(request.headers.get("Origin"), request.host, self.public_url, local):
+                    return web.Response(status=403, text="seqtui serve: this page may not reach these runs\n")
+                return await handler(request)
+
+            app.middlewares.append(guard)
+            return app
+
+    return Guarded
+
+
 def _check_free(host: str, port: int) -> None:
     """Refuse a port another process listens on, as the server would, but before saying anything."""
     import socket
@@ -45,7 +95,7 @@ def _check_free(host: str, port: int) -> None:
 
 def serve(args: Namespace) -> int:
     try:
-        from textual_serve.server import Server
+        server_class = guarded_server()
     except ImportError:
         raise SeqtuiError("seqtui serve needs textual-serve: pip install textual-serve") from None
     if not 1 <= args.port <= 65535:
@@ -74,7 +124,9 @@ def serve(args: Namespace) -> int:
     console.print(f"seqtui on {escape(str(root))} in a browser: {url} ({mode}; ctrl+c stops serving)")
     if args.host in LOCAL_HOSTS:
         console.print(f"from a laptop: ssh -L {args.port}:localhost:{args.port} THIS-HOST, then open {url}")
-    server = Server(serve_command(root, args.writable), host=args.host, port=args.port, title="seqtui", public_url=url)
+    server = server_class(
+        serve_command(root, args.writable), host=args.host, port=args.port, title="seqtui", public_url=url
+    )
     try:
         server.serve()
     except OSError as error:
