@@ -403,3 +403,17 @@ def test_serve_answers_only_its_own_pages(tmp_path):
     assert allowed(None, "10.0.0.5:8000", "http://box:8000", local=False)
     assert allowed("http://10.0.0.5:8000", "10.0.0.5:8000", "http://box:8000", local=False)
     assert not allowed("http://evil.example", "10.0.0.5:8000", "http://box:8000", local=False)
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["eval", "x", "--samples", "1e15"], "--samples: at most 100,000,000 examples"),
+        (["sweep", "--seeds", "100000"], "--seeds: at most 1,000 seeds"),
+        (["sample", "-n", "1e12"], "at most 1,000,000,000 sequences"),
+        (["gradients", "x", "--samples", "10M"], "at most 100,000 examples a length"),
+    ],
+)
+def test_counts_have_bounds(args, says):
+    result = seqtui_here(*args)
+    assert result.returncode == 2 and says in result.stderr, result.stderr

@@ -39,6 +39,25 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _at_most(high: int, what: str) -> Callable[[str], int]:
+    """argparse's type= for a positive count no larger than `high` (what the machine can do in a
+    sitting: a larger one is a slip that would run for days with nothing to show)."""
+
+    def read(text: str) -> int:
+        value = _positive_int(text)
+        if value > high:
+            raise argparse.ArgumentTypeError(f"at most {high:,} {what}, got {value:,}")
+        return value
+
+    read.__name__ = "count"
+    return read
+
+
+EXAMPLES = _at_most(10**8, "examples")  # an evaluation of 10^8 takes minutes here; 10^15 would never end
+SEEDS = _at_most(1_000, "seeds")
+TRIALS = _at_most(1_024, "trials at once")
+
+
 def _nice(text: str) -> int:
     try:
         value = int(text)
@@ -176,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("eval", help="accuracy by length of a run's latest checkpoint")
     _run_argument(evaluate)
-    evaluate.add_argument("--samples", type=_positive_int, default=100_000)
+    evaluate.add_argument("--samples", type=EXAMPLES, default=100_000)
     evaluate.add_argument("--negatives", choices=NEGATIVES, help="default: the run's own")
     evaluate.add_argument("--max-len", type=int, help="longest sequence length to test (may exceed the training range)")
     evaluate.add_argument("--seed", type=int, default=12345)
@@ -196,7 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     gradients = sub.add_parser("gradients", help="gradient flow through time: |dL/dh_t| for every step t")
     _run_argument(gradients)
-    gradients.add_argument("--samples", type=_positive_int, default=256, help="probe examples per length")
+    gradients.add_argument(
+        "--samples", type=_at_most(100_000, "examples a length"), default=256, help="probe examples per length"
+    )
     gradients.add_argument("--device", default="cpu")
     gradients.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -217,12 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
         compare.add_argument(
             SETTING[name].flag, dest=name, type=_reader(SETTING[name]), default=argparse.SUPPRESS, help=text
         )
-    compare.add_argument("--eval-samples", type=_positive_int, default=EVAL_SAMPLES, help="examples per evaluation")
+    compare.add_argument("--eval-samples", type=EXAMPLES, default=EVAL_SAMPLES, help="examples per evaluation")
     compare.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
     compare.add_argument("--nice", type=_nice, default=0, help="lower the CPU priority by this much")
     compare.add_argument(
         "--parallel",
-        type=_positive_int,
+        type=TRIALS,
         default=1,
         help="models trained at once, each in its own process with its share of the cores "
         "(default 1: one after another, each with the whole machine)",
@@ -262,12 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
             default=argparse.SUPPRESS,
             help=f"{setting.help} (a comma list sweeps it)",
         )
-    sweep.add_argument("--seeds", type=_positive_int, help="sweep the seed over 0..K-1")
+    sweep.add_argument("--seeds", type=SEEDS, help="sweep the seed over 0..K-1")
     sweep.add_argument("--preset", choices=list(PRESETS), default=None, help="the settings each trial starts from")
     sweep.add_argument("--name", help="the sweep's name (default: sweep-MMDD-HHMMSS)")
     sweep.add_argument("--root", type=Path, help="runs root (default ./runs or $SEQTUI_RUNS)")
-    sweep.add_argument("--eval-samples", type=_positive_int, default=None, help="fresh examples per trial measurement")
-    sweep.add_argument("--parallel", type=_positive_int, help="trials at once on this machine (default: one per core)")
+    sweep.add_argument("--eval-samples", type=EXAMPLES, default=None, help="fresh examples per trial measurement")
+    sweep.add_argument("--parallel", type=TRIALS, help="trials at once on this machine (default: one per core)")
     sweep.add_argument(
         "--ray",
         nargs="?",
@@ -276,7 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run trials as Ray tasks: alone, a local Ray instance; `auto` or an address joins a cluster",
     )
     sweep.add_argument("--gpus-per-trial", type=float, default=None, help="with --ray and a CUDA device (default 1)")
-    sweep.add_argument("--threads", type=_positive_int, help="CPU threads per trial (default: the cores shared out)")
+    sweep.add_argument(
+        "--threads", type=_at_most(1024, "threads"), help="CPU threads per trial (default: the cores shared out)"
+    )
     sweep.add_argument("--retry-failed", action="store_true", help="try again trials that failed twice already")
     sweep.add_argument("--nice", type=_nice, default=0, help="lower the trials' CPU priority by this much")
 
@@ -292,9 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     trial = sub.add_parser("trial", help="train one trial of a sweep to its budget, then measure it (heldout.json)")
     _run_argument(trial)
-    trial.add_argument("--eval-samples", type=_positive_int, default=EVAL_SAMPLES)
+    trial.add_argument("--eval-samples", type=EXAMPLES, default=EVAL_SAMPLES)
     trial.add_argument("--beyond", type=int, default=BEYOND, help="pattern lengths past training also measured")
-    trial.add_argument("--threads", type=_positive_int)
+    trial.add_argument("--threads", type=_at_most(1024, "threads"))
     trial.add_argument("--nice", type=_nice, default=0)
 
     serve = sub.add_parser(
@@ -321,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", help="print example sequences with their labels")
     _task_arguments(sample, defaults=True)
-    sample.add_argument("-n", "--count", type=_positive_int, default=10)
+    sample.add_argument("-n", "--count", type=_at_most(10**9, "sequences"), default=10)
     sample.add_argument("--seed", type=int, help="default: a fresh random draw")
     sample.add_argument("--json", action="store_true", help="one JSON object per line")
 
