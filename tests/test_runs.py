@@ -349,3 +349,25 @@ def test_a_prepared_trainer_trains_the_run_it_is_given_and_ends_quietly_when_giv
     assert run.status().state == "finished" and run.status().step == 30
     assert not prepared.log.exists()
     assert "budget reached at step 30" in run.file("train.log").read_text()  # its output followed it
+
+
+def test_a_stop_just_before_an_evaluation_loses_no_evaluation(tmp_path):
+    """Stopped after the metrics line that precedes an evaluation (the evaluation not yet made),
+    then resumed: the same evaluations, at the same counts, as without the stop."""
+    from seqtui.core.training import HeldOut, Progress
+
+    config = small_config(budget=Budget(steps=30), batch_size=32, eval_every=320, log_every=10.0)
+    whole = Trainer(config)
+    straight = [(e.examples, e.evaluation.worst) for e in whole.run() if isinstance(e, HeldOut)]
+    assert [examples for examples, _ in straight] == [320, 640, 960]
+
+    first = Trainer(config)
+    for event in first.run():
+        if isinstance(event, Progress) and event.examples >= 640:
+            break  # the runner honours a stop here: after the line, before the evaluation
+    assert first.evaluated_at == 320 and first.examples == 640
+    save_checkpoint(first, tmp_path / "c.safetensors")
+    again = Trainer(config)
+    restore_trainer(again, load_checkpoint(tmp_path / "c.safetensors"))
+    resumed = [(e.examples, e.evaluation.worst) for e in again.run() if isinstance(e, HeldOut)]
+    assert resumed == straight[1:]  # 640 made on resume, with the same weights and the same result

@@ -120,6 +120,11 @@ def _counters(data: object) -> dict:
         raise ValueError(f"longest is {longest!r}")
     if data.get("data_device", "cpu") not in ("cpu", "cuda"):
         raise ValueError(f"data_device is {data.get('data_device')!r}")
+    evaluated = data.get("evaluated")
+    if evaluated is not None and (
+        isinstance(evaluated, bool) or not isinstance(evaluated, int) or not 0 <= evaluated <= data["examples"]
+    ):
+        raise ValueError(f"evaluated is {evaluated!r}")
     best = data.get("best_worst")
     if best is not None and (isinstance(best, bool) or not isinstance(best, (int, float)) or not 0 <= best <= 1):
         raise ValueError(f"best_worst is {best!r}")

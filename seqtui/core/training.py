@@ -163,6 +163,9 @@ class Trainer:
         self.longest_reached = 0  # the longest pattern the curriculum has drawn from (it never shrinks)
         self.last_evaluation: Evaluation | None = None
         self.evaluated_at: int | None = None  # examples at the last held-out evaluation
+        # a resumed run stopped just after crossing an evaluation's count, before making it: made
+        # first on resume, so it has the evaluations an uninterrupted run has
+        self.evaluation_due = False
         self.held_out = held_out_set(config.task, config.eval_samples, config.seed + HELD_OUT_SEED_OFFSET)
 
     # -- one step -------------------------------------------------------------------------
@@ -254,6 +257,17 @@ class Trainer:
 
         window = _Window(self, clock())
         first_line = True
+        if self.evaluation_due and not cfg.budget.reached(self.step, self.examples, self.elapsed):
+            self.evaluation_due = False
+            held = self._held_out_event()
+            yield held
+            if isinstance(held, Finished):
+                return
+            restart_clock()
+            window = _Window(self, self.elapsed)
+            if cfg.target_accuracy is not None and held.evaluation.worst >= cfg.target_accuracy:
+                yield self._finished("target", f"held-out accuracy reached {held.evaluation.worst:.4f} at every length")
+                return
         while True:
             if cfg.budget.reached(self.step, self.examples, clock()):
                 if window.steps:
@@ -350,6 +364,7 @@ class Trainer:
             "best_worst": self.best_worst,
             "longest": self.longest_reached,
             "data_device": self.device.type,  # where the data stream's generator lives
+            "evaluated": self.evaluated_at,  # examples at the last held-out evaluation (None: none yet)
         }
 
     def data_state(self) -> dict[str, torch.Tensor]:
@@ -378,6 +393,10 @@ class Trainer:
         best = counters.get("best_worst")
         self.best_worst = None if best is None else float(best)
         self.longest_reached = int(counters.get("longest", 0))
+        if "evaluated" in counters:  # checkpoints before it: not known, nothing made up
+            self.evaluated_at = counters["evaluated"]
+            every = self.config.eval_every
+            self.evaluation_due = self.examples // every > (self.evaluated_at or 0) // every
 
 
 class _Window:
