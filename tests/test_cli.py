@@ -411,7 +411,6 @@ def test_serve_answers_only_its_own_pages(tmp_path):
         (["eval", "x", "--samples", "1e15"], "--samples: at most 100,000,000 examples"),
         (["sweep", "--seeds", "100000"], "--seeds: at most 1,000 seeds"),
         (["sample", "-n", "1e12"], "at most 1,000,000,000 sequences"),
-        (["gradients", "x", "--samples", "10M"], "at most 100,000 examples a length"),
     ],
 )
 def test_counts_have_bounds(args, says):

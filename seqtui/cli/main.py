@@ -216,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     gradients = sub.add_parser("gradients", help="gradient flow through time: |dL/dh_t| for every step t")
     _run_argument(gradients)
     gradients.add_argument(
-        "--samples", type=_at_most(100_000, "examples a length"), default=256, help="probe examples per length"
+        "--samples", type=_positive_int, default=256, help="probe examples per length (bounded by memory: checked)"
     )
     gradients.add_argument("--device", default="cpu")
     gradients.add_argument("--json", action="store_true", help="print one JSON object")
