@@ -416,3 +416,13 @@ def test_serve_answers_only_its_own_pages(tmp_path):
 def test_counts_have_bounds(args, says):
     result = seqtui_here(*args)
     assert result.returncode == 2 and says in result.stderr, result.stderr
+
+
+def test_eval_prices_a_large_evaluation_and_refuses_one_beyond_a_day(trained_run, monkeypatch):
+    from seqtui.cli import model
+
+    monkeypatch.setattr(model, "DAY", 1e-6)  # as if this machine were very slow
+    refused = seqtui_here("eval", str(trained_run), "--samples", "3000")
+    assert refused.returncode == 1 and "would take about" in refused.stderr and "--force" in refused.stderr
+    forced = seqtui_here("eval", str(trained_run), "--samples", "3000", "--force", "--json")
+    assert forced.returncode == 0 and json.loads(forced.stdout)["samples"] == 3000

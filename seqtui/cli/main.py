@@ -196,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="accuracy by length of a run's latest checkpoint")
     _run_argument(evaluate)
     evaluate.add_argument("--samples", type=EXAMPLES, default=100_000)
+    evaluate.add_argument("--force", action="store_true", help="evaluate even what would take more than a day here")
     evaluate.add_argument("--negatives", choices=NEGATIVES, help="default: the run's own")
     evaluate.add_argument("--max-len", type=int, help="longest sequence length to test (may exceed the training range)")
     evaluate.add_argument("--seed", type=int, default=12345)

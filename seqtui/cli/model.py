@@ -13,6 +13,7 @@ from rich.table import Table
 from seqtui.cli.common import _open_run, console
 from seqtui.settings.config import TaskConfig
 from seqtui.settings.errors import ModelUnavailable, SeqtuiError
+from seqtui.settings.units import duration_text
 
 SAMPLE_CHUNK = 65_536
 
@@ -34,6 +35,10 @@ def _load_run_model(args: Namespace):
     checkpoint = load_checkpoint(run.checkpoint_path)
     device = resolve_device(args.device)
     return run, checkpoint, checkpoint.build_model(device), device
+
+
+PILOT = 2_000  # examples evaluated first to price a large evaluation
+DAY = 86_400.0
 
 
 def cmd_eval(args: Namespace) -> int:
@@ -59,6 +64,18 @@ def cmd_eval(args: Namespace) -> int:
         f"evaluating up to length {2 * max_pattern}",
     )
     negatives = args.negatives or task.negatives
+    if args.samples > PILOT:  # a large evaluation says how long it will take, and refuses more than a day
+        started = time.perf_counter()
+        evaluate(model, task, PILOT, negatives, max_pattern, args.seed, device)
+        rate = PILOT / max(time.perf_counter() - started, 1e-9)
+        estimate = args.samples / rate
+        if estimate > DAY and not args.force:
+            raise SeqtuiError(
+                f"evaluating {args.samples:,} examples would take about {duration_text(estimate)} here "
+                f"({rate:,.0f} examples/s): give fewer --samples, or --force"
+            )
+        if estimate > 10 and not args.json:
+            print(f"evaluating {args.samples:,} examples: about {duration_text(estimate)}", file=sys.stderr, flush=True)
     started = time.perf_counter()
     result = evaluate(model, task, args.samples, negatives, max_pattern, args.seed, device)
     seconds = time.perf_counter() - started
