@@ -7,6 +7,7 @@ disk ends in a message, not a traceback, and loses nothing saved."""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hashlib
 import json
@@ -685,3 +686,72 @@ def test_a_dangling_or_looping_checkpoint_link_is_refused_not_trained_again_from
     with pytest.raises(SeqtuiError, match="checkpoint"):
         runner.train(finished, Budget(steps=10))
     assert fingerprint(finished.path) == before  # the metrics and status are as they were
+
+
+# -- every file of a run, replaced by anything: the lists stay up ------------------------------------
+def _replace(path: Path, kind: str) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+    if kind == "nesting":
+        path.write_text("[" * 200_000 + "]" * 200_000)
+    elif kind == "loop":
+        path.symlink_to(path.name)  # a link to itself
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dev-zero":
+        path.symlink_to("/dev/zero")
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "garbage":
+        path.write_bytes(os.urandom(3000))
+    elif kind == "sparse":
+        with open(path, "wb") as handle:
+            handle.truncate(5 * 1024**3)  # 5 GB of nothing, instantly
+
+
+REPLACED_FILES = (
+    "config.json",
+    "status.json",
+    "metrics.jsonl",
+    "checkpoint.safetensors",
+    "heldout.json",
+    "control.json",
+)
+REPLACEMENTS = ("nesting", "loop", "fifo", "dev-zero", "directory", "garbage", "sparse")
+
+
+def test_the_lists_and_the_sweep_map_stay_up_whatever_one_file_of_a_run_becomes(tmp_path):
+    from fakes import FakeExecutor
+    from textual.widgets import DataTable
+
+    from seqtui.app import make_app
+    from seqtui.app.screens.sweep import SweepScreen
+    from seqtui.sweep.driver import run_sweep
+    from seqtui.sweep.spec import SweepSpec
+
+    root = tmp_path / "runs"
+    spec = SweepSpec.build("matrix", {"model": "rnn", "seed": list(range(len(REPLACED_FILES) * len(REPLACEMENTS)))})
+    state = run_sweep(spec, root, FakeExecutor(), 1, poll_seconds=0)
+    trials = [root / "matrix" / t.name for t in state.trials]
+    cases = [(f, k) for f in REPLACED_FILES for k in REPLACEMENTS]
+    for trial, (name, kind) in zip(trials, cases):
+        _replace(trial / name, kind)
+    summaries = list_runs(root)  # never raises, never blocks on the FIFOs, never reads 5 GB
+    assert len(summaries) == len(cases)
+    listed = seqtui_command("runs", "matrix", "--root", str(root), timeout=120)
+    assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr[-2000:]
+
+    async def scenario():
+        app = make_app(root)
+        async with app.run_test(size=(100, 30)) as pilot:
+            table = app.screen.query_one(DataTable)
+            await pilot.pause(0.5)
+            assert table.row_count == len(cases)
+            await pilot.press("f8")
+            await pilot.pause(1.0)
+            assert isinstance(app.screen, SweepScreen)
+            assert app.screen.query_one("#sweep-trials", DataTable).row_count == len(cases)
+
+    asyncio.run(scenario())
