@@ -133,7 +133,7 @@ def test_an_installed_model_through_the_command_line_and_a_sweep_beside_the_lstm
     assert {row["model"] for row in rows} == {"lstm", "forget-rnn"}
 
 
-def test_the_probe_screen_shows_an_installed_models_extra_state(installed, tmp_path):
+def test_the_probe_screen_and_f6_show_an_installed_model(installed, tmp_path):
     from seqtui.app import make_app
     from seqtui.app.widgets.heatmap import Heatmap
     from seqtui.core.training import Budget
@@ -160,6 +160,13 @@ def test_the_probe_screen_shows_an_installed_models_extra_state(installed, tmp_p
             assert "hidden state" in heatmap.title and "x: hidden/forget" in heatmap.title
             await pilot.press("x")
             assert "forget state" in heatmap.title and len(heatmap.rows) == 4 and len(heatmap.rows[0]) == 8
+            await pilot.press("f6")  # its gradient flow, measured with each evaluation while it trained
+            for _ in range(400):
+                if "gradient flow at step 20" in str(app.screen.query_one("#gradients-status").render()):
+                    break
+                await pilot.pause(0.05)
+            ratios = str(app.screen.query_one("#gradients-ratios").render())
+            assert all(f"{n}: " in ratios for n in (2, 4, 6)), ratios
 
     asyncio.run(scenario())
 
