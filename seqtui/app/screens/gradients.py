@@ -57,9 +57,14 @@ class GradientsScreen(RunFollowingScreen):
         norms = latest["gradient_norms_by_length"]
         lengths = sorted(norms, key=int)
         ratios = latest["gradient_ratio_by_length"]
-        self.query_one("#gradients-ratios", Static).update(
-            "|dL/dh_1| / |dL/dh_T| by length: " + "  ".join(f"{n}: {_ratio(ratios.get(n))}" for n in lengths)
-        )
+        # laid out here, a line at a time, so a narrow screen breaks between "length: ratio" entries
+        width = max(20, self.size.width - 4)
+        text, line = "", "|dL/dh_1| / |dL/dh_T| by length:"
+        for entry in (f"{n}: {_ratio(ratios.get(n))}" for n in lengths):
+            if len(line) + 2 + len(entry) > width:
+                text, line = text + line + "\n", ""
+            line += (" " if line.endswith(":") else "  " if line else "") + entry
+        self.query_one("#gradients-ratios", Static).update(text + line)
         shown = lengths[-1:] + lengths[len(lengths) // 2 : len(lengths) // 2 + 1] + lengths[:1]
         shown = list(dict.fromkeys(shown))  # the longest, a middle and the shortest length
         lines = []
