@@ -72,7 +72,7 @@ def test_the_served_app_shows_runs_and_charts_in_a_browser_and_changes_nothing(t
     from selenium.webdriver.common.keys import Keys
 
     root = tmp_path / "runs"
-    config = small_config(model=ModelConfig("lstm", 16), lr=2e-2, budget=Budget(steps=600), eval_every=1600)
+    config = small_config(model=ModelConfig("lstm", 32), lr=2e-2, budget=Budget(steps=1500), eval_every=1600)
     run = Run.create(root / "lstm-in-a-browser", config)
     assert runner.train(run).state == "finished"
     port = free_port()
@@ -110,7 +110,7 @@ def test_the_served_app_shows_runs_and_charts_in_a_browser_and_changes_nothing(t
 
         seen = len(screen())
         press(Keys.ENTER)  # the run under the cursor, on the train screen
-        wait_until(lambda: "loss" in screen()[seen:] and "step 600" in screen()[seen:], 60, "the train screen")
+        wait_until(lambda: "loss" in screen()[seen:] and "step 1,500" in screen()[seen:], 60, "the train screen")
         wait_until(lambda: re.search("[\u2801-\u28ff]{3}", screen()[seen:]), 30, "a chart of the run")
         if os.environ.get("SEQTUI_SCREENSHOTS"):  # scripts/screenshots.py asks for the README's picture
             time.sleep(1)
