@@ -755,3 +755,20 @@ def test_the_lists_and_the_sweep_map_stay_up_whatever_one_file_of_a_run_becomes(
             assert app.screen.query_one("#sweep-trials", DataTable).row_count == len(cases)
 
     asyncio.run(scenario())
+
+
+def test_a_trainer_ignores_a_control_file_it_cannot_read_and_says_so_once(tmp_path):
+    from seqtui.session.launch import start_training
+
+    run = start_training(tmp_path / "runs" / "long", small_config(budget=Budget(steps=10**7), log_every=0.05))
+    try:
+        run.file("control.json").write_text("[" * 200_000 + "]" * 200_000)  # another process's doing
+        time.sleep(1.5)
+        assert run.status().state == "running"  # not failed: it trains on
+        run.request("stopped")  # a readable request is obeyed again
+        wait_until(lambda: run.status().state == "stopped", 60, "the stop")
+    finally:
+        if run.status().active:
+            run.request("stopped")
+    said = [line for line in run.file("train.log").read_text().splitlines() if "ignored, training goes on" in line]
+    assert len(said) == 1 and "control.json" in said[0]

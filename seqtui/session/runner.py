@@ -203,6 +203,7 @@ class _Session:
 
     def __init__(self, run: Run, trainer: Trainer, held_since: float):
         self.run, self.trainer, self.held_since = run, trainer, held_since
+        self.said_control: str | None = None  # the unreadable control file last said in the log
         self.status = RunStatus(
             state="running",
             pid=os.getpid(),
@@ -248,10 +249,10 @@ class _Session:
                     if isinstance(event, HeldOut):
                         self.save()  # after the record it goes with, so a resume keeps that record
                     self.write_status()
-                    want = run.wanted()
+                    want = self._wanted()
                     if want == "paused" and not stop.raised:
                         self._pause(stop)
-                        want = run.wanted()  # what ended the pause
+                        want = self._wanted()  # what ended the pause
                     if stop.raised or want == "stopped":
                         why = f"stopped by {stop.raised}" if stop.raised else "stopped on request"
                         outcome = self._stop(why)
@@ -272,6 +273,15 @@ class _Session:
                 events.close()
         assert outcome is not None
         return outcome
+
+    def _wanted(self) -> str:
+        """What the control file asks; one that cannot be read is ignored, said once in the log."""
+        want = self.run.wanted()
+        problem = self.run.control_problem
+        if problem is not None and problem != self.said_control:
+            print(f"seqtui: {problem}: ignored, training goes on", flush=True)
+        self.said_control = problem
+        return want
 
     def _failed(self, message: str) -> None:
         try:

@@ -51,6 +51,7 @@ from seqtui.store.status import ACTIVE_STATES, CLOCK_SKEW, HEARTBEAT_STALE, WANT
 class Run:
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.control_problem: str | None = None  # why control.json could not be read, at the last look
 
     @property
     def name(self) -> str:
@@ -293,10 +294,15 @@ class Run:
         return self.control()[0]
 
     def control(self) -> tuple[str, float | None]:
-        """What was last asked of the trainer, and when (None: never, or unreadable)."""
+        """What was last asked of the trainer, and when (None: never, or unreadable). A control
+        file that exists but cannot be read counts as "running"; why is kept in `control_problem`."""
+        self.control_problem = None
+        path = self.file(CONTROL)
         try:
-            data = read_small_json(self.file(CONTROL))
-        except SeqtuiError:
+            data = read_small_json(path)
+        except SeqtuiError as error:
+            if path.exists() or path.is_symlink():
+                self.control_problem = str(error)
             return "running", None
         want, at = data.get("want", "running"), data.get("at")
         return (want if want in WANTS else "running"), (at if is_number(at) else None)
