@@ -371,3 +371,28 @@ def test_a_stop_just_before_an_evaluation_loses_no_evaluation(tmp_path):
     restore_trainer(again, load_checkpoint(tmp_path / "c.safetensors"))
     resumed = [(e.examples, e.evaluation.worst) for e in again.run() if isinstance(e, HeldOut)]
     assert resumed == straight[1:]  # 640 made on resume, with the same weights and the same result
+
+
+def test_stops_asked_at_evaluation_boundaries_through_the_runner_keep_every_evaluation(tmp_path):
+    """`seqtui stop` landing as each evaluation's count is crossed, then resumes: the run's metrics
+    hold the evaluations (counts and accuracies) of a run never stopped."""
+    from seqtui.core.training import Progress
+
+    config = small_config(budget=Budget(steps=40), batch_size=32, eval_every=320, log_every=10.0)
+    whole = Run.create(tmp_path / "whole", config)
+    runner.train(whole)
+    expected = [(r["examples"], r["worst"]) for r in whole.read_metrics() if r["kind"] == "eval"]
+    assert [examples for examples, _ in expected] == [320, 640, 960, 1280]
+
+    stopped = Run.create(tmp_path / "stopped", config)
+    for boundary in (320, 640, 960):
+
+        def stop_at_the_boundary(event, boundary=boundary):
+            if isinstance(event, Progress) and event.examples >= boundary:
+                stopped.request("stopped")  # read right after this line is written, before the evaluation
+
+        outcome = runner.train(stopped, on_event=stop_at_the_boundary)
+        assert outcome.state == "stopped" and stopped.status().examples == boundary
+    assert runner.train(stopped).state == "finished"
+    evaluations = [(r["examples"], r["worst"]) for r in stopped.read_metrics() if r["kind"] == "eval"]
+    assert evaluations == expected
