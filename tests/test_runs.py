@@ -6,6 +6,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import replace
@@ -385,14 +386,21 @@ def test_stops_asked_at_evaluation_boundaries_through_the_runner_keep_every_eval
     assert [examples for examples, _ in expected] == [320, 640, 960, 1280]
 
     stopped = Run.create(tmp_path / "stopped", config)
-    for boundary in (320, 640, 960):
+    # a stop request, SIGTERM, and a pause then a stop, each landing as a count is crossed
+    for boundary, how in ((320, "request"), (640, "signal"), (960, "pause, then stop")):
 
-        def stop_at_the_boundary(event, boundary=boundary):
+        def stop_at_the_boundary(event, boundary=boundary, how=how):
             if isinstance(event, Progress) and event.examples >= boundary:
-                stopped.request("stopped")  # read right after this line is written, before the evaluation
+                if how == "signal":
+                    os.kill(os.getpid(), signal.SIGTERM)  # the runner's handler: stop with a checkpoint
+                elif how == "request":
+                    stopped.request("stopped")  # read right after this line is written, before the evaluation
+                else:
+                    stopped.request("paused")
+                    threading.Timer(0.3, stopped.request, ("stopped",)).start()
 
         outcome = runner.train(stopped, on_event=stop_at_the_boundary)
-        assert outcome.state == "stopped" and stopped.status().examples == boundary
+        assert outcome.state == "stopped" and stopped.status().examples == boundary, how
     assert runner.train(stopped).state == "finished"
     evaluations = [(r["examples"], r["worst"]) for r in stopped.read_metrics() if r["kind"] == "eval"]
     assert evaluations == expected
