@@ -216,6 +216,8 @@ def test_a_run_whose_model_is_not_installed_is_listed_with_the_package_and_refus
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(installed)])
     monkeypatch.setenv("PYTHONPATH", "")
     networks.refresh()  # uninstalled
+    if networks.is_known("forget-rnn"):
+        pytest.skip("examples/forget-rnn is installed in this environment: it cannot be uninstalled here")
     why = "model 'forget-rnn' is not installed: it comes from the package 'seqtui-forget-rnn'"
     listed = seqtui_here("runs", "--root", str(tmp_path / "runs"))
     assert listed.returncode == 0 and why in listed.stdout, listed.stdout
