@@ -768,9 +768,11 @@ def test_the_new_run_form_opens_on_its_first_field_and_keeps_its_buttons_and_the
     async def scenario():
         app = make_app(tmp_path / "runs")
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("f3", "n")
+            await pilot.press("f3", "n", "n")  # a word at once; a second n while it builds opens it once
+            assert any("opening the new-run form" in n.message for n in app._notifications)
             await wait_for(pilot, lambda: isinstance(app.screen, NewRunDialog), what="the dialog")
             form = app.screen
+            assert sum(isinstance(s, NewRunDialog) for s in app.screen_stack) == 1
             preset = form.query_one("#f-preset", Select)
             assert form.focused is preset
             await pilot.press("enter")  # the list opens from the keyboard

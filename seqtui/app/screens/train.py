@@ -79,6 +79,7 @@ class TrainScreen(RunFollowingScreen):
     def __init__(self) -> None:
         super().__init__()
         self.pending = False  # metrics arrived that the charts do not show yet
+        self.opening_form = False  # the new-run form is being built (the first time)
         self.drawn_at = 0.0
 
     def compose(self) -> ComposeResult:
@@ -273,10 +274,22 @@ class TrainScreen(RunFollowingScreen):
             self.start(run, None, self.app.take_prepared())
 
         self.app.prepare_trainer()  # torch loads in it while the form is filled
-        # one form, built once (about a hundred widgets to style: a second), shown again as it was left
-        if not self.app.is_screen_installed(NEW_RUN_FORM):
+        # one form, built once (about a hundred widgets to style: most of a second), shown again as it
+        # was left; the first time, a word on screen before the app is busy building it
+        if self.app.is_screen_installed(NEW_RUN_FORM):
+            self.app.push_screen(NEW_RUN_FORM, chosen)
+            return
+        if self.opening_form:  # n pressed again while it is being built: it opens once
+            return
+        self.opening_form = True
+        self.notify("opening the new-run form ...", timeout=2)
+
+        def build() -> None:
             self.app.install_screen(NewRunDialog(), NEW_RUN_FORM)
-        self.app.push_screen(NEW_RUN_FORM, chosen)
+            self.app.push_screen(NEW_RUN_FORM, chosen)
+            self.opening_form = False
+
+        self.call_after_refresh(build)
 
     def start(self, run: Run, extra: Budget | None, prepared: PreparedTrainer | None = None) -> None:
         """Follow `run` now and start its trainer in the background; the status line says it is
