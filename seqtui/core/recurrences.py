@@ -88,7 +88,38 @@ def per_digit(layer: nn.Linear) -> torch.Tensor:
     return layer.weight.T + layer.bias
 
 
-class MinGRU(SequenceClassifier):
+class GatedFromInputs(SequenceClassifier):
+    """h_t = a_t * h_{t-1} + b_t with a_t, b_t from x_t alone (minGRU, minLSTM): `forward` and
+    `classify` scan log a and log b (`_logs`), `unroll` steps the same equation (`_step`)."""
+
+    head: nn.Linear
+
+    def _logs(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def _step(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """a_t and b_t for one step's one-hot inputs x, (B, 10) -> (B, H) each."""
+        raise NotImplementedError
+
+    def forward(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = log_scan(*self._logs(digits))
+        return self.head(hidden), hidden
+
+    def classify(self, digits: torch.Tensor) -> torch.Tensor:
+        return self.head(log_scan_last(*self._logs(digits)))
+
+    def unroll(self, digits: torch.Tensor) -> Unrolled:
+        x = self.inputs(digits)
+        h = x.new_zeros(digits.shape[0], self.hidden_size)
+        states = []
+        for t in range(digits.shape[1]):
+            a, b = self._step(x[:, t])
+            h = a * h + b
+            states.append(h)
+        return Unrolled(self.head(torch.stack(states, dim=1)), states)
+
+
+class MinGRU(GatedFromInputs):
     """minGRU: h_t = (1 - z_t) h_{t-1} + z_t g(W_h x_t + b_h), z_t = sigmoid(W_z x_t + b_z)."""
 
     def __init__(self, config: ModelConfig):
@@ -104,25 +135,12 @@ class MinGRU(SequenceClassifier):
         # log(1 - z) = -softplus(k), log z = -softplus(-k)
         return (-F.softplus(k))[digits], (-F.softplus(-k) + log_g(candidate))[digits]
 
-    def forward(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = log_scan(*self._logs(digits))
-        return self.head(hidden), hidden
-
-    def classify(self, digits: torch.Tensor) -> torch.Tensor:
-        return self.head(log_scan_last(*self._logs(digits)))
-
-    def unroll(self, digits: torch.Tensor) -> Unrolled:
-        x = self.inputs(digits)
-        h = x.new_zeros(digits.shape[0], self.hidden_size)
-        states = []
-        for t in range(digits.shape[1]):
-            z = torch.sigmoid(self.gate(x[:, t]))
-            h = (1 - z) * h + z * g(self.candidate(x[:, t]))
-            states.append(h)
-        return Unrolled(self.head(torch.stack(states, dim=1)), states)
+    def _step(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = torch.sigmoid(self.gate(x))
+        return 1 - z, z * g(self.candidate(x))
 
 
-class MinLSTM(SequenceClassifier):
+class MinLSTM(GatedFromInputs):
     """minLSTM: h_t = f'_t h_{t-1} + i'_t g(W_h x_t + b_h), forget and input gates normalised."""
 
     def __init__(self, config: ModelConfig):
@@ -140,22 +158,9 @@ class MinLSTM(SequenceClassifier):
         log_f, log_i = -F.softplus(difference), -F.softplus(-difference)
         return log_f[digits], (log_i + log_g(candidate))[digits]
 
-    def forward(self, digits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        hidden = log_scan(*self._logs(digits))
-        return self.head(hidden), hidden
-
-    def classify(self, digits: torch.Tensor) -> torch.Tensor:
-        return self.head(log_scan_last(*self._logs(digits)))
-
-    def unroll(self, digits: torch.Tensor) -> Unrolled:
-        x = self.inputs(digits)
-        h = x.new_zeros(digits.shape[0], self.hidden_size)
-        states = []
-        for t in range(digits.shape[1]):
-            f, i = torch.sigmoid(self.forget(x[:, t])), torch.sigmoid(self.input(x[:, t]))
-            h = f / (f + i) * h + i / (f + i) * g(self.candidate(x[:, t]))
-            states.append(h)
-        return Unrolled(self.head(torch.stack(states, dim=1)), states)
+    def _step(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f, i = torch.sigmoid(self.forget(x)), torch.sigmoid(self.input(x))
+        return f / (f + i), i / (f + i) * g(self.candidate(x))
 
 
 class LRU(SequenceClassifier):
