@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Callable
@@ -276,7 +276,7 @@ def _loaded(name: str) -> ModelSpec:
     if loaded.name != name:
         raise ModelUnavailable(f"{where}: its entry point gives a spec named {loaded.name!r}")
     try:
-        return ModelSpec(**{**loaded.__dict__, "package": package}).check()
+        return replace(loaded, package=package).check()
     except SeqtuiError as error:
         raise ModelUnavailable(str(error)) from None
 
