@@ -128,6 +128,10 @@ def test_new_run_dialog(snap_compare, runs_root, size):
                 break
             await pilot.pause(0.05)
         pilot.app.clear_notifications()  # "opening the new-run form": not part of the picture
+        for _ in range(100):  # until its toast has gone from every screen
+            if not any(screen.query("Toast") for screen in pilot.app.screen_stack):
+                break
+            await pilot.pause(0.05)
         await pilot.pause()
 
     assert snap_compare(make_app(runs_root), terminal_size=size, run_before=open_form)
