@@ -1,4 +1,6 @@
-"""A 16-trial sweep three ways: one trial after another, the local executor, and Ray (local).
+"""A 16-trial sweep four ways: one trial after another, the local executor, and Ray (local), with
+the runs root shared by the trials and without (each trial trains in a directory of its own and its
+run is shipped back to the driver).
 
     python bench/sweeps.py            # prints the table; bench/bench.py --only sweep records it
 
@@ -6,12 +8,15 @@ Each way runs the real `seqtui sweep` command on the same grid (rnn and lstm x h
 128 x 2 seeds, on a small budget) into its own runs root. Measured: wall time, and how busy the
 machine's cores were over it (from /proc/stat: busy / total clock ticks of every core). Ray's
 overhead: starting a local instance (measured alone), and per trial what Ray took beyond the
-local executor with the same number of trials at once.
+local executor with the same number of trials at once; shipping's: per trial, what the sweep took
+beyond Ray with the shared disk, and the parcels, bytes and driver time each trial's run came back
+in (the line the driver appends to its train.log).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -45,6 +50,21 @@ def _sweep(root: Path, name: str, *extra: str) -> dict:
     return {"wall_s": wall, "cpu_utilisation": (busy1 - busy0) / max(1, total1 - total0)}
 
 
+SHIPPED = re.compile(r"came back from .* in (\d+) parcels, (\d+) kB, written here in (\d+) ms")
+
+
+def _shipping(directory: Path) -> dict:
+    """Per trial, mean over the sweep's trials: parcels, kB and driver milliseconds."""
+    found = [SHIPPED.search((log).read_text()) for log in directory.glob("*/train.log")]
+    rows = [tuple(int(v) for v in m.groups()) for m in found if m]
+    if not rows:
+        return {}
+    return {key: sum(r[i] for r in rows) / len(rows) for i, key in enumerate(("parcels", "kb", "ms"))} | {
+        "largest_kb": max(r[1] for r in rows),
+        "trials": len(rows),
+    }
+
+
 def _ray_start_seconds() -> float:
     code = (
         "import time; t = time.perf_counter(); import ray; "
@@ -69,6 +89,9 @@ def measure() -> dict:
         try:
             out["ray_start_s"] = _ray_start_seconds()
             out["ray"] = _sweep(root, "ray", "--ray", "--threads", "1")
+            work = root / "node"
+            shipped = ["--ray", "--threads", "1", "--no-ray-shared-disk", "--ray-workdir", str(work)]
+            out["ray_shipped"] = _sweep(root, "shipped", *shipped) | {"shipping": _shipping(root / "shipped")}
         except (ValueError, IndexError):
             out["ray"] = None  # Ray not installed
     return out
@@ -89,7 +112,13 @@ def markdown(result: dict | None) -> list[str]:
         "| executor | wall time | vs one after another | CPU utilisation |",
         "| --- | ---: | ---: | ---: |",
     ]
-    for label, key in (("one after another", "one_after_another"), ("local executor", "local"), ("Ray", "ray")):
+    ways = (
+        ("one after another", "one_after_another"),
+        ("local executor", "local"),
+        ("Ray", "ray"),
+        ("Ray, no shared disk (runs shipped back)", "ray_shipped"),
+    )
+    for label, key in ways:
         row = result.get(key)
         if row:
             lines.append(
@@ -103,6 +132,18 @@ def markdown(result: dict | None) -> list[str]:
             f"{extra / result['trials']:+.2f} s per trial, all included: starting a local instance "
             f"(about {result['ray_start_s']:.1f} s measured alone, importing Ray included), scheduling, a "
             "worker process per task. The trials themselves are the same processes either way.",
+        ]
+    shipped = result.get("ray_shipped")
+    if result.get("ray") and shipped and shipped.get("shipping"):
+        extra = shipped["wall_s"] - result["ray"]["wall_s"]
+        ship = shipped["shipping"]
+        lines += [
+            "",
+            f"Shipping runs back (`--no-ray-shared-disk`: each trial trains in a directory of its own, "
+            f"pulled every 2 s): {extra:+.1f} s for the sweep against Ray with the shared disk, "
+            f"{extra / result['trials']:+.2f} s per trial; per trial {ship['parcels']:.1f} parcels, "
+            f"{ship['kb']:.0f} kB (the largest {ship['largest_kb']} kB), written into the driver's copy in "
+            f"{ship['ms']:.0f} ms.",
         ]
     return lines + [""]
 

@@ -61,6 +61,9 @@ class FakeExecutor:
         self.running[name] = run
         self.most_at_once = max(self.most_at_once, len(self.running))
 
+    def adopt(self, name: str, run: Run) -> bool:
+        return False  # like the local executor: a trial left running holds its run's lock
+
     def poll(self) -> list[tuple[str, str | None]]:
         ended: list[tuple[str, str | None]] = []
         for name, run in list(self.running.items()):

@@ -299,6 +299,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sweep.add_argument("--gpus-per-trial", type=float, default=None, help="with --ray and a CUDA device (default 1)")
     sweep.add_argument(
+        "--ray-shared-disk",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="with --ray: whether every node sees --root as this machine does (default: each node is asked); "
+        "without, each trial trains on its node and its run comes back here",
+    )
+    sweep.add_argument(
+        "--ray-workdir",
+        metavar="DIR",
+        help="with --ray and no shared disk: where on each node trials train (default: its temporary directory)",
+    )
+    sweep.add_argument(
         "--threads", type=_at_most(1024, "threads"), help="CPU threads per trial (default: the cores shared out)"
     )
     sweep.add_argument("--retry-failed", action="store_true", help="try again trials that failed twice already")

@@ -126,10 +126,21 @@ def cmd_sweep(args: Namespace) -> int:
         if gpus < 0:
             raise SeqtuiError(f"--gpus-per-trial {gpus:g}: not a share of a GPU")
         spec.trials()  # a bad value is refused before Ray starts
-        executor = RayExecutor(None if args.ray == "local" else args.ray, threads, gpus)
+        executor = RayExecutor(
+            None if args.ray == "local" else args.ray,
+            threads,
+            gpus,
+            shared_disk=args.ray_shared_disk,
+            root=root,
+            workroot=args.ray_workdir,
+        )
+        console.print(f"Ray: {executor.disk}", markup=False, highlight=False)
     else:
         if args.gpus_per_trial is not None:
             raise SeqtuiError("--gpus-per-trial goes with --ray (here, --parallel N trials share the GPU)")
+        if args.ray_shared_disk is not None or args.ray_workdir is not None:
+            flag = "--ray-workdir" if args.ray_shared_disk is None else "--[no-]ray-shared-disk"
+            raise SeqtuiError(f"{flag} goes with --ray: here, trials train in their run directories")
         executor = LocalExecutor(parallel, threads)  # trials inherit this process's niceness (--nice)
     display = SweepDisplay(console, "queued or starting" if args.ray is not None else "starting")
     try:

@@ -179,9 +179,9 @@ def run_sweep(
     say = on_change or (lambda state, line: None)
     log = directory / "sweep.log"
     try:
-        waiting = _plan(state, retry_failed)
+        waiting, adopted = _plan(state, retry_failed, executor)
         write_manifest(directory, manifest)
-        running: dict[str, Trial] = {}
+        running: dict[str, Trial] = {trial.name: trial for trial in adopted}
 
         def note(line: str) -> None:
             stamp = time.strftime("%Y-%m-%d %H:%M:%S")
@@ -194,6 +194,8 @@ def run_sweep(
 
         for name, why in state.skipped:
             note(f"{name}: {why}")
+        for trial in adopted:
+            note(f"{trial.name}: picked up where an earlier run of the sweep left it training ({executor.description})")
         try:
             while waiting or running:
                 while waiting and len(running) < executor.capacity:
@@ -258,9 +260,10 @@ def _terminate_as_interrupt():
     return signal.signal(signal.SIGTERM, interrupt)
 
 
-def _plan(state: SweepState, retry_failed: bool) -> list[Trial]:
-    """Which trials to run now: not finished, not failed past their retry, not trained elsewhere."""
-    waiting = []
+def _plan(state: SweepState, retry_failed: bool, executor: Executor) -> tuple[list[Trial], list[Trial]]:
+    """Which trials to run now (not finished, not failed past their retry, not trained elsewhere),
+    and which ones still training where an earlier run of the sweep started them, followed again."""
+    waiting, adopted = [], []
     for trial in state.trials:
         record = state.manifest.trials[trial.name]
         run = state.run(trial)
@@ -270,6 +273,10 @@ def _plan(state: SweepState, retry_failed: bool) -> list[Trial]:
             if heldout is not None and heldout.step == status.step:  # measured where it finished
                 record.state, record.reason = "finished", None
                 continue
+            if record.state == "running" and executor.adopt(trial.name, run):
+                adopted.append(trial)
+                continue
+            status = run.status()  # not adopted: nothing may say it trains that does not
             if status.active:
                 state.skipped.append((trial.name, f"left alone: it is training in process {status.pid}"))
                 record.state = "running"
@@ -279,4 +286,4 @@ def _plan(state: SweepState, retry_failed: bool) -> list[Trial]:
             continue
         record.state = "waiting"
         waiting.append(trial)
-    return waiting
+    return waiting, adopted

@@ -1,16 +1,25 @@
-"""Where a sweep's trials run: here, N at a time, or as tasks on a Ray cluster.
+"""Where a sweep's trials run: here, N at a time, or on a Ray cluster.
 
-Both start the same command on the trial's run directory, `seqtui trial RUN` (train to its
+Each starts the same command on the trial's run directory, `seqtui trial RUN` (train to its
 budget, then measure), with its output in the run's train.log; they differ only in where that
 process runs. A trial's trainer is told to stop (SIGTERM: it saves a checkpoint) when what started
 it goes away, so an interrupted sweep leaves runs that the next one resumes.
+
+On a Ray cluster whose nodes share the driver's disk, a trial is a Ray task that trains in the run
+directory under `--root`. Where they do not, a trial is kept by an actor on its node
+(seqtui.sweep.keeper) that trains it in a directory of its own, started from the driver's copy of
+the run, and hands back what it writes every PULL_SECONDS (seqtui.store.shipping).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import signal
 import subprocess
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -19,7 +28,13 @@ from seqtui.session.launch import Prepared, log_tail, spawn, threads_env
 from seqtui.settings.errors import SeqtuiError
 from seqtui.store.layout import LOG
 from seqtui.store.run import Run
+from seqtui.store.shipping import pack, receive, size
+from seqtui.store.status import ACTIVE_STATES
+from seqtui.sweep.keeper import LINGER, TrialKeeper
 from seqtui.sweep.trial import EXIT_STOPPED, STOPPED
+
+PULL_SECONDS = 2.0  # how often the driver asks a trial on a node without the shared disk for what it wrote
+NAMESPACE = "seqtui"  # the Ray namespace of the keepers, found again by name by a later driver
 
 
 class Executor(Protocol):
@@ -32,6 +47,11 @@ class Executor(Protocol):
     description: str  # where and how, for the sweep's log
 
     def start(self, name: str, run: Run, args: list[str]) -> None: ...
+
+    def adopt(self, name: str, run: Run) -> bool:
+        """Follow a trial that an earlier driver started and that still runs (True), if this
+        executor can; else make sure nothing says it runs that does not."""
+        ...
 
     def poll(self) -> list[tuple[str, str | None]]: ...
 
@@ -99,6 +119,9 @@ class LocalExecutor:
         self.processes[name] = (process, run.file(LOG))
         self._prepare_next()
 
+    def adopt(self, name: str, run: Run) -> bool:
+        return False  # a trial trained here holds its run's lock: the driver sees it without help
+
     def _prepare_next(self) -> None:
         """One process ready for the next trial (tied to this one, on the trials' thread count)."""
         if self.prepare and not any(p.alive() for p in self.ready):
@@ -143,11 +166,49 @@ def _ray_trial(args: list[str], threads: int | None, log: str) -> int:
         raise
 
 
-class RayExecutor:
-    """Trials as Ray tasks: `address` None starts a local Ray instance; "auto" or an address joins
-    a cluster. Each trial asks for `threads` CPUs and `gpus` GPUs (a fraction shares one)."""
+def _sees(path: str, token: str) -> bool:
+    """A Ray task on one node: whether the driver's marker file is there, as the driver wrote it."""
+    try:
+        return Path(path).read_text() == token
+    except OSError:
+        return False
 
-    def __init__(self, address: str | None, threads: int, gpus: float = 0.0, cpus: int | None = None):
+
+@dataclass
+class _Kept:
+    """A trial kept by an actor on a node without the shared disk, as the driver follows it."""
+
+    run: Run
+    actor: Any
+    control_at: float | None  # the driver's copy's last request passed on (or there when it started)
+    whole: bool = False  # the next pull asks for every file (adopted, or a parcel lost its place)
+    pending: Any = None  # the pull (or stop) on its way
+    pulled: float = 0.0  # when the last pull was asked (monotonic)
+    parcels: int = 0
+    bytes: int = 0
+    seconds: float = 0.0  # spent writing parcels into the driver's copy
+    where: str = "a Ray node"
+
+
+class RayExecutor:
+    """Trials on Ray: `address` None starts a local Ray instance; "auto" or an address joins a
+    cluster. Each trial asks for `threads` CPUs and `gpus` GPUs (a fraction shares one).
+
+    `shared_disk`: whether every node sees `root` as the driver does (None: each node is asked,
+    with a marker file written there). Without it, each trial trains on its node in a directory
+    under `workroot` (default: the node's temporary directory) and comes back a parcel at a time;
+    its keeper outlives a killed driver, and the next driver picks the trial up (`adopt`)."""
+
+    def __init__(
+        self,
+        address: str | None,
+        threads: int,
+        gpus: float = 0.0,
+        cpus: int | None = None,
+        shared_disk: bool | None = None,
+        root: Path | None = None,
+        workroot: str | None = None,
+    ):
         try:
             import ray
         except ImportError:
@@ -161,7 +222,7 @@ class RayExecutor:
             address = address or os.environ.get("RAY_ADDRESS") or None  # as Ray itself reads it
             try:
                 if address is None:
-                    ray.init(num_cpus=cpus or cores(), **options)
+                    ray.init(address="local", num_cpus=cpus or cores(), **options)  # ours, not one found here
                 else:
                     ray.init(address=address, **options)
             except Exception as error:  # Ray raises its own kinds: a connection, a version mismatch
@@ -185,14 +246,106 @@ class RayExecutor:
         self.description = f"{where} ({cpus_total:g} CPUs, {threads} per trial" + (
             f", {gpus:g} GPU per trial)" if gpus else ")"
         )
+        self.root = Path(root or ".")
+        detected = shared_disk is None
+        self.shared = self.shares_disk() if shared_disk is None else shared_disk
+        self.workroot = workroot
+        self.kept: dict[str, _Kept] = {}
+        self.traffic: dict[str, tuple[int, int, float]] = {}  # trial -> (parcels, bytes, seconds), once it ended
+        if self.shared:
+            self.disk = "the nodes share this disk" + (" (each was asked)" if detected else "")
+        else:
+            self.disk = "no shared disk" + (" (a node did not see it)" if detected else "")
+            self.disk += ": each trial trains on its node and its run comes back here"
+        self.description += "" if self.shared else "; runs shipped back"
 
+    # -- the disk -------------------------------------------------------------------------------
+    def shares_disk(self) -> bool:
+        """Whether every live node reads the marker file the driver writes under the root."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        token = secrets.token_hex(8)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            marker = (self.root / f".seqtui-disk-{token}").resolve()
+            marker.write_text(token)
+        except OSError:
+            return False
+        try:
+            nodes = [n["NodeID"] for n in self.ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU")]
+            probe = self.ray.remote(_sees)
+            refs = [
+                probe.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(
+                    str(marker), token
+                )
+                for node in nodes
+            ]
+            return bool(refs) and all(self.ray.get(refs, timeout=120))
+        except Exception:  # a node that does not answer: shipping works whatever the disks
+            return False
+        finally:
+            marker.unlink(missing_ok=True)
+
+    # -- trials -----------------------------------------------------------------------------------
     def start(self, name: str, run: Run, args: list[str]) -> None:
+        if not self.shared:
+            self._keep(name, run, args[2:])  # the options after `trial RUN`: RUN is the keeper's own
+            return
         log = run.file(LOG).resolve()  # a worker on another node does not run in our folder
         ref = self.task.remote(args, self.threads, str(log))
         self.refs[ref] = name
         self.logs[name] = log
 
+    def _keeper_name(self, run: Run) -> str:
+        """One name per trial and sweep directory, the same for every driver of that sweep."""
+        digest = hashlib.sha256(str(run.path.resolve()).encode()).hexdigest()[:16]
+        return f"trial-{digest}"
+
+    def _keep(self, name: str, run: Run, options: list[str]) -> None:
+        keeper = self._keeper_name(run)
+        try:  # a keeper of this trial left by an earlier driver and not adopted: its trial ended
+            self.ray.kill(self.ray.get_actor(keeper, namespace=NAMESPACE), no_restart=True)
+        except ValueError:
+            pass
+        remote = self.ray.remote(_RayKeeper)
+        files = pack(run.path)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                actor = remote.options(
+                    name=keeper,
+                    namespace=NAMESPACE,
+                    lifetime="detached",  # a killed driver does not take the trial with it
+                    num_cpus=self.threads,
+                    num_gpus=self.gpus,
+                    max_restarts=0,
+                ).remote(files, options, self.threads, self.workroot, LINGER)
+                break
+            except ValueError:  # the name is still the killed keeper's for a moment
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        self.kept[name] = _Kept(run, actor, control_at=run.control()[1])
+
+    def adopt(self, name: str, run: Run) -> bool:
+        if self.shared:
+            return False  # a task dies with its driver; the trial holds its run's lock while it trains
+        try:
+            actor = self.ray.get_actor(self._keeper_name(run), namespace=NAMESPACE)
+        except ValueError:
+            status = run.raw_status()
+            if status.state in ACTIVE_STATES and run.holder() is None:  # its keeper went with the driver
+                status.state = "interrupted"
+                status.message = "its keeper on Ray is gone: the sweep resumes it from its last checkpoint here"
+                run.write_status(status)
+            return False
+        self.kept[name] = _Kept(run, actor, control_at=run.control()[1], whole=True)
+        return True
+
     def poll(self) -> list[tuple[str, str | None]]:
+        return self._poll_tasks() + self._poll_kept()
+
+    def _poll_tasks(self) -> list[tuple[str, str | None]]:
         if not self.refs:
             return []
         ready, _ = self.ray.wait(list(self.refs), num_returns=len(self.refs), timeout=0)
@@ -202,11 +355,73 @@ class RayExecutor:
             try:
                 code = self.ray.get(ref)
             except Exception as error:  # the worker died, the node went away, the task was cancelled
-                first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-                ended.append((name, f"its Ray worker failed ({type(error).__name__}: {first})"))
+                ended.append((name, f"its Ray worker failed ({_first_line(error)})"))
                 continue
             ended.append((name, failure_of(code, self.logs[name])))
         return ended
+
+    def _poll_kept(self) -> list[tuple[str, str | None]]:
+        now = time.monotonic()
+        for kept in self.kept.values():
+            if kept.pending is None:
+                want, at = kept.run.control()
+                if at is not None and at != kept.control_at:  # asked here (the app, seqtui stop): there too
+                    kept.control_at = at
+                    kept.actor.request.remote(want)
+                if now - kept.pulled >= PULL_SECONDS:
+                    kept.pending, kept.pulled, kept.whole = kept.actor.pull.remote(kept.whole), now, False
+        pending = {kept.pending: name for name, kept in self.kept.items() if kept.pending is not None}
+        if not pending:
+            return []
+        ready, _ = self.ray.wait(list(pending), num_returns=len(pending), timeout=0)
+        ended: list[tuple[str, str | None]] = []
+        for ref in ready:
+            name = pending[ref]
+            kept = self.kept[name]
+            kept.pending = None
+            try:
+                parcel = self.ray.get(ref)
+            except Exception as error:  # the actor died: its worker or its node is gone
+                del self.kept[name]
+                why = f"its Ray node or worker was lost ({_first_line(error)})"
+                self._lost(kept.run, why)
+                ended.append((name, why))
+                continue
+            self._receive(kept, parcel)
+            if parcel.get("code") is not None:
+                ended.append((name, failure_of(parcel["code"], kept.run.file(LOG))))
+                self._release(name)
+        return ended
+
+    def _receive(self, kept: _Kept, parcel: dict) -> None:
+        began = time.perf_counter()
+        kept.where = str(parcel.get("where", kept.where))
+        if not receive(kept.run.path, parcel, kept.where):
+            kept.whole = True
+        kept.parcels += 1
+        kept.bytes += size(parcel)
+        kept.seconds += time.perf_counter() - began
+
+    def _release(self, name: str) -> None:
+        kept = self.kept.pop(name)
+        self.traffic[name] = (kept.parcels, kept.bytes, kept.seconds)
+        kept.actor.close.remote()  # its directory goes, then the actor
+        try:  # what shipping it cost, where the run's own story is told
+            with open(kept.run.file(LOG), "a") as out:
+                out.write(
+                    f"seqtui sweep: this run came back from {kept.where} in {kept.parcels} parcels, "
+                    f"{kept.bytes / 1024:.0f} kB, written here in {kept.seconds * 1000:.0f} ms\n"
+                )
+        except OSError:
+            pass
+
+    @staticmethod
+    def _lost(run: Run, why: str) -> None:
+        """The driver's copy no longer says it trains: it stopped where its last parcel left it."""
+        status = run.raw_status()
+        if status.state in ACTIVE_STATES:
+            status.state, status.message = "interrupted", why
+            run.write_status(status)
 
     def stop(self) -> None:
         for ref in list(self.refs):
@@ -217,7 +432,30 @@ class RayExecutor:
             except Exception:
                 pass
         self.refs.clear()
+        stops = {name: kept.actor.stop.remote() for name, kept in self.kept.items()}  # after any pull on its way
+        for name, ref in stops.items():
+            kept = self.kept[name]
+            try:
+                self._receive(kept, self.ray.get(ref, timeout=180))  # its checkpoint comes back with it
+            except Exception as error:
+                self._lost(kept.run, f"its Ray node or worker was lost ({_first_line(error)})")
+            self._release(name)
 
     def close(self) -> None:
         if self.started_here:
             self.ray.shutdown()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+
+
+class _RayKeeper(TrialKeeper):
+    """The keeper as a Ray actor: closing it ends the actor too."""
+
+    def close(self) -> None:
+        import ray
+
+        super().close()
+        ray.actor.exit_actor()
