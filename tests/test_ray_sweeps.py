@@ -149,3 +149,32 @@ def test_a_lost_worker_and_a_killed_driver_on_a_cluster_without_a_shared_disk(tm
     for run in (kept, lost):
         assert run.status().state == "finished" and read_heldout(run).step == 5000
     assert len(list(node.iterdir())) == 1  # the lost keeper's directory stays on its node; the others went
+
+
+def test_a_sweep_stopped_without_a_shared_disk_brings_back_each_trial_s_last_checkpoint(tmp_path):
+    """SIGTERM (or Ctrl-C) to the driver: each trial stops with a checkpoint on its node, and that
+    checkpoint comes back, so the next run resumes exactly where it stopped."""
+    root, node = tmp_path / "runs", tmp_path / "node"
+    where = ["--name", "t", "--root", str(root), "--ray", "--threads", "1", "--no-ray-shared-disk"]
+    where += ["--ray-workdir", str(node)]
+    command = ["sweep", "--model", "lstm", "--seeds", "1", "--steps", "5000", *TINY, "--checkpoint-every", "16000"]
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "seqtui", *command, *where],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+    trial = Run(root / "t" / "lstm")
+    wait_until(lambda: trial.raw_status().state == "running" and trial.raw_status().step > 0, 120, "training")
+    driver.send_signal(signal.SIGTERM)
+    out, err = driver.communicate(timeout=180)
+    assert driver.returncode == 130, out + err
+    status = trial.status()
+    assert status.state == "stopped" and 0 < status.step < 5000
+    assert _checkpoint_step(trial) == status.step  # the stop's own checkpoint came back
+    assert list(node.iterdir()) == []
+    again = seqtui_command("sweep", *where, timeout=240)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert [step for event, step in _events(trial) if event == "resume"] == [status.step]
+    assert trial.status().state == "finished" and read_heldout(trial).step == 5000

@@ -188,6 +188,7 @@ class _Kept:
     bytes: int = 0
     seconds: float = 0.0  # spent writing parcels into the driver's copy
     where: str = "a Ray node"
+    adopted: bool = False  # started by an earlier driver
 
 
 class RayExecutor:
@@ -339,7 +340,7 @@ class RayExecutor:
                 status.message = "its keeper on Ray is gone: the sweep resumes it from its last checkpoint here"
                 run.write_status(status)
             return False
-        self.kept[name] = _Kept(run, actor, control_at=run.control()[1], whole=True)
+        self.kept[name] = _Kept(run, actor, control_at=run.control()[1], whole=True, adopted=True)
         return True
 
     def poll(self) -> list[tuple[str, str | None]]:
@@ -432,6 +433,13 @@ class RayExecutor:
             except Exception:
                 pass
         self.refs.clear()
+        for name, kept in list(self.kept.items()):
+            if not kept.parcels and not kept.adopted:  # queued for a node (or just started): nothing to keep
+                try:
+                    self.ray.kill(kept.actor, no_restart=True)
+                except Exception:
+                    pass
+                del self.kept[name]
         stops = {name: kept.actor.stop.remote() for name, kept in self.kept.items()}  # after any pull on its way
         for name, ref in stops.items():
             kept = self.kept[name]
