@@ -22,6 +22,7 @@ from seqtui.sweep.driver import run_sweep
 from seqtui.sweep.manifest import read_manifest
 from seqtui.sweep.report import mean_interval, write_report
 from seqtui.sweep.spec import SweepSpec, read_sweep_file
+from seqtui.sweep.trial import read_heldout
 
 TINY = ["--n-max", "2", "--hidden", "8", "--batch-size", "32", "--eval-samples", "200"]
 
@@ -169,6 +170,11 @@ def test_a_trial_killed_mid_run_fails_then_resumes_when_the_sweep_runs_again(tmp
     resumed = [r for r in trial.read_metrics() if r.get("event") == "resume"]
     assert resumed and 0 < resumed[0]["step"] <= killed_at  # from its checkpoint, not from step 0
     assert trial.raw_status().step == 1500
+    # the figure every screen shows is the measurement's once the trial is measured (F8's map, the report)
+    measured = read_heldout(trial)
+    assert trial.raw_status().worst == measured.worst and trial.raw_status().verdict is not None
+    listed = next(s for s in list_runs(root) if s.run.path == trial.path)
+    assert listed.worst == measured.worst
 
 
 needs_ray = pytest.mark.skipif(

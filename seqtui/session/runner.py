@@ -189,11 +189,16 @@ def verdict(evaluation: Evaluation | None) -> str | None:
     preset or not, whatever its budget."""
     if evaluation is None:
         return None
-    if evaluation.accuracy < CHANCE:
+    return verdict_of(evaluation.accuracy, evaluation.worst)
+
+
+def verdict_of(accuracy: float, worst: float) -> str:
+    """The verdict from a held-out accuracy over the trained lengths and at the worst of them."""
+    if accuracy < CHANCE:
         return "chance"
-    if evaluation.worst < CHANCE:
+    if worst < CHANCE:
         return "partial"
-    if evaluation.worst < LEARNED - SHORT_MARGIN:
+    if worst < LEARNED - SHORT_MARGIN:
         return "short"
     return "learned"
 

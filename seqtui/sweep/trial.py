@@ -93,6 +93,7 @@ def measure_trial(run: Run, samples: int, beyond: int = BEYOND) -> Measurement:
     from seqtui.core.evaluation import evaluate
     from seqtui.core.gradients import measure
     from seqtui.core.training import resolve_device
+    from seqtui.session.runner import verdict_of
     from seqtui.store.history import history_of
 
     checkpoint = load_checkpoint(run.checkpoint_path)
@@ -121,6 +122,12 @@ def measure_trial(run: Run, samples: int, beyond: int = BEYOND) -> Measurement:
         seconds_to={f"{k:g}": v for k, v in history.reached.items()},
     )
     write_json_atomic(run.file(HELDOUT), result.to_dict())
+    # the latest held-out accuracy at the worst length is now this one: the same figure (and the
+    # verdict it gives) on every screen, the report and the sweep's map alike
+    trained = [v for n, v in result.random.items() if n <= 2 * task.n_max]
+    status.worst = result.worst
+    status.verdict = verdict_of(sum(trained) / len(trained), result.worst)
+    run.write_status(status)
     return result
 
 
