@@ -29,6 +29,11 @@ from seqtui.session.launch import spawn, start_training
 from seqtui.store.run import Run
 
 
+def form_built(app) -> bool:
+    """The new-run form on screen with its fields (they are composed just after it is shown)."""
+    return isinstance(app.screen, NewRunDialog) and bool(app.screen.query("#start"))
+
+
 async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -68,7 +73,7 @@ def test_the_form_says_each_error_under_the_field_it_is_about(tmp_path, monkeypa
         app = make_app(tmp_path / "runs")
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("f3", "n")
-            await wait_for(pilot, lambda: isinstance(app.screen, NewRunDialog), what="the dialog")
+            await wait_for(pilot, lambda: form_built(app), what="the dialog")
             dialog = app.screen
             for field, value in (("n-min", "5"), ("n-max", "3")):
                 dialog.query_one(f"#f-{field}", Input).value = value
@@ -90,7 +95,7 @@ def test_new_run_from_the_app_trains_in_its_own_process_and_fills_the_charts(tmp
         app = make_app(tmp_path / "runs")
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("f3", "n")
-            await wait_for(pilot, lambda: isinstance(app.screen, NewRunDialog), what="the dialog")
+            await wait_for(pilot, lambda: form_built(app), what="the dialog")
             dialog = app.screen
             for field, value in (("n-max", "3"), ("hidden", "16"), ("samples", "off"), ("steps", "300"), ("lr", "x")):
                 dialog.query_one(f"#f-{field}", Input).value = value
@@ -299,12 +304,12 @@ def test_evaluation_completes_and_can_be_cancelled(trained_run):
             await pilot.press("f2", "f5", "e")
             assert samples.value == "20000" and screen.focused is None
             samples.focus()
-            await pilot.press("e", "x")  # a letter no count holds is not typed
+            await pilot.press("x")  # a letter no count holds is not typed
             assert samples.value == "20000"
-            screen.set_focus(None)
             screen.query_one("#eval-max-len", Input).value = "10"
-            screen.query_one("#eval-samples", Input).value = "2000"
-            await pilot.press("e")
+            samples.value = "2000"
+            await pilot.press("e")  # pressed in the field: the screen's key all the same
+            assert samples.value == "2000" and screen.focused is samples
             table = screen.query_one("#eval-table", DataTable)
             await wait_for(pilot, lambda: table.row_count == 5, what="the results")
             assert screen.query_one("#eval-chart", Chart).lines
@@ -770,7 +775,7 @@ def test_the_new_run_form_opens_on_its_first_field_and_keeps_its_buttons_and_the
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("f3", "n", "n")  # a word at once; a second n while it builds opens it once
             assert any("opening the new-run form" in n.message for n in app._notifications)
-            await wait_for(pilot, lambda: isinstance(app.screen, NewRunDialog), what="the dialog")
+            await wait_for(pilot, lambda: form_built(app), what="the dialog")
             form = app.screen
             assert sum(isinstance(s, NewRunDialog) for s in app.screen_stack) == 1
             preset = form.query_one("#f-preset", Select)
@@ -784,7 +789,7 @@ def test_the_new_run_form_opens_on_its_first_field_and_keeps_its_buttons_and_the
             assert dialog.region.bottom <= 23  # the footer's row stays clear
             form.query_one("#f-hidden", Input).value = "7"
             await pilot.press("escape", "n")  # built once: shown again as it was left, at once
-            await wait_for(pilot, lambda: isinstance(app.screen, NewRunDialog), what="the dialog again")
+            await wait_for(pilot, lambda: form_built(app), what="the dialog again")
             assert app.screen is form and form.query_one("#f-hidden", Input).value == "7"
 
     asyncio.run(scenario())

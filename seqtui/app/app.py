@@ -71,6 +71,7 @@ class SeqtuiApp(SeqtuiAppBase):
         Binding("f8", "switch_mode('sweep')", "Sweeps", show=False),  # shown in the nav bar
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f1,question_mark", "toggle_help", "Help", show=False),  # ? types into a field that has focus
+        Binding("escape", "hide_help", "Hide the keys", show=False),  # where the screen has no use for esc
         Binding("f12", "save_screen", "Save an SVG screenshot", show=False),
     ]
 
@@ -89,6 +90,10 @@ class SeqtuiApp(SeqtuiAppBase):
             self.action_hide_help_panel()
         else:
             self.action_show_help_panel()
+
+    def action_hide_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
 
     def action_save_screen(self) -> None:
         if not self.writable("save a screenshot on the server"):

@@ -42,6 +42,7 @@ class SeqtuiAppBase(App[None]):
         self.initial_run = run
         self.compare: set[Path] = set()  # runs marked for comparison in the runs list
         self.launching: set[Path] = set()  # runs whose trainer this app is starting (loading torch)
+        self.opening_form = False  # the new-run form is being built (the first time it is asked for)
         self.prepared: PreparedTrainer | None = None  # a trainer loading torch while the form is filled
         self.compare_group: str | None = None  # a comparison started here, shown until a run is opened
         # the `seqtui compare` started here, while it may still run

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from seqtui.settings.config import TrainConfig
 from seqtui.settings.errors import SeqtuiError, SettingError
@@ -118,6 +118,7 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Start (ctrl+s)", id="start", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
+        yield Footer(compact=True)  # the form's keys, not those of the screen under it
 
     def on_select_changed(self, event: Select.Changed) -> None:
         key = (event.select.id or "")[2:]

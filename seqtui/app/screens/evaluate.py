@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.markup import escape
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -26,6 +26,22 @@ from seqtui.settings.limits import check_fits, evaluation_bytes
 from seqtui.settings.units import parse_count
 from seqtui.store.layout import distinct_names
 from seqtui.store.run import Run
+
+
+class CountInput(Input):
+    """A field for a count or a length: it takes only the characters one is written with, and any
+    other key (e: evaluate) is the screen's, typed in it or not."""
+
+    def __init__(self, value: str, allowed: str, **kwargs) -> None:
+        super().__init__(value, restrict=f"[{allowed}]*", **kwargs)
+        self.allowed = allowed
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return character is not None and character.isprintable() and character in self.allowed
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.is_printable and not self.check_consume_key(event.key, event.character):
+            event.prevent_default()  # not typed into the field: the screen's bindings have it
 
 
 class EvaluateScreen(SeqtuiScreen):
@@ -48,9 +64,9 @@ class EvaluateScreen(SeqtuiScreen):
             with Horizontal(id="eval-controls"):
                 yield Label("examples")
                 # what a count or a length can hold: a screen key (e) cannot type into them
-                yield Input("20000", id="eval-samples", restrict=r"[0-9.,_kKmMgG]*")
+                yield CountInput("20000", "0123456789.,_kKmMgG", id="eval-samples")
                 yield Label("max length")
-                yield Input("", id="eval-max-len", placeholder="default", restrict=r"[0-9]*")
+                yield CountInput("", "0123456789", id="eval-max-len", placeholder="default")
                 yield Select(
                     [("random negatives", "random"), ("hard negatives", "hard")],
                     value="random",

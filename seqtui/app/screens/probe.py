@@ -33,7 +33,7 @@ class SequenceInput(Input):
     """An input that takes only what a sequence is written with, so letters reach the screen's keys;
     any other character is refused visibly (`Refused`), by the same rule as `seqtui predict`."""
 
-    KEYS = set("rnhcxpiq/")  # the probe screen's letter keys
+    KEYS = set("rnhcxpiq/?")  # the probe screen's letter keys, and the help
 
     class Refused(Message):
         def __init__(self, character: str) -> None:
@@ -190,6 +190,10 @@ class ProbeScreen(RunFollowingScreen):
             return
         self.query_one("#probe-error", Static).update("")
         self.analyse(digits)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """A sequence being typed again: the last error no longer speaks of what is in the field."""
+        self.query_one("#probe-error", Static).update("")
 
     def on_sequence_input_refused(self, message: SequenceInput.Refused) -> None:
         shown = message.character if message.character.isprintable() else repr(message.character)

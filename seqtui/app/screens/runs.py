@@ -11,11 +11,12 @@ from textual.widgets import DataTable, Static
 
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.screens.dialogs import ConfirmDialog
-from seqtui.app.screens.train import VERDICT_STYLE, TrainScreen
+from seqtui.app.screens.train import VERDICT_STYLE, TrainScreen, open_new_run_form
 from seqtui.session.launch import spawn
+from seqtui.settings.config import TrainConfig
 from seqtui.settings.errors import SeqtuiError
 from seqtui.store.catalogue import NO_MODEL, RunSummary, list_runs
-from seqtui.store.layout import display_name
+from seqtui.store.layout import display_name, distinct_names
 from seqtui.store.run import Run
 from seqtui.sweep.spec import CLASSIC
 
@@ -76,8 +77,7 @@ class RunsScreen(SeqtuiScreen):
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
-        self.columns_for = 0
-        self.show_task = True
+        self.columns_for: tuple[int, int] = (0, 0)
         self.timer = self.set_interval(REFRESH_SECONDS, self.tick)
         self.refresh_runs()
 
@@ -100,20 +100,25 @@ class RunsScreen(SeqtuiScreen):
         summaries = list_runs(self.app.root)
         table = self.query_one(DataTable)
         width = self.size.width
-        rows = [self._row(s) for s in summaries]
-        if rows == self.rows and width == self.columns_for:
+        show_task = width >= 96  # narrower: the default run names already say the task
+        cells = [self._cells(s, show_task) for s in summaries]
+        headers = ["state", "verdict", "model", *(["task"] if show_task else []), "examples", "worst length"]
+        # the run column takes what the others leave (each its widest cell, padded by 2; a scroll bar)
+        others = sum(max([len(h)] + [len(str(c[i])) for c in cells]) + 2 for i, h in enumerate(headers))
+        column = max(12, width - others - 4)
+        marks = ["● " if s.run.path in self.app.compare else "" for s in summaries]
+        names = distinct_names([s.run.shown_name for s in summaries], column - 2 if any(marks) else column)
+        rows = [(Text(mark + name), *c) for mark, name, c in zip(marks, names, cells)]
+        if rows == self.rows and (width, column) == self.columns_for:
             return
         selected = self.selected()
         self.summaries, self.rows = summaries, rows
-        if width != self.columns_for:  # the run column takes what the others leave
-            self.columns_for = width
-            self.show_task = width >= 96  # narrower: the default run names already say the task
-            self.rows = rows = [self._row(s) for s in summaries]
+        if (width, column) != self.columns_for:
+            self.columns_for = (width, column)
             table.clear(columns=True)
-            table.add_column("run", width=max(12, width - (73 if self.show_task else 58)))
-            for name in ("state", "verdict", "model", "task", "examples", "worst length"):
-                if name != "task" or self.show_task:
-                    table.add_column(name)
+            table.add_column("run", width=column)
+            for name in headers:
+                table.add_column(name)
         table.clear()
         for summary, row in zip(summaries, rows):
             table.add_row(*row, key=str(summary.run.path))
@@ -135,13 +140,14 @@ class RunsScreen(SeqtuiScreen):
             )
         )
 
-    def _row(self, s: RunSummary) -> tuple[Text | str, ...]:
+    @staticmethod
+    def _cells(s: RunSummary, show_task: bool) -> tuple[Text | str, ...]:
+        """A run's row but its name."""
         worst = "-" if s.worst is None else f"{s.worst:.4f}"
-        mark = "● " if s.run.path in self.app.compare else ""
-        task = (f"{s.task}/{s.negatives}",) if self.show_task else ()
+        task = (f"{s.task}/{s.negatives}",) if show_task else ()
         state = Text(s.state, style="red" if s.state in ("damaged", "failed", NO_MODEL) else "")
         verdict = Text(s.verdict, style=VERDICT_STYLE.get(s.verdict, ""))
-        return (Text(mark + s.run.shown_name), state, verdict, s.model, *task, compact(s.examples), worst)
+        return (state, verdict, s.model, *task, compact(s.examples), worst)
 
     def selected(self) -> Run | None:
         table = self.query_one(DataTable)
@@ -198,16 +204,32 @@ class RunsScreen(SeqtuiScreen):
         )
 
     def action_new_run(self) -> None:
-        self.app.switch_mode("train")
-        screen = self.app.screen
-        assert isinstance(screen, TrainScreen)  # the train mode's screen, shown at once
-        screen.action_new_run()
+        """The form over this list (cancelled: the list again); a run started from it on F3."""
+
+        def chosen(config: TrainConfig | None) -> None:
+            if config is None:
+                return
+            self.notify("starting the run: its train screen opens ...", timeout=2)
+
+            def follow() -> None:
+                self.app.switch_mode("train")
+                screen = self.app.screen
+                assert isinstance(screen, TrainScreen)  # the train mode's screen, shown at once
+                screen.start_new(config)
+
+            self.set_timer(0.05, follow)  # the word painted before the train screen is built
+
+        open_new_run_form(self, chosen)
 
     def action_stop(self) -> None:
         run = self.selected()
-        if run is not None and run.is_active():
+        if run is None:
+            return
+        if run.is_active():
             run.request("stopped")
             self.notify(f"stopping {run.shown_name}", markup=False)
+        else:
+            self.notify(f"{run.shown_name} is {run.status().state}: nothing to stop", markup=False)
 
     def action_delete(self) -> None:
         run = self.selected()

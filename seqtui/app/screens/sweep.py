@@ -78,6 +78,7 @@ def legend() -> Text:
 
 class SweepScreen(SeqtuiScreen):
     MODE = "sweep"
+    AUTO_FOCUS = "#sweep-trials"  # the trials take the keys (Down, Enter); the map scrolls with the wheel
     BINDINGS = [
         Binding("enter", "open_trial", "Open"),
         Binding("left_square_bracket", "other(-1)", "Previous"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 from rich.markup import escape
 from rich.text import Text
@@ -14,7 +15,7 @@ from textual.reactive import var
 from textual.widgets import Static
 
 from seqtui.app.messages import RunStarted
-from seqtui.app.screens.base import RunFollowingScreen
+from seqtui.app.screens.base import RunFollowingScreen, SeqtuiScreen
 from seqtui.app.screens.dialogs import NewRunDialog
 from seqtui.app.widgets.chart import SMOOTHING, Chart, Line
 from seqtui.app.widgets.heatmap import Heatmap
@@ -52,6 +53,29 @@ def length_map_columns(evaluations: list[dict], columns: int) -> list[dict | Non
 NEW_RUN_FORM = "new-run"  # the app's one NewRunDialog, installed when first asked for
 
 
+def open_new_run_form(screen: SeqtuiScreen, chosen: Callable[[TrainConfig | None], None]) -> None:
+    """The new-run form over `screen`, its settings handed to `chosen` (None: cancelled). A trainer
+    process starts loading torch meanwhile. One form, built once (about a hundred widgets to style:
+    most of a second) and shown again as it was left; the first time, a word on screen before the
+    app is busy building it, and a second key meanwhile opens it once."""
+    app = screen.app
+    app.prepare_trainer()
+    if app.is_screen_installed(NEW_RUN_FORM):
+        app.push_screen(NEW_RUN_FORM, chosen)
+        return
+    if app.opening_form:
+        return
+    app.opening_form = True
+    screen.notify("opening the new-run form ...", timeout=2)
+
+    def build() -> None:
+        app.install_screen(NewRunDialog(), NEW_RUN_FORM)
+        app.push_screen(NEW_RUN_FORM, chosen)
+        app.opening_form = False
+
+    screen.set_timer(0.05, build)  # time for the notice to be painted first
+
+
 class TrainScreen(RunFollowingScreen):
     MODE = "train"
     BINDINGS = [
@@ -79,7 +103,6 @@ class TrainScreen(RunFollowingScreen):
     def __init__(self) -> None:
         super().__init__()
         self.pending = False  # metrics arrived that the charts do not show yet
-        self.opening_form = False  # the new-run form is being built (the first time)
         self.drawn_at = 0.0
 
     def compose(self) -> ComposeResult:
@@ -262,34 +285,19 @@ class TrainScreen(RunFollowingScreen):
 
     # -- actions --------------------------------------------------------------------------------
     def action_new_run(self) -> None:
+        open_new_run_form(self, self.start_new)
 
-        def chosen(config: TrainConfig | None) -> None:
-            if config is None:
-                return
-            try:  # the run directory at once (no torch): the screen follows it while its trainer starts
-                run = Run.create(new_run_path(self.app.root, config), config)
-            except SeqtuiError as error:
-                self.notify(str(error), severity="error", markup=False)
-                return
-            self.start(run, None, self.app.take_prepared())
-
-        self.app.prepare_trainer()  # torch loads in it while the form is filled
-        # one form, built once (about a hundred widgets to style: most of a second), shown again as it
-        # was left; the first time, a word on screen before the app is busy building it
-        if self.app.is_screen_installed(NEW_RUN_FORM):
-            self.app.push_screen(NEW_RUN_FORM, chosen)
+    def start_new(self, config: TrainConfig | None) -> None:
+        """A run with the settings chosen in the form, created at once (no torch) and followed while
+        its trainer (the one prepared as the form was filled) starts."""
+        if config is None:
             return
-        if self.opening_form:  # n pressed again while it is being built: it opens once
+        try:
+            run = Run.create(new_run_path(self.app.root, config), config)
+        except SeqtuiError as error:
+            self.notify(str(error), severity="error", markup=False)
             return
-        self.opening_form = True
-        self.notify("opening the new-run form ...", timeout=2)
-
-        def build() -> None:
-            self.app.install_screen(NewRunDialog(), NEW_RUN_FORM)
-            self.app.push_screen(NEW_RUN_FORM, chosen)
-            self.opening_form = False
-
-        self.call_after_refresh(build)
+        self.start(run, None, self.app.take_prepared())
 
     def start(self, run: Run, extra: Budget | None, prepared: PreparedTrainer | None = None) -> None:
         """Follow `run` now and start its trainer in the background; the status line says it is
@@ -365,9 +373,15 @@ class TrainScreen(RunFollowingScreen):
 
     def action_stop(self) -> None:
         run = self.follower.run if self.follower else None
-        if run is not None and run.is_active():
+        if run is None:
+            return
+        if run.is_active():
             run.request("stopped")
             self.notify(f"stopping {run.shown_name}", markup=False)
+        elif run.path in self.app.launching:
+            self.notify(f"{run.shown_name} is starting (loading torch): s stops it once it trains", markup=False)
+        else:
+            self.notify(f"{run.shown_name} is {run.status().state}: nothing to stop", markup=False)
 
     def smoothing_used(self) -> float:
         """The weight the curves are drawn with: the one chosen, lighter over few points."""
