@@ -809,3 +809,54 @@ def test_a_screen_that_needs_torch_says_so_at_once_and_opens_when_it_is_loaded(t
             assert type(app.screen).__name__ == "RunsScreen"  # a screen without torch: at once
 
     asyncio.run(scenario())
+
+
+def test_keys_from_the_runs_list_answer_and_lead_back_where_they_came_from(tmp_path, trained_run):
+    """n on the list: the form over the list, and esc back to it; s on a finished run says why it
+    does nothing; esc hides the keys panel; two runs whose names differ only at the end stay apart
+    at 80 columns; F8's trials take Down at once."""
+    from seqtui.app.screens.runs import RunsScreen
+
+    for stamp in ("121938", "122709"):
+        Run.create(tmp_path / "runs" / f"lstm-match-random-1130-{stamp}", small_config())
+
+    async def scenario():
+        app = make_app(trained_run.path.parent)
+        async with app.run_test(size=(80, 24)) as pilot:
+            table = app.screen.query_one(DataTable)
+            await wait_for(pilot, lambda: table.row_count == 3, what="the runs")
+            names = {str(table.get_row_at(i)[0]) for i in range(3)}
+            assert len(names) == 3 and any(n.endswith("121938") for n in names), names
+            await pilot.press("n")
+            await wait_for(pilot, lambda: form_built(app), what="the dialog")
+            assert isinstance(app.screen_stack[-2], RunsScreen)  # over the list
+            await pilot.press("escape")
+            assert isinstance(app.screen, RunsScreen)
+            table.move_cursor(row=[str(table.get_row_at(i)[0]) for i in range(3)].index("lstm-small"))
+            await pilot.press("s")
+            assert any("is finished: nothing to stop" in n.message for n in app._notifications)
+            await pilot.press("f1")
+            assert app.screen.query("HelpPanel")
+            await pilot.press("escape")
+            await pilot.pause()
+            assert not app.screen.query("HelpPanel")
+            await pilot.press("f8")
+            assert app.screen.focused is app.screen.query_one("#sweep-trials", DataTable)
+
+    asyncio.run(scenario())
+
+
+def test_the_probe_takes_question_mark_for_help_and_forgets_an_error_once_typing_resumes(trained_run):
+    async def scenario():
+        app = make_app(trained_run.path.parent, trained_run.path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("f4")
+            await wait_for(pilot, lambda: type(app.screen).__name__ == "ProbeScreen", what="the probe")
+            await pilot.press("question_mark")
+            assert app.screen.query("HelpPanel") and text_of(app, "#probe-error") == ""
+            await pilot.press("f1", "%")
+            assert "not a digit: '%'" in text_of(app, "#probe-error")
+            await pilot.press("1")
+            assert text_of(app, "#probe-error") == ""
+
+    asyncio.run(scenario())

@@ -107,7 +107,11 @@ class RunsScreen(SeqtuiScreen):
         others = sum(max([len(h)] + [len(str(c[i])) for c in cells]) + 2 for i, h in enumerate(headers))
         column = max(12, width - others - 4)
         marks = ["● " if s.run.path in self.app.compare else "" for s in summaries]
-        names = distinct_names([s.run.shown_name for s in summaries], column - 2 if any(marks) else column)
+        names = [s.run.shown_name for s in summaries]
+        room = column - 2 if any(marks) else column
+        long = [n for n in names if len(n) > room]  # shortened among themselves, by what they share
+        shortened = dict(zip(long, distinct_names(long, room)))
+        names = [shortened.get(n, n) for n in names]
         rows = [(Text(mark + name), *c) for mark, name, c in zip(marks, names, cells)]
         if rows == self.rows and (width, column) == self.columns_for:
             return
