@@ -320,7 +320,14 @@ def test_evaluation_completes_and_can_be_cancelled(trained_run):
             await pilot.press("escape")
             await wait_for(pilot, lambda: "cancelled" in text_of(app, "#eval-error"), what="the cancel")
             await app.workers.wait_for_complete()
-            assert table.row_count == 5  # the finished evaluation's table stays
+            assert table.row_count == 5  # the finished evaluation's table stays, and says whose it is
+            assert "below, the last one finished: lstm-small, 400 examples per length" in text_of(app, "#eval-error")
+            other = Run.create(trained_run.path.parent / "other", small_config())
+            app.compare.add(other.path)  # marked on the list: the runs asked for are others now
+            await pilot.press("f2", "f5")
+            assert "below: lstm-small, 400 examples per length; e evaluates the runs above" in text_of(
+                app, "#eval-error"
+            )
 
     asyncio.run(scenario())
 

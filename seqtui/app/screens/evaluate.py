@@ -88,6 +88,9 @@ class EvaluateScreen(SeqtuiScreen):
         runs = self.runs()
         names = ", ".join(run.shown_name for run in runs) or "none: open a run (F2), mark others with space to compare"
         self.query_one("#eval-runs", Static).update(f"[b]runs[/]: {escape(names)}   [dim]e: evaluate, esc: cancel[/]")
+        if self.results and [r.shown_name for r in runs] != [name for name, _, _ in self.results]:
+            # the runs asked for changed since: the results below say whose they are until e
+            self.query_one("#eval-error", Static).update(Text(f"below: {self.shown()}; e evaluates the runs above"))
 
     def runs(self) -> list[Run]:
         paths = []
@@ -179,7 +182,8 @@ class EvaluateScreen(SeqtuiScreen):
         for worker in cancelled:
             worker.cancel()
         if cancelled:
-            self.query_one("#eval-error", Static).update("evaluation cancelled")
+            below = f"; below, the last one finished: {self.shown()}" if self.results else ""
+            self.query_one("#eval-error", Static).update(Text(f"evaluation cancelled{below}"))
             self.query_one("#eval-progress", ProgressBar).update(total=100, progress=0)
 
     def on_evaluation_progress(self, message: EvaluationProgress) -> None:
@@ -227,7 +231,13 @@ class EvaluateScreen(SeqtuiScreen):
                 mark = "*" if length > 2 * n_max else ""
                 cells.append(f"{row.accuracy:.3f} ±{(high - low) / 2:.3f}{mark}")
             table.add_row(*cells)
-        count = self.results[0][2].by_length[0].count if self.results else 0
         self.query_one("#eval-error", Static).update(
-            f"{count:,} examples per length; ± is half the 95% interval; * beyond the training range"
+            f"{self.count():,} examples per length; ± is half the 95% interval; * beyond the training range"
         )
+
+    def count(self) -> int:
+        return self.results[0][2].by_length[0].count if self.results else 0
+
+    def shown(self) -> str:
+        """Which runs the results on screen are of, and on how many examples."""
+        return f"{', '.join(name for name, _, _ in self.results)}, {self.count():,} examples per length"
