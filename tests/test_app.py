@@ -186,6 +186,30 @@ def test_quitting_while_a_run_trains_asks_whether_to_leave_or_stop_it(tmp_path, 
             run.request("stopped")
 
 
+def test_the_quit_question_goes_by_itself_once_the_run_has_ended_meanwhile(tmp_path):
+    run = start_training(tmp_path / "runs" / "long", long_config())
+    try:
+
+        async def scenario():
+            app = make_app(tmp_path / "runs", run.path)
+            said: list = []
+            leave = app.exit
+            app.exit = lambda *args, message=None, **kwargs: (said.append(str(message)), leave(*args, **kwargs))
+            async with app.run_test(size=(100, 30)) as pilot:
+                await wait_for(pilot, lambda: run.is_active(), what="training")
+                await pilot.press("ctrl+q")
+                await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog), what="the quit dialog")
+                run.request("stopped")  # from elsewhere (seqtui stop): the question is moot
+                await wait_for(pilot, lambda: not app.is_running, what="the app to exit by itself")
+            return said
+
+        said = asyncio.run(scenario())
+        assert any("long is stopped: nothing was left running" in m for m in said), said
+    finally:
+        if run.is_active():
+            run.request("stopped")
+
+
 def test_reattaching_to_a_finished_run_shows_its_history(trained_run):
     async def scenario():
         app = make_app(trained_run.path.parent, trained_run.path)

@@ -136,8 +136,10 @@ class SeqtuiApp(SeqtuiAppBase):
                     )
                 elif choice == "leave":
                     self.exit(message=f"{name} keeps training; its log: {self.root}/compare-{self.comparison_name}.log")
+                elif choice == "ended":
+                    self.exit(message=f"{name} has ended: nothing was left running")
 
-            self.push_screen(QuitDialog(name), decided)
+            self.push_screen(QuitDialog(name, lambda: comparison.poll() is None), decided)
             return
         run = self.current
         if run is None or not run.is_active():
@@ -150,8 +152,10 @@ class SeqtuiApp(SeqtuiAppBase):
                 self.exit(message=f"asked {run.shown_name} to stop; it saves a checkpoint first")
             elif choice == "leave":
                 self.exit(message=f"{run.shown_name} keeps training; reattach with: seqtui open {run.path}")
+            elif choice == "ended":  # it finished (or stopped) while the question was asked
+                self.exit(message=f"{run.shown_name} is {run.status().state}: nothing was left running")
 
-        self.push_screen(QuitDialog(run.shown_name), chosen)
+        self.push_screen(QuitDialog(run.shown_name, run.is_active), chosen)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Every key binding of the screens, so the command palette lists every action."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -26,9 +28,20 @@ class QuitDialog(ModalScreen[str | None]):
         Binding("escape", "choose(None)", "Cancel"),
     ]
 
-    def __init__(self, run_name: str):
+    def __init__(self, run_name: str, still_training: Callable[[], bool] | None = None):
+        """`still_training`: asked every half second; once it is not, the question is moot: the
+        dialog answers "ended" by itself."""
         super().__init__()
         self.run_name = run_name
+        self.still_training = still_training
+
+    def on_mount(self) -> None:
+        if self.still_training is not None:
+            self.set_interval(0.5, self._check)
+
+    def _check(self) -> None:
+        if self.still_training is not None and not self.still_training():
+            self.dismiss("ended")
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
