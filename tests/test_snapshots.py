@@ -93,6 +93,10 @@ def synthetic_run(root: Path, name: str = "lstm-match-random", model: str = "lst
 
 async def model_loaded(pilot, timeout: float = 30.0) -> None:
     """The probe screen's model, loaded in a worker; a failed load fails the test, never hangs it."""
+    from textual.widgets import Input
+
+    for field in pilot.app.screen.query(Input):
+        field.cursor_blink = False  # a blinking cursor is on or off as the picture is taken
     for _ in range(int(timeout / 0.05)):
         if pilot.app.screen.model is not None:
             return
