@@ -106,6 +106,8 @@ class SweepFollower:
         reached = None
         if heldout is not None:
             reached = heldout.examples_to.get("0.99")
+            if heldout.step == status.step:  # measured where it stands: the map's figure (older trials'
+                worst = heldout.worst  # status.json kept the training's last evaluation instead)
         return TrialView(record.name, state, status.step, progress, worst, reached)
 
     def counts(self) -> dict[str, int]:

@@ -52,10 +52,15 @@ def map_text(rows: list[MapRow], axes: list[str], width: int) -> Text:
     lengths = sorted(set().union(*(r.by_length for r in rows)))
     n_max = max(r.n_max for r in rows)
     room = max(1, (width - label_width - 2) // CELL)
-    lengths = lengths[:room]  # the longest lengths (past training) go first when there is no room
+    dropped = ""
+    if len(lengths) > room:  # the longest lengths (past training) go first, and the header says so
+        room = max(1, room - 2)
+        dropped = f" +{len(lengths) - room} longer"
+    lengths = lengths[:room]
     text.append((", ".join(axes) or "").rjust(label_width) + " ", style="dim")
     for n in lengths:
         text.append(f"{n}{'*' if n > 2 * n_max else ''}".rjust(CELL), style="dim")
+    text.append(dropped, style="dim italic")
     for label, row in zip(labels, rows):
         text.append("\n" + display_name(label).rjust(label_width) + " ")
         for n in lengths:
