@@ -138,7 +138,7 @@ def test_predict_answers_each_good_line_and_reports_each_bad_one_by_number(train
     ]
     assert [r["item"] for r in rows if "error" in r] == ["line 3", "line 5"]
     errors = piped.stderr.strip().splitlines()
-    assert len(errors) == 2 and errors[0].startswith("seqtui: error: line 3: not a digit sequence")
+    assert len(errors) == 2 and errors[0].startswith("seqtui: error: line 3: '12' is not one digit")
     assert "line 5: odd length" in errors[1]
     table = seqtui_here_stdin(["predict", str(trained_run)], "1212\nxx\n")
     assert table.returncode == 1 and "1 2 | 1 2" in table.stdout and "line 2" in table.stderr

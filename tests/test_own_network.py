@@ -220,7 +220,7 @@ def test_a_run_whose_model_is_not_installed_is_listed_with_the_package_and_refus
         pytest.skip("examples/forget-rnn is installed in this environment: it cannot be uninstalled here")
     why = "model 'forget-rnn' is not installed: it comes from the package 'seqtui-forget-rnn'"
     listed = seqtui_here("runs", "--root", str(tmp_path / "runs"))
-    assert listed.returncode == 0 and why in listed.stdout, listed.stdout
+    assert listed.returncode == 0 and why in listed.stderr, listed.stderr  # piped: the why on stderr
     for args in (
         ["eval", str(run)],
         ["predict", str(run), "1212"],
@@ -253,7 +253,7 @@ def test_a_name_in_a_file_never_imports_code(tmp_path, monkeypatch):
         assert result.returncode != 0 and "Traceback" not in result.stderr
         assert f"unknown model {name!r}" in result.stderr.strip().splitlines()[-1], result.stderr
     listed = seqtui_here("runs", "--root", str(tmp_path / "runs"))
-    assert listed.stdout.count("unknown model") == len(names), listed.stdout
+    assert listed.stderr.count("unknown model") == len(names), listed.stderr
     assert "forget_rnn" not in sys.modules
 
 

@@ -310,14 +310,14 @@ def test_followers_and_exports_read_damaged_metrics_without_falling_over(damaged
 def test_the_commands_meet_damage_with_one_line(damaged_root):
     result = seqtui_command("runs", "--root", str(damaged_root))
     assert result.returncode == 0 and "Traceback" not in result.stderr
-    assert "step is 'abc'" in result.stdout and "done" in result.stdout
+    assert "step is 'abc'" in result.stderr and "done" in result.stdout  # piped: damage on stderr
     for args, says in (
         (["gradients", "metrics-bad-lengths", "--samples", "8"], None),
         (["export", "metrics-bad-lengths"], None),
         (["export", "metrics-dev-zero"], "not a regular file"),
         (["gradients", "metrics-directory", "--samples", "8"], "not a regular file"),
         (["open", "config-strings"], "learning rate must be a positive number"),
-        (["eval", "config-not-json", "--samples", "100"], None),  # the checkpoint holds its own settings
+        (["eval", "config-not-json", "--samples", "100"], "not valid JSON"),  # refused as resume refuses it
         (["train", "--resume", "config-not-json"], "not valid JSON"),
         (["train", "--resume", "step-text", "--steps", "5"], None),  # a damaged status is rewritten
     ):

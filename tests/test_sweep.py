@@ -118,7 +118,8 @@ def test_a_local_sweep_trains_each_trial_as_a_run_and_maps_memory(tmp_path):
     other = seqtui_command("sweep", "--model", "gru", "--name", "sw", "--root", str(root))
     assert other.returncode == 1 and "exists with other settings" in other.stderr
     folded = seqtui_command("runs", "--root", str(root))  # a sweep is one line, its trials on asking
-    assert folded.returncode == 0 and "sw/ (2/2 done)" in folded.stdout and "2 models" in folded.stdout
+    assert folded.returncode == 0 and "\nsw/\tfinished\t\tlstm8,rnn8\t" in folded.stdout  # piped: whole values
+    assert folded.stdout.splitlines()[1].split("\t")[-3:-1] == ["2", "2"]  # trials, finished (then learned)
     assert "sw/lstm" not in folded.stdout
     trials = seqtui_command("runs", "sw", "--root", str(root))
     assert trials.returncode == 0 and all(f"sw/{name}" in trials.stdout for name in manifest.trials)

@@ -105,7 +105,7 @@ def test_parse_accepts_the_three_forms(text):
         ("   ", "empty"),
         ("12a4", "not a digit"),
         ("1 2 3", "odd length"),
-        ("12 34", "not a digit"),
+        ("12 34", "'12' is not one digit"),
         ("1 -2", "not a digit"),
         ("1.5 2", "not a digit"),
     ],

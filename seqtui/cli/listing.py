@@ -5,14 +5,16 @@ run's metrics as CSV. Neither loads torch, so they answer at once.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from argparse import Namespace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
 
-from seqtui.cli.common import _open_run, console
+from seqtui.cli.common import _open_whole_run, console
 from seqtui.settings.errors import SeqtuiError
 from seqtui.settings.units import age_text
 from seqtui.store.catalogue import NO_MODEL, RunSummary, list_runs
@@ -23,7 +25,7 @@ from seqtui.store.layout import default_root, display_name
 def cmd_export(args: Namespace) -> int:
     from seqtui.store.export import export_csv
 
-    for path in export_csv(_open_run(args), args.out):
+    for path in export_csv(_open_whole_run(args, needs_model=False), args.out):
         console.print(f"wrote {path}")
     return 0
 
@@ -100,24 +102,31 @@ def cmd_runs(args: Namespace) -> int:
                 )
             )
         return 0
-    if not summaries:
+    piped = not console.is_terminal  # whole values for scripts; every remark on stderr
+    if not summaries and not piped:
         console.print(f"no runs under {escape(str(root))} yet: start one with  seqtui train")
         return 0
-    rows = summaries if args.sweep else _sweeps_folded(summaries)
-    lines = [_columns(row) for row in rows]
-    columns = ["run", "state", "verdict", "model", "task", "steps", "examples", "worst length", "updated"]
-    if not console.is_terminal:  # piped: whole values, a tab between them, no padding
-        print("\t".join(columns))
-        for line in lines:
-            print("\t".join(line[c] for c in columns))
+    rows = [_fields(row) for row in (summaries if args.sweep else _sweeps_folded(summaries))]
+    if piped:
+        print("\t".join(PIPED_COLUMNS))
+        for row in rows:
+            print("\t".join(_piped(row)[c] for c in PIPED_COLUMNS))
+        if not summaries:
+            print(f"no runs under {display_name(str(root))} yet: start one with  seqtui train", file=sys.stderr)
     else:
-        _print_table(args, root, columns, lines)
+        _print_table(args, root, COLUMNS, [_shown(row) for row in rows])
     for s in summaries:
         if s.problem:
-            console.print(f"[red]{escape(s.run.shown_name)}[/]: {escape(display_name(s.problem))}")
+            if piped:
+                print(f"{s.run.shown_name}: {display_name(s.problem)}", file=sys.stderr)
+            else:
+                console.print(f"[red]{escape(s.run.shown_name)}[/]: {escape(display_name(s.problem))}")
     if len(rows) < len(summaries):
-        console.print("[dim]a sweep is one line here; its trials: seqtui runs SWEEP[/]")
-    if console.is_terminal:
+        if piped:
+            print("a sweep is one line here; its trials: seqtui runs SWEEP", file=sys.stderr)
+        else:
+            console.print("[dim]a sweep is one line here; its trials: seqtui runs SWEEP[/]")
+    if not piped:
         console.print(f"[dim]{VERDICT_LEGEND}[/]")
     return 0
 
@@ -126,27 +135,80 @@ VERDICT_LEGEND = (
     "worst length: held-out accuracy at the worst trained length, latest evaluation. verdict of a finished run: "
     "learned (>= 0.97 there), short (below), partial (chance level at some length), chance (overall)"
 )
+COLUMNS = ["run", "state", "verdict", "model", "task", "steps", "examples", "worst length", "updated"]
+# piped: the same, then a sweep's trials: how many it has, how many finished, how many of those learned
+PIPED_COLUMNS = [*COLUMNS, "trials", "finished", "learned"]
 
 
-def _columns(row) -> dict[str, str]:
-    """A run (or a sweep folded into one line) as the text of each column."""
-    if isinstance(row, RunSummary):
-        s = row
-        row = {
-            "run": s.run.shown_name,
-            "state": s.state,
-            "verdict": s.verdict,
-            "model": s.model,
-            "task": f"{s.task}/{s.negatives}",
-            "steps": f"{s.step:,}",
-            "examples": f"{s.examples:,}",
-            "worst": s.worst,
-            "updated": s.updated,
-        }
+def _fields(row) -> dict:
+    """A run (or a sweep folded into one line, already a dict) as values; None where unknown."""
+    if not isinstance(row, RunSummary):
+        return row
+    s = row
+    whole = s.model != "?"  # a damaged config.json: its model and task are unknown
     return {
-        **row,
+        "run": s.run.shown_name,
+        "sweep": None,
+        "state": s.state,
+        "verdict": s.status.verdict,
+        "models": [s.model] if whole else [],
+        "tasks": [f"{s.task}/{s.negatives}"] if whole else [],
+        "steps": s.step,
+        "examples": s.examples,
+        "worst": s.worst,
+        "updated": s.updated or None,
+    }
+
+
+def _shown(row: dict) -> dict[str, str]:
+    """A row as the terminal's table shows it: counts grouped, times as ages, a sweep summed up."""
+    sweep = row["sweep"]
+    if sweep is None:
+        return {
+            "run": row["run"],
+            "state": row["state"],
+            "verdict": row["verdict"] or "-",
+            "model": row["models"][0] if row["models"] else "?",
+            "task": row["tasks"][0] if row["tasks"] else "?/?",
+            "steps": f"{row['steps']:,}",
+            "examples": f"{row['examples']:,}",
+            "worst length": "-" if row["worst"] is None else f"{row['worst']:.4f}",
+            "updated": _ago(row["updated"] or 0.0),
+        }
+    models = row["models"]
+    return {
+        "run": f"{row['run']} ({sweep['finished']}/{sweep['trials']} done)",
+        "state": row["state"],
+        "verdict": f"{sweep['learned']}/{sweep['judged']} learned" if sweep["judged"] else "-",
+        "model": models[0] if len(models) == 1 else f"{len(models)} models",
+        "task": "-",
+        "steps": "-",
+        "examples": f"{row['examples']:,}",
         "worst length": "-" if row["worst"] is None else f"{row['worst']:.4f}",
-        "updated": _ago(row["updated"]),
+        "updated": _ago(row["updated"] or 0.0),
+    }
+
+
+def _piped(row: dict) -> dict[str, str]:
+    """A row for scripts: whole values (plain integers, the time in ISO 8601 UTC), empty where unknown."""
+    sweep = row["sweep"] or {}
+
+    def whole(value) -> str:
+        return "" if value is None else str(value)
+
+    return {
+        "run": row["run"],
+        "state": row["state"],
+        "verdict": whole(row["verdict"]),
+        "model": ",".join(m for m in row["models"] if m != "?"),  # a damaged trial's is unknown
+        "task": ",".join(row["tasks"]),
+        "steps": whole(row["steps"]),
+        "examples": whole(row["examples"]),
+        "worst length": "" if row["worst"] is None else f"{row['worst']:.4f}",
+        "updated": "" if row["updated"] is None else _utc(row["updated"]),
+        "trials": whole(sweep.get("trials")),
+        "finished": whole(sweep.get("finished")),
+        "learned": whole(sweep.get("learned")),
     }
 
 
@@ -208,20 +270,31 @@ def _sweeps_folded(summaries: list[RunSummary]) -> list:
         state = state or ("finished" if done == total else "stopped")
         models = sorted({t.model for t in trials})
         worsts = [t.worst for t in trials if t.worst is not None]
-        verdicts = [t.verdict for t in trials if t.verdict != "-"]
+        verdicts = [t.status.verdict for t in trials if t.status.verdict]
         rows[i] = {
-            "run": display_name(f"{row.name}/ ({done}/{total} done)"),
+            "run": display_name(f"{row.name}/"),
+            "sweep": {
+                "trials": total,
+                "finished": done,
+                "learned": verdicts.count("learned"),
+                "judged": len(verdicts),
+            },
             "state": state,
-            "verdict": f"{verdicts.count('learned')}/{len(verdicts)} learned" if verdicts else "-",
-            "model": models[0] if len(models) == 1 else f"{len(models)} models",
-            "task": "-",
-            "steps": "-",
-            "examples": f"{sum(t.examples for t in trials):,}",
+            "verdict": None,
+            "models": models,
+            "tasks": sorted({f"{t.task}/{t.negatives}" for t in trials if t.model != "?"}),
+            "steps": None,
+            "examples": sum(t.examples for t in trials),
             "worst": max(worsts) if worsts else None,  # the sweep's best trial
-            "updated": max(t.updated for t in trials),
+            "updated": max(t.updated for t in trials) or None,
         }
     return rows
 
 
 def _ago(when: float) -> str:
     return age_text(time.time() - when)
+
+
+def _utc(when: float) -> str:
+    """An absolute time for scripts: ISO 8601 in UTC, to the second (2025-03-01T09:30:00Z)."""
+    return datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

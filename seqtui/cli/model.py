@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from argparse import Namespace
+from dataclasses import replace
+from typing import Callable
 
 from rich.markup import escape
 from rich.table import Table
 
-from seqtui.cli.common import _open_run, console
+from seqtui.cli.common import _open_whole_run, console
 from seqtui.settings.config import TaskConfig
-from seqtui.settings.errors import ModelUnavailable, SeqtuiError
+from seqtui.settings.errors import SeqtuiError
 from seqtui.settings.units import duration_text
 
 SAMPLE_CHUNK = 65_536
@@ -23,13 +26,7 @@ def _load_run_model(args: Namespace):
     from seqtui.core.checkpoint import load_checkpoint
     from seqtui.core.training import resolve_device
 
-    run = _open_run(args)
-    try:
-        run.config()
-    except ModelUnavailable:  # a run whose model is not registered here says so, checkpoint or not
-        raise
-    except SeqtuiError:
-        pass  # a damaged config.json: the checkpoint holds its own settings
+    run = _open_whole_run(args)  # a damaged config.json, or a model not registered here: said, checkpoint or not
     if not run.checkpoint_path.exists():
         raise SeqtuiError(f"run {run.shown_name} has no checkpoint yet")
     checkpoint = load_checkpoint(run.checkpoint_path)
@@ -37,8 +34,46 @@ def _load_run_model(args: Namespace):
     return run, checkpoint, checkpoint.build_model(device), device
 
 
-PILOT = 2_000  # examples evaluated first to price a large evaluation
+PRICED_ABOVE = 2_000  # examples: a larger evaluation is priced first, by pilot passes
+PILOT_BATCHES = (32, 1_024)  # examples in a pilot pass: nearly all overhead, then the work as well
+PILOT_ROUNDS = 2  # timed rounds after the warm-up; the fastest of each size counts
 DAY = 86_400.0
+
+
+def price(
+    run_pass: Callable[[int, int], object],
+    lengths: range,
+    samples: int,
+    chunk: int,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """Seconds an evaluation of `samples` examples split over the pattern `lengths`, `chunk` at
+    most in one forward pass, will take here; `run_pass(n, batch)` evaluates one pass of `batch`
+    examples of pattern length n.
+
+    A pass costs an overhead (a step loop, threads meeting at every step: on a busy machine most of
+    it) and then its examples; both grow with the length, so passes at the shortest and the longest
+    lengths measure the mean. Two sizes of pass tell the overhead from the work, which is then
+    priced for the passes the evaluation will make. Not timed: the first passes, which pay once
+    for threads starting and memory first touched, and the slower of each pair of rounds (a shared
+    machine's stalls are not the model's). Timing 2,000 examples from cold and scaling them up by
+    examples said 5-50 times too long: the warm-up, and ten small passes' overhead, counted as work."""
+    ends = sorted({lengths[0], lengths[-1]})
+    small, large = PILOT_BATCHES
+    for n in ends:
+        run_pass(n, small)
+    fastest = dict.fromkeys(PILOT_BATCHES, math.inf)
+    for _ in range(PILOT_ROUNDS):
+        for batch in PILOT_BATCHES:
+            started = clock()
+            for n in ends:
+                run_pass(n, batch)
+            fastest[batch] = min(fastest[batch], clock() - started)
+    per_example = max(0.0, (fastest[large] - fastest[small]) / (large - small))
+    per_pass = max(0.0, fastest[small] - small * per_example)
+    per_length = samples // len(lengths)
+    passes = math.ceil(per_length / chunk)
+    return len(lengths) / len(ends) * (passes * per_pass + per_length * per_example)
 
 
 def cmd_eval(args: Namespace) -> int:
@@ -64,11 +99,14 @@ def cmd_eval(args: Namespace) -> int:
         f"evaluating up to length {2 * max_pattern}",
     )
     negatives = args.negatives or task.negatives
-    if args.samples > PILOT:  # a large evaluation says how long it will take, and refuses more than a day
-        started = time.perf_counter()
-        evaluate(model, task, PILOT, negatives, max_pattern, args.seed, device)
-        rate = PILOT / max(time.perf_counter() - started, 1e-9)
-        estimate = args.samples / rate
+    if args.samples > PRICED_ABOVE:  # a large evaluation says how long it will take, and refuses more than a day
+
+        def run_pass(n: int, batch: int) -> None:
+            evaluate(model, replace(task, n_min=n, n_max=n), batch, negatives, n, args.seed, device)
+
+        lengths = range(task.n_min, max_pattern + 1)
+        estimate = price(run_pass, lengths, args.samples, forward_chunk(device))
+        rate = args.samples / max(estimate, 1e-9)
         if estimate > DAY and not args.force:
             raise SeqtuiError(
                 f"evaluating {args.samples:,} examples would take about {duration_text(estimate)} here "

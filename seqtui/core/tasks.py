@@ -142,6 +142,7 @@ def is_positive(digits: list[int], task: str) -> bool:
 
 
 _SEPARATED = re.compile(r"[\s,]+")
+_DIGIT_SET = set("0123456789")
 
 
 def parse_sequence(text: str) -> list[int]:
@@ -155,11 +156,14 @@ def parse_sequence(text: str) -> list[int]:
     tokens = [t for t in _SEPARATED.split(stripped) if t]
     if len(tokens) == 1:
         tokens = list(tokens[0])
-    bad = [t for t in tokens if len(t) != 1 or t not in "0123456789"]
+    bad = [t for t in tokens if not set(t) <= _DIGIT_SET]
     if bad:
         raise SeqtuiError(
             f"not a digit sequence: {_quoted(bad[0])} in {_quoted(stripped)} (use digits 0-9, e.g. 1 4 2 1 4 2)"
         )
+    numbers = [t for t in tokens if len(t) > 1]  # `12 3`: digits separated, but not all of them
+    if numbers:
+        raise SeqtuiError(_not_one_digit(numbers[0], "".join(tokens)))
     if len(tokens) > MAX_DIGITS:
         raise SeqtuiError(f"too long: {len(tokens):,} digits (at most {MAX_DIGITS:,})")
     if len(tokens) % 2:
@@ -168,6 +172,15 @@ def parse_sequence(text: str) -> list[int]:
             "length"
         )
     return [int(t) for t in tokens]
+
+
+def _not_one_digit(token: str, digits: str) -> str:
+    """Short enough for one line at 80 columns (the probe screen shows it): the user's own digits
+    written both ways when they are few, else an example."""
+    shown = repr(token) if len(token) <= 8 else f"'{token[:6]}...'"
+    if len(digits) > 8:
+        digits = "142142"
+    return f"{shown} is not one digit: write digits as {' '.join(digits)} or {digits}"
 
 
 def _quoted(text: str, most: int = 40) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -53,9 +53,12 @@ class RunSummary:
         try:
             config = run.config()
         except SeqtuiError as error:
+            whole = isinstance(error, ModelUnavailable)  # whole, its model not installed here
+            if not whole:
+                status = replace(status, verdict=None)  # a damaged run is judged by no one
             return cls(
                 run,
-                "running" if status.active else (NO_MODEL if isinstance(error, ModelUnavailable) else "damaged"),
+                "running" if status.active else (NO_MODEL if whole else "damaged"),
                 "?",
                 "?",
                 "?",
