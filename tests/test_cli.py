@@ -154,6 +154,8 @@ def test_gradients_reports_dl_dh_for_every_step(trained_run):
     assert report["during_training"] and report["during_training"][-1]["step"] == 400
     table = seqtui_here("gradients", str(trained_run), "--samples", "32")
     assert table.returncode == 0 and "first/last" in table.stdout
+    shown = " ".join(table.stdout.split())  # two measurements, each saying which it is
+    assert "measured now on 32 fresh examples a length" in shown and "F6 and F7's figures: 128 other" in shown
 
 
 def test_export_writes_csv(trained_run, tmp_path):

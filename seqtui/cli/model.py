@@ -16,6 +16,7 @@ from rich.table import Table
 from seqtui.cli.common import _open_whole_run, console
 from seqtui.settings.config import TaskConfig
 from seqtui.settings.errors import SeqtuiError
+from seqtui.settings.limits import GRADIENT_SAMPLES
 from seqtui.settings.units import duration_text
 
 SAMPLE_CHUNK = 65_536
@@ -286,7 +287,7 @@ def cmd_gradients(args: Namespace) -> int:
         return 0
     table = Table(
         title=f"{escape(run.shown_name)}: |dL/dh_t| at step {checkpoint.step:,} "
-        f"({args.samples} probe examples a length)",
+        f"(measured now on {args.samples} fresh examples a length)",
         title_justify="left",
     )
     for name in ("length", "|dL/dh_1|", "|dL/dh_T|", "first/last", "per step"):
@@ -307,7 +308,9 @@ def cmd_gradients(args: Namespace) -> int:
         if longest in last and first[longest] is not None and last[longest] is not None:
             console.print(
                 f"during training, first/last at length {longest}: {first[longest]:.3g} at step "
-                f"{first_step:,} -> {last[longest]:.3g} at step {last_step:,}"
+                f"{first_step:,} -> {last[longest]:.3g} at step {last_step:,} (F6 and F7's figures: "
+                f"{GRADIENT_SAMPLES} other examples a length at each evaluation; |dL/dh| varies much "
+                "from example to example, so two samples' ratios differ)"
             )
     return 0
 
