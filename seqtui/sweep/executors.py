@@ -322,9 +322,9 @@ class RayExecutor:
                     max_restarts=0,
                 ).remote(files, options, self.threads, self.workroot, LINGER)
                 break
-            except ValueError:  # the name is still the killed keeper's for a moment
+            except ValueError as error:  # the name is still the killed keeper's for a moment
                 if time.monotonic() > deadline:
-                    raise
+                    raise SeqtuiError(f"trial {name}: Ray lets no keeper start: {_first_line(error)}") from None
                 time.sleep(0.5)
         self.kept[name] = _Kept(run, actor, control_at=run.control()[1])
 
