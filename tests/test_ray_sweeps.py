@@ -99,6 +99,9 @@ def ray_cluster(tmp_path, monkeypatch):
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
         log.close()
+        current = Path("/tmp/ray/ray_current_cluster")  # `ray start` leaves it: a later ray.init() would join
+        if current.is_file() and current.read_text().strip().endswith(f":{port}"):
+            current.unlink()
 
 
 def test_a_lost_worker_and_a_killed_driver_on_a_cluster_without_a_shared_disk(tmp_path, ray_cluster):

@@ -33,7 +33,7 @@ from seqtui.store.status import ACTIVE_STATES
 from seqtui.sweep.keeper import LINGER, TrialKeeper
 from seqtui.sweep.trial import EXIT_STOPPED, STOPPED
 
-PULL_SECONDS = 2.0  # how often the driver asks a trial on a node without the shared disk for what it wrote
+PULL_SECONDS = 2.0  # a trial on a node without the shared disk sends what it wrote this often, and at its end
 NAMESPACE = "seqtui"  # the Ray namespace of the keepers, found again by name by a later driver
 
 
@@ -183,7 +183,6 @@ class _Kept:
     control_at: float | None  # the driver's copy's last request passed on (or there when it started)
     whole: bool = False  # the next pull asks for every file (adopted, or a parcel lost its place)
     pending: Any = None  # the pull (or stop) on its way
-    pulled: float = 0.0  # when the last pull was asked (monotonic)
     parcels: int = 0
     bytes: int = 0
     seconds: float = 0.0  # spent writing parcels into the driver's copy
@@ -362,15 +361,15 @@ class RayExecutor:
         return ended
 
     def _poll_kept(self) -> list[tuple[str, str | None]]:
-        now = time.monotonic()
         for kept in self.kept.values():
             if kept.pending is None:
                 want, at = kept.run.control()
                 if at is not None and at != kept.control_at:  # asked here (the app, seqtui stop): there too
                     kept.control_at = at
                     kept.actor.request.remote(want)
-                if now - kept.pulled >= PULL_SECONDS:
-                    kept.pending, kept.pulled, kept.whole = kept.actor.pull.remote(kept.whole), now, False
+                # the keeper answers after PULL_SECONDS, or as soon as its trial ends
+                kept.pending = kept.actor.pull.remote(kept.whole, PULL_SECONDS)
+                kept.whole = False
         pending = {kept.pending: name for name, kept in self.kept.items() if kept.pending is not None}
         if not pending:
             return []

@@ -54,9 +54,13 @@ class TrialKeeper:
         if linger is not None:
             threading.Thread(target=self._linger, args=(linger,), daemon=True).start()
 
-    def pull(self, whole: bool = False) -> dict:
+    def pull(self, whole: bool = False, wait: float = 0.0) -> dict:
         """What the trial wrote since the last pull (all of it, `whole`), its exit status once it
-        has ended (None while it trains), and where it runs."""
+        has ended (None while it trains), and where it runs. `wait`: seconds to wait first, unless
+        the trial ends meanwhile, so a driver that asks again at once hears of its end at once."""
+        deadline = time.monotonic() + wait
+        while self.process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
         with self.lock:
             self.asked = time.monotonic()
             code = self.process.poll()  # before collecting: an ended trial's parcel holds all it wrote
