@@ -73,3 +73,23 @@ def test_a_trainer_left_to_choose_reports_its_threads():
         assert fixed.governor is None and fixed.threads == 1
     finally:
         torch.set_num_threads(previous)
+
+
+def test_an_evaluation_takes_the_cores_the_other_processes_leave(monkeypatch):
+    from seqtui.core import threads
+
+    ticks = {"machine": [0, 0], "own": 0}
+
+    def advance(others_busy: float, own_busy: float) -> None:  # one second on 2 cores (100 ticks each)
+        ticks["machine"][0] += int(100 * (others_busy + own_busy))
+        ticks["machine"][1] += 200
+        ticks["own"] += int(100 * own_busy)
+
+    monkeypatch.setattr(threads, "cores", lambda: 2)
+    monkeypatch.setattr(threads, "_machine_ticks", lambda: tuple(ticks["machine"]))
+    monkeypatch.setattr(threads, "_own_ticks", lambda: ticks["own"])
+    monkeypatch.setattr(threads.time, "sleep", lambda seconds: advance(others, 0.0))
+    others = 1.0  # a CPU hog beside it: one thread, not two that wait for each other
+    assert threads.threads_now() == 1
+    others = 0.05  # an idle box: both cores
+    assert threads.threads_now() == 2

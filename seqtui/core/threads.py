@@ -85,3 +85,11 @@ class ThreadGovernor:
 def fit(available: int, others: float) -> int:
     """The cores left by others, whole ones only, at least one: 2 cores with one hog -> 1."""
     return max(1, min(available, int(available - others + 1 - MARGIN)))
+
+
+def threads_now(window: float = 0.25) -> int | None:
+    """A thread count for work that starts now and is over in seconds (an evaluation): the cores
+    the other processes left over the next `window` seconds. None where the machine cannot be read."""
+    governor = ThreadGovernor()
+    time.sleep(window)
+    return governor.choose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import torch
 from rich.markup import escape
 from rich.text import Text
 from textual import events, work
@@ -20,6 +21,7 @@ from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, Chart, Line
 from seqtui.core.checkpoint import load_checkpoint
 from seqtui.core.evaluation import Evaluation, evaluate_stream
 from seqtui.core.models import SequenceClassifier
+from seqtui.core.threads import threads_now
 from seqtui.settings.config import TaskConfig
 from seqtui.settings.errors import SeqtuiError
 from seqtui.settings.limits import check_fits, evaluation_bytes
@@ -150,6 +152,8 @@ class EvaluateScreen(SeqtuiScreen):
         self, runs: list[Run], samples: int, max_len: int | None, negatives: str
     ) -> list[tuple[str, int, Evaluation]]:
         worker = get_current_worker()
+        if (threads := threads_now()) is not None:  # what the other processes leave (see core.threads)
+            torch.set_num_threads(threads)
         plans: list[tuple[Run, SequenceClassifier, TaskConfig, int]] = []
         for run in runs:
             try:
