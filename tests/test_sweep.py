@@ -351,8 +351,8 @@ def test_the_sweep_line_says_measuring_and_prices_nothing_before_a_whole_trial(t
         Run.create(tmp_path / name, config[name]).write_status(status)
     records["rnn-h8"].state = records["rnn-h16"].state = "running"
     line = SweepDisplay(Console(file=None)).summary(state)
-    assert "0/4 done · 0 running (1 measuring, 1 starting)" in line
-    assert line.endswith("ETA after the first trial")  # a trial in flight is not a price yet
+    assert "0/4 done · 0 running (1 measuring, 1 starting) · 2 waiting" in line and "failed" not in line
+    assert line.endswith("ETA after a trial")  # a trial in flight is not a price yet
     records["rnn-h8"].state = "finished"
     assert "ETA after" not in SweepDisplay(Console(file=None)).summary(state)
 

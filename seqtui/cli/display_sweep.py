@@ -54,11 +54,13 @@ class SweepDisplay:
         extra += [f"{starting} {self.pending}"] if starting else []
         besides = " (" + ", ".join(extra) + ")" if extra else ""
         eta = state.eta()
-        return (
-            f"sweep {state.manifest.name}: {counts['finished']}/{len(state.trials)} done · "
-            f"{training} running{besides} · {counts['failed']} failed · {counts['waiting']} waiting · "
-            f"ETA {duration_text(eta) if eta is not None else 'after the first trial'}"
-        )
+        parts = [
+            f"sweep {state.manifest.name}: {counts['finished']}/{len(state.trials)} done",
+            f"{training} running{besides}",
+        ]
+        parts += [f"{counts[s]} {s}" for s in ("failed", "waiting") if counts[s]]  # what is not there takes no room
+        parts.append(f"ETA {duration_text(eta)}" if eta is not None else "ETA after a trial")
+        return " · ".join(parts)
 
     def change(self, state, line: str) -> None:
         self.state = state
