@@ -68,7 +68,7 @@ def _shipping(directory: Path) -> dict:
 def _ray_start_seconds() -> float:
     code = (
         "import time; t = time.perf_counter(); import ray; "
-        "ray.init(address=\"local\", num_cpus=2, include_dashboard=False, log_to_driver=False); "
+        'ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False); '
         "print(time.perf_counter() - t); ray.shutdown()"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
