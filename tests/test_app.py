@@ -99,8 +99,8 @@ def test_new_run_from_the_app_trains_in_its_own_process_and_fills_the_charts(tmp
             dialog = app.screen
             for field, value in (("n-max", "3"), ("hidden", "16"), ("samples", "off"), ("steps", "300"), ("lr", "x")):
                 dialog.query_one(f"#f-{field}", Input).value = value
-            await pilot.pause()
-            assert "not a number: 'x'" in str(dialog.query_one("#e-lr").render())
+            error = dialog.query_one("#e-lr")  # checked as each field's change message arrives
+            await wait_for(pilot, lambda: "not a number: 'x'" in str(error.render()), what="the field's error")
             await pilot.press("ctrl+s")
             assert isinstance(app.screen, NewRunDialog)  # refused: the value is still wrong
             dialog.query_one("#f-lr", Input).value = "0.01"
