@@ -891,3 +891,27 @@ def test_the_probe_takes_question_mark_for_help_and_forgets_an_error_once_typing
             assert text_of(app, "#probe-error") == ""
 
     asyncio.run(scenario())
+
+
+def test_the_train_header_and_the_heatmap_speak_of_the_same_evaluation(tmp_path):
+    """A new held-out evaluation is drawn in the heatmap as soon as the header shows its figure,
+    even within the charts' one-redraw-a-second pace."""
+    import re
+
+    run = Run.create(tmp_path / "runs" / "evals", small_config())
+
+    async def scenario():
+        app = make_app(tmp_path / "runs", run.path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            for step, worst in ((10, 0.61), (20, 0.72), (30, 0.83)):  # faster than the charts redraw
+                by_length = {"2": 1.0, "4": worst + 0.01, "6": worst}
+                run.append_metrics(
+                    {"kind": "eval", "step": step, "examples": step * 32, "elapsed": step / 100}
+                    | {"accuracy": worst + 0.02, "worst": worst, "accuracy_by_length": by_length}
+                )
+                await wait_for(pilot, lambda w=worst: f"worst length {w:.4f}" in text_of(app, "#train-status"))
+                title = str(app.screen.query_one("#length-map").render())
+                shown = re.search(r"worst (0\.\d{4}) at length", title)
+                assert shown and shown.group(1) == f"{worst:.4f}", title
+
+    asyncio.run(scenario())

@@ -104,6 +104,7 @@ class TrainScreen(RunFollowingScreen):
         super().__init__()
         self.pending = False  # metrics arrived that the charts do not show yet
         self.drawn_at = 0.0
+        self.lengths_drawn = -1  # held-out evaluations the heatmap shows
 
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
@@ -132,11 +133,16 @@ class TrainScreen(RunFollowingScreen):
         return "no run attached: press n to start one (default preset), or F2 to open a run"
 
     def changed(self) -> None:
-        """The status line at once; the charts at most once a second (draw_pending)."""
+        """The status line at once; the charts at most once a second (draw_pending), but a new
+        held-out evaluation at once (a few a run), so the header's worst length and the heatmap's
+        title never speak of different evaluations."""
         self.draw_status()
         self.pending = True
+        evaluations = self.follower.history.evaluations if self.follower is not None else []
         if time.monotonic() - self.drawn_at >= CHART_SECONDS:
             self.draw_pending()
+        elif len(evaluations) != self.lengths_drawn and self.is_current:
+            self._draw_lengths(evaluations)
 
     def draw_pending(self) -> None:
         if self.pending and self.follower is not None and self.is_current:
@@ -258,6 +264,7 @@ class TrainScreen(RunFollowingScreen):
         chart.plot(lines, title=title + (" (log)" if log_y else ""), log_y=log_y, x_label="examples", vertical=marker)
 
     def _draw_lengths(self, evaluations: list[dict]) -> None:
+        self.lengths_drawn = len(evaluations)
         heatmap = self.query_one("#length-map", Heatmap)
         if not evaluations:
             heatmap.show([], title="held-out accuracy by length: waiting for the first evaluation")
