@@ -428,3 +428,23 @@ def test_eval_prices_a_large_evaluation_and_refuses_one_beyond_a_day(trained_run
     assert refused.returncode == 1 and "would take about" in refused.stderr and "--force" in refused.stderr
     forced = seqtui_here("eval", str(trained_run), "--samples", "3000", "--force", "--json")
     assert forced.returncode == 0 and json.loads(forced.stdout)["samples"] == 3000
+
+
+def test_seqtui_train_s_line_shows_an_evaluation_when_it_comes_not_at_the_next_step(tmp_path):
+    """The final evaluation comes after the last step: the line says its figure, as the
+    'finished' line under it does."""
+    import io
+    from types import SimpleNamespace
+
+    from conftest import small_config
+    from rich.console import Console
+
+    from seqtui.cli.display_training import TrainingDisplay
+    from seqtui.core.training import HeldOut, Progress
+    from seqtui.store.run import Run
+
+    run = Run.create(tmp_path / "r", small_config())
+    display = TrainingDisplay(run, Console(force_terminal=True, width=80, file=io.StringIO()))
+    display.update(Progress(100, 3200, 1.0, 0.1, 0.9, 3200.0, 0.5, 1e-3, 1.0, 1, 6))
+    display.update(HeldOut(100, 3200, 1.0, SimpleNamespace(accuracy=0.95, worst=0.901)))  # type: ignore[arg-type]
+    assert "worst 0.901" in display.bar.tasks[0].fields["line"]

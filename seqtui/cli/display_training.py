@@ -26,6 +26,7 @@ class TrainingDisplay:
         self.last_plain = 0.0
         self.held_out = ""
         self.worst = ""
+        self.last_progress: Progress | None = None
         # below WIDE columns the line keeps what matters (progress, step, accuracy, ETA) within 80
         self.wide = console.width >= WIDE
         columns = (
@@ -78,9 +79,14 @@ class TrainingDisplay:
             self.worst = f"worst {e.worst:.3f}"
             if not self.live and not self.quiet:
                 self.console.print(f"step {event.step:,}: {self.held_out}")
+            elif self.live and self.last_progress is not None:  # the bar's line: this evaluation at once
+                self._show(self.last_progress)
             return
-        if not isinstance(event, Progress):
-            return
+        if isinstance(event, Progress):
+            self.last_progress = event
+            self._show(event)
+
+    def _show(self, event: Progress) -> None:
         line = (
             f"step {event.step:,}  loss {event.loss:.4f}  acc {event.accuracy:.4f}  "
             f"{event.examples_per_s:,.0f} ex/s  {self.held_out}"
