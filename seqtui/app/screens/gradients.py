@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from seqtui.app.screens.base import RunFollowingScreen
 from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, Chart, Line
+from seqtui.store.layout import distinct_names
 
 
 class GradientsScreen(RunFollowingScreen):
@@ -72,11 +73,16 @@ class GradientsScreen(RunFollowingScreen):
             points = [(t, v) for t, v in enumerate(norms[n], 1) if v is not None and v > 0]
             lines.append(Line([t for t, _ in points], [v for _, v in points], f"length {n}", COLOURS[i % len(COLOURS)]))
         key = " ".join(f"[{RICH_COLOURS[i % len(RICH_COLOURS)]}]■[/] {n}" for i, n in enumerate(shown))
+        about = f"  gradient flow at step {latest['step']:,} " + (
+            f"({len(measured)} measurements)   " if self.size.width >= 100 else " "
+        )
+        plain_key = "lengths " + " ".join(f"■ {n}" for n in shown)
+        # one line: the run's name gives way (shortened in its middle) before the key wraps
+        room = max(8, self.size.width - 2 - len(about) - len(plain_key))
+        name = distinct_names([follower.run.shown_name], room)[0]
         status.update(
             Text.from_markup(  # rich markup: its colour names are the chart's ANSI colours
-                f"[b]{escape(follower.run.shown_name)}[/]  gradient flow at step {latest['step']:,} "
-                + (f"({len(measured)} measurements)   " if self.size.width >= 100 else " ")
-                + f"lengths {key}"
+                f"[b]{escape(name)}[/]{about}lengths {key}"
             )
         )
         # no legend box: it sits on the top left, where the short lengths' lines are
