@@ -426,6 +426,20 @@ def test_gradients_screen_shows_the_flow_and_its_history(trained_run):
     asyncio.run(scenario())
 
 
+def test_the_gradients_header_keeps_one_line_at_80_columns(trained_run):
+    long = trained_run.path.rename(trained_run.path.parent / "lstm-match-random-1130-121938-a-long-name")
+
+    async def scenario():
+        app = make_app(long.parent, long)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("f6")
+            await wait_for(pilot, lambda: "gradient flow at step" in text_of(app, "#gradients-status"), what="it")
+            header = text_of(app, "#gradients-status")
+            assert "\n" not in header and len(header) <= 78 and header.endswith("■ 2"), header
+
+    asyncio.run(scenario())
+
+
 def test_export_and_screenshot_keys(trained_run):
     async def scenario():
         app = make_app(trained_run.path.parent, trained_run.path)
