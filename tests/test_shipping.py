@@ -122,3 +122,36 @@ def test_a_trial_kept_elsewhere_trains_there_and_its_run_comes_back_whole(tmp_pa
     assert [r["step"] for r in run.read_metrics() if r.get("event") == "finish"] == [300]
     keeper.close()
     assert not keeper.path.exists()
+
+
+def test_a_stop_brings_the_whole_run_back_even_after_a_parcel_the_driver_never_read(tmp_path):
+    run = Run.create(
+        tmp_path / "runs" / "sweep" / "t", small_config(model=ModelConfig("lstm", 8), budget=Budget(steps=10**6))
+    )
+    keeper = TrialKeeper(pack(run.path), ["--eval-samples", "200", "--threads", "1"], 1, str(tmp_path / "node"))
+    try:
+        deadline = time.time() + 120
+        while Run(keeper.path).raw_status().step < 50:
+            assert time.time() < deadline, "the trial did not start"
+            time.sleep(0.2)
+        assert receive(run.path, keeper.pull(), "n", str(keeper.path))
+        time.sleep(0.5)
+        keeper.pull()  # its answer lost (a driver interrupted while it was on its way)
+        time.sleep(0.5)
+        last = keeper.stop()
+        assert receive(run.path, last, "n", str(keeper.path))
+        _same_except_status(keeper.path, run.path)  # nothing missing: the stop's parcel is whole
+        status = run.status()
+        assert status.state == "stopped" and str(keeper.path) not in status.message  # it speaks of this copy
+        assert [r["event"] for r in run.read_metrics() if r.get("kind") == "event"][-1] == "stop"
+    finally:
+        keeper.close()
+
+
+def test_a_parcel_never_appends_through_a_link(tmp_path):
+    driver, elsewhere = tmp_path / "driver", tmp_path / "elsewhere.jsonl"
+    driver.mkdir()
+    elsewhere.write_text("x\n")
+    (driver / METRICS).symlink_to(elsewhere)
+    assert not receive(driver, {"appended": {METRICS: [2, b"y\n"]}}, "n")
+    assert elsewhere.read_text() == "x\n"

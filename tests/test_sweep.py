@@ -378,3 +378,17 @@ def test_the_local_executor_hands_trials_to_processes_it_prepared_and_leaves_non
     assert not executor.ready  # the one prepared for a fourth trial: ended with the sweep
     with open(f"/proc/{os.getpid()}/task/{os.getpid()}/children") as children:
         assert not children.read().split()
+
+
+def test_a_sweep_keeps_its_own_key_and_an_older_manifest_gets_one(tmp_path):
+    from seqtui.sweep.manifest import Manifest, write_manifest
+
+    spec = SweepSpec.build("k", {"model": "rnn", "steps": 20})
+    manifest = Manifest("k", spec, {})
+    write_manifest(tmp_path / "k", manifest)
+    assert read_manifest(tmp_path / "k").key == manifest.key  # the same sweep, read again
+    assert Manifest("k", spec, {}).key != manifest.key  # another sweep at the same path: another key
+    data = json.loads((tmp_path / "k" / "sweep.json").read_text())
+    del data["key"]  # written before keys were
+    (tmp_path / "k" / "sweep.json").write_text(json.dumps(data))
+    assert len(read_manifest(tmp_path / "k").key) == 16

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,18 +27,22 @@ SHIPPED = WHOLE + APPENDED  # never control.json (the driver's copy is where req
 LIMIT = 1 << 30  # no file of a run is this large; one that is, is not one of ours
 
 
-def _read(path: Path, start: int = 0) -> tuple[bytes, tuple[int, int, int]] | None:
-    """A regular file's bytes from `start`, with its (inode, mtime, size); None if it is missing."""
+def _read(path: Path, since: tuple[int, int, int] | None = None) -> tuple[bytes, int, tuple[int, int, int]] | None:
+    """A regular file's bytes, with where they start and the file's (inode, mtime, size) as read;
+    None if it is missing. `since`: the stamp sent last, for a file only ever appended to: the
+    same file (inode, from the descriptor read, not an earlier stat) grown gives only the new part."""
     try:
         with opened(path) as (fd, info):
             if info.st_size > LIMIT:
                 return None
+            stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+            start = since[2] if since and since[0] == info.st_ino and since[2] <= info.st_size else 0
             os.lseek(fd, start, os.SEEK_SET)
             chunks = []
             while chunk := os.read(fd, 1 << 20):
                 chunks.append(chunk)
             data = b"".join(chunks)
-            return data, (info.st_ino, info.st_mtime_ns, start + len(data))
+            return data, start, (stamp[0], stamp[1], start + len(data))
     except OSError:
         return None
 
@@ -74,26 +79,20 @@ class Outbox:
             self.sent.clear()
         files: dict[str, bytes] = {}
         appended: dict[str, list] = {}
-        for name in APPENDED:
+        # the checkpoint before the metrics: a parcel never holds a checkpoint newer than its metrics
+        # (a resume cuts metrics newer than its checkpoint back); the status last, for the same reason
+        for name in (*WHOLE[:-1], *APPENDED, WHOLE[-1]):
             before = self.sent.get(name)
-            stamp = file_stamp(self.path / name)
-            if stamp is None or stamp == before:
+            if file_stamp(self.path / name) in (None, before):
                 continue
-            # the same file grown: the new part; rewritten (a resume cuts metrics back): all of it
-            start = before[2] if before and before[0] == stamp[0] and before[2] <= stamp[2] else 0
-            read = _read(self.path / name, start)
+            read = _read(self.path / name, before if name in APPENDED else None)
             if read is None:
                 continue
-            appended[name] = [start, read[0]]
-            self.sent[name] = read[1]
-        for name in WHOLE:  # status last: it never speaks of a checkpoint the parcel does not hold
-            stamp = file_stamp(self.path / name)
-            if stamp is None or stamp == self.sent.get(name):
-                continue
-            read = _read(self.path / name)
-            if read is not None:
-                files[name] = read[0]
-                self.sent[name] = read[1]
+            data, start, self.sent[name] = read
+            if name in APPENDED:
+                appended[name] = [start, data]
+            else:
+                files[name] = data
         return {"files": files, "appended": appended}
 
 
@@ -104,23 +103,20 @@ def size(parcel: dict) -> int:
     )
 
 
-def receive(path: Path, parcel: dict, where: str) -> bool:
+def receive(path: Path, parcel: dict, where: str, there: str | None = None) -> bool:
     """Write a parcel into the driver's copy of a run. The status's host becomes `where` (the node
     that trains it, as the driver names it), so readers here take the trainer as remote, alive
-    while its heartbeat is fresh. False if an appended part does not follow what is here (a parcel
-    lost on the way): then the next parcel should be whole."""
+    while its heartbeat is fresh, and its message speaks of this copy, not of `there` (the
+    directory on the node). False if an appended part does not follow what is here (a parcel lost
+    on the way): then the next parcel should be whole."""
     in_order = True
-    for name, (start, data) in parcel.get("appended", {}).items():
+    for name, part in parcel.get("appended", {}).items():
+        start, data = part if isinstance(part, (list, tuple)) and len(part) == 2 else (None, None)
         if name not in APPENDED or not isinstance(data, bytes) or not isinstance(start, int):
             continue
-        target = path / name
-        have = target.stat().st_size if target.exists() else 0
         if start == 0:
-            write_bytes_atomic(target, data)
-        elif start == have:
-            with open(target, "ab") as out:
-                out.write(data)
-        else:
+            write_bytes_atomic(path / name, data)
+        elif not _append(path / name, start, data):
             in_order = False
     files = parcel.get("files", {})
     for name in WHOLE:
@@ -128,13 +124,34 @@ def receive(path: Path, parcel: dict, where: str) -> bool:
         if not isinstance(data, bytes):
             continue
         if name == STATUS:
-            data = _as_remote(data, where)
+            data = _as_remote(data, where, there, str(path))
         write_bytes_atomic(path / name, data)
     return in_order
 
 
-def _as_remote(data: bytes, where: str) -> bytes:
-    """status.json with its host named `where`; left as it came if it is not an object."""
+def _append(target: Path, start: int, data: bytes) -> bool:
+    """`data` added to a regular file (never through a link, a FIFO or a device) that holds exactly
+    `start` bytes; False (nothing written) otherwise."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(target, flags)
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != start:
+            return False
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        return True
+    finally:
+        os.close(fd)
+
+
+def _as_remote(data: bytes, where: str, there: str | None, here: str) -> bytes:
+    """status.json with its host named `where` and the node's directory (`there`) in its message
+    named as this copy (`here`); left as it came if it is not an object."""
     try:
         status = json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -142,4 +159,6 @@ def _as_remote(data: bytes, where: str) -> bytes:
     if not isinstance(status, dict):
         return data
     status["host"] = where[:255]
+    if there and isinstance(status.get("message"), str):
+        status["message"] = status["message"].replace(there, here)
     return json.dumps(status).encode()

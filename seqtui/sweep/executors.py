@@ -31,6 +31,7 @@ from seqtui.store.run import Run
 from seqtui.store.shipping import pack, receive, size
 from seqtui.store.status import ACTIVE_STATES
 from seqtui.sweep.keeper import LINGER, TrialKeeper
+from seqtui.sweep.manifest import read_manifest
 from seqtui.sweep.trial import EXIT_STOPPED, STOPPED
 
 PULL_SECONDS = 2.0  # a trial on a node without the shared disk sends what it wrote this often, and at its end
@@ -297,8 +298,13 @@ class RayExecutor:
         self.logs[name] = log
 
     def _keeper_name(self, run: Run) -> str:
-        """One name per trial and sweep directory, the same for every driver of that sweep."""
-        digest = hashlib.sha256(str(run.path.resolve()).encode()).hexdigest()[:16]
+        """One name per trial of one sweep (its manifest's key: two sweeps at the same path on two
+        drivers' disks never share one), the same for every driver of that sweep."""
+        try:
+            sweep = read_manifest(run.path.parent).key
+        except SeqtuiError:  # not a sweep's trial (or its manifest unreadable): its path alone
+            sweep = str(run.path.resolve())
+        digest = hashlib.sha256(f"{sweep}/{run.path.name}".encode()).hexdigest()[:16]
         return f"trial-{digest}"
 
     def _keep(self, name: str, run: Run, options: list[str]) -> None:
@@ -388,7 +394,7 @@ class RayExecutor:
                 ended.append((name, why))
                 continue
             self._receive(kept, parcel)
-            if parcel.get("code") is not None:
+            if parcel.get("code") is not None and not kept.whole:  # all of it here (else: once more, whole)
                 ended.append((name, failure_of(parcel["code"], kept.run.file(LOG))))
                 self._release(name)
         return ended
@@ -396,7 +402,8 @@ class RayExecutor:
     def _receive(self, kept: _Kept, parcel: dict) -> None:
         began = time.perf_counter()
         kept.where = str(parcel.get("where", kept.where))
-        if not receive(kept.run.path, parcel, kept.where):
+        there = parcel.get("path") if isinstance(parcel.get("path"), str) else None
+        if not receive(kept.run.path, parcel, kept.where, there):
             kept.whole = True
         kept.parcels += 1
         kept.bytes += size(parcel)
@@ -440,10 +447,11 @@ class RayExecutor:
                     pass
                 del self.kept[name]
         stops = {name: kept.actor.stop.remote() for name, kept in self.kept.items()}  # after any pull on its way
+        deadline = time.monotonic() + 180  # for all of them: a lost node does not hold each up in turn
         for name, ref in stops.items():
             kept = self.kept[name]
-            try:
-                self._receive(kept, self.ray.get(ref, timeout=180))  # its checkpoint comes back with it
+            try:  # the whole run as it stopped, with its checkpoint (a pull on its way is not needed)
+                self._receive(kept, self.ray.get(ref, timeout=max(1.0, deadline - time.monotonic())))
             except Exception as error:
                 self._lost(kept.run, f"its Ray node or worker was lost ({_first_line(error)})")
             self._release(name)

@@ -72,7 +72,8 @@ class TrialKeeper:
         write_json_atomic(self.path / CONTROL, {"want": want, "at": time.time()})
 
     def stop(self) -> dict:
-        """End the trial with a checkpoint (SIGTERM), and the parcel that holds it."""
+        """End the trial with a checkpoint (SIGTERM), and the whole run as it left it (whole: a
+        pull whose answer the driver never read cannot leave a gap in its copy)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
@@ -80,7 +81,7 @@ class TrialKeeper:
         except Exception:
             self.process.kill()
             self.process.wait()
-        return self.pull()
+        return self.pull(whole=True)
 
     def close(self) -> None:
         """The driver has the last parcel: the directory goes (the actor is ended by the driver)."""
@@ -90,8 +91,13 @@ class TrialKeeper:
         shutil.rmtree(self.path, ignore_errors=True)
 
     def _linger(self, seconds: float) -> None:
+        ended = None  # when the trial was first seen ended
         while True:
             time.sleep(min(5.0, seconds))
-            if self.process.poll() is not None and time.monotonic() - self.asked > seconds:
-                shutil.rmtree(self.path, ignore_errors=True)
-                os._exit(0)  # nobody came for it: the actor ends
+            if self.process.poll() is None:
+                continue
+            ended = ended or time.monotonic()
+            with self.lock:  # not while a pull collects what is here
+                if time.monotonic() - max(self.asked, ended) > seconds:  # nobody came for it
+                    shutil.rmtree(self.path, ignore_errors=True)
+                    os._exit(0)  # the actor ends

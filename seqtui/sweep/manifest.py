@@ -11,6 +11,8 @@ state, kept as data. Read back checked; manifests written by earlier versions st
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +49,8 @@ class Manifest:
     trials: dict[str, TrialRecord]
     created: float = field(default_factory=time.time)
     format: int = FORMAT  # as read: format 1 kept values as display text (6 significant digits)
+    # this sweep and no other, wherever its directory is: names what it leaves on a cluster (keepers)
+    key: str = field(default_factory=lambda: secrets.token_hex(8))
 
     def holds(self, spec: SweepSpec) -> bool:
         """Whether this is the sweep `spec` asks for. A format-1 manifest wrote values as text
@@ -64,6 +68,7 @@ class Manifest:
             "format": FORMAT,
             "name": self.name,
             "created": self.created,
+            "key": self.key,
             **self.spec.to_dict(),
             "trials": [vars(t) for t in self.trials.values()],
         }
@@ -95,13 +100,17 @@ def read_manifest(directory: Path) -> Manifest:
         trials[record.name] = record
     created = data.get("created")
     version = data.get("format", 1)
-    return Manifest(
+    manifest = Manifest(
         spec.name,
         spec,
         trials,
         created if isinstance(created, (int, float)) else time.time(),
         version if isinstance(version, int) and not isinstance(version, bool) else 1,
     )
+    stored = data.get("key")
+    if isinstance(stored, str) and re.fullmatch(r"[0-9a-f]{16}", stored):  # else a new one (older manifests)
+        manifest.key = stored
+    return manifest
 
 
 def _typed(values: dict) -> dict[str, Any]:
