@@ -392,3 +392,14 @@ def test_a_sweep_keeps_its_own_key_and_an_older_manifest_gets_one(tmp_path):
     del data["key"]  # written before keys were
     (tmp_path / "k" / "sweep.json").write_text(json.dumps(data))
     assert len(read_manifest(tmp_path / "k").key) == 16
+
+
+def test_ray_s_own_errors_reach_the_user_as_one_line():
+    from seqtui.sweep.executors import _cluster_errors
+
+    with pytest.raises(SeqtuiError, match=r"^following trials on the Ray cluster failed: ConnectionError: gone$"):
+        with _cluster_errors("following trials on"):
+            raise ConnectionError("gone\nand a long story after")
+    with pytest.raises(SeqtuiError, match="^ours$"):  # a message of our own passes as it is
+        with _cluster_errors("asking"):
+            raise SeqtuiError("ours")

@@ -19,9 +19,10 @@ import secrets
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Iterator, Protocol
 
 from seqtui.core.threads import cores
 from seqtui.session.launch import Prepared, log_tail, spawn, threads_env
@@ -289,6 +290,10 @@ class RayExecutor:
 
     # -- trials -----------------------------------------------------------------------------------
     def start(self, name: str, run: Run, args: list[str]) -> None:
+        with _cluster_errors("handing a trial to"):
+            self._start(name, run, args)
+
+    def _start(self, name: str, run: Run, args: list[str]) -> None:
         if not self.shared:
             self._keep(name, run, args[2:])  # the options after `trial RUN`: RUN is the keeper's own
             return
@@ -334,6 +339,10 @@ class RayExecutor:
         self.kept[name] = _Kept(run, actor, control_at=run.control()[1])
 
     def adopt(self, name: str, run: Run) -> bool:
+        with _cluster_errors("asking"):
+            return self._adopt(name, run)
+
+    def _adopt(self, name: str, run: Run) -> bool:
         if self.shared:
             return False  # a task dies with its driver; the trial holds its run's lock while it trains
         try:
@@ -349,7 +358,8 @@ class RayExecutor:
         return True
 
     def poll(self) -> list[tuple[str, str | None]]:
-        return self._poll_tasks() + self._poll_kept()
+        with _cluster_errors("following trials on"):
+            return self._poll_tasks() + self._poll_kept()
 
     def _poll_tasks(self) -> list[tuple[str, str | None]]:
         if not self.refs:
@@ -459,6 +469,17 @@ class RayExecutor:
     def close(self) -> None:
         if self.started_here:
             self.ray.shutdown()
+
+
+@contextmanager
+def _cluster_errors(doing: str) -> Iterator[None]:
+    """Ray's own errors (the head node gone, the connection lost) as one line, not a traceback."""
+    try:
+        yield
+    except SeqtuiError:
+        raise
+    except Exception as error:
+        raise SeqtuiError(f"{doing} the Ray cluster failed: {_first_line(error)}") from None
 
 
 def _first_line(error: BaseException) -> str:
