@@ -383,8 +383,9 @@ class RayExecutor:
                 if at is not None and at != kept.control_at:  # asked here (the app, seqtui stop): there too
                     kept.control_at = at
                     kept.actor.request.remote(want)
-                # the keeper answers after PULL_SECONDS, or as soon as its trial ends
-                kept.pending = kept.actor.pull.remote(kept.whole, PULL_SECONDS)
+                # the keeper answers after PULL_SECONDS, or as soon as its trial ends; a whole
+                # parcel (adopted, or one went missing) at once
+                kept.pending = kept.actor.pull.remote(kept.whole, 0.0 if kept.whole else PULL_SECONDS)
                 kept.whole = False
         pending = {kept.pending: name for name, kept in self.kept.items() if kept.pending is not None}
         if not pending:
@@ -450,7 +451,15 @@ class RayExecutor:
                 pass
         self.refs.clear()
         for name, kept in list(self.kept.items()):
-            if not kept.parcels and not kept.adopted:  # queued for a node (or just started): nothing to keep
+            if not kept.parcels and kept.adopted and kept.pending is not None:  # running, or still queued?
+                ready, _ = self.ray.wait([kept.pending], timeout=5)  # an adopted keeper's first pull: at once
+                if ready:
+                    kept.pending = None
+                    try:
+                        self._receive(kept, self.ray.get(ready[0]))
+                    except Exception:
+                        pass
+            if not kept.parcels:  # queued for a node (or just started): nothing to keep, nothing to train later
                 try:
                     self.ray.kill(kept.actor, no_restart=True)
                 except Exception:
