@@ -29,9 +29,26 @@ from seqtui.session.launch import spawn, start_training
 from seqtui.store.run import Run
 
 
+@pytest.fixture(autouse=True)
+def remembered_notifications(monkeypatch):
+    """Every notification an app shows, kept in `app.said`: a toast may time out before a test on
+    a busy machine looks for it."""
+    from seqtui.app.app import SeqtuiApp
+
+    notify = SeqtuiApp.notify
+
+    def remembering(self, message, *args, **kwargs):
+        self.__dict__.setdefault("said", []).append(str(message))
+        return notify(self, message, *args, **kwargs)
+
+    monkeypatch.setattr(SeqtuiApp, "notify", remembering)
+
+
 def form_built(app) -> bool:
     """The new-run form on screen with its fields (they are composed just after it is shown)."""
-    return isinstance(app.screen, NewRunDialog) and bool(app.screen.query("#start"))
+    if not (isinstance(app.screen, NewRunDialog) and app.screen.query("#start")):
+        return False
+    return all(field.is_mounted for field in app.screen.query(Input))  # before, a value set is not seen
 
 
 async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
@@ -112,7 +129,7 @@ def test_new_run_from_the_app_trains_in_its_own_process_and_fills_the_charts(tmp
             line = text_of(app, "#train-status")  # starting, or already running: its trainer was prepared
             assert run.shown_name in line and ("starting" in line and "loading torch" in line or "running" in line)
             await pilot.press("c")  # not a second trainer beside the first
-            assert any("is training already" in n.message for n in app._notifications)
+            assert any("is training already" in m for m in app.said)
             await wait_for(pilot, lambda: run.path not in app.launching, what="the trainer to take the run")
             status = run.raw_status()
             assert status.pid and status.pid != os.getpid()  # a separate process
@@ -619,7 +636,7 @@ def test_smoothing_over_few_points_is_lighter_and_says_so(trained_run):
             await wait_for(pilot, lambda: len(app.screen.follower.history.loss) == 40, what="the history")
             await pilot.press("m")  # 0.9 -> 0.97: over 40 points at most 1 - 20/40
             await wait_for(pilot, lambda: "smoothing 0.5" in text_of(app, "#train-values"), what="the weight used")
-            assert any("0.97 asked; 0.5 used" in n.message for n in app._notifications)
+            assert any("0.97 asked; 0.5 used" in m for m in app.said)
 
     asyncio.run(scenario())
 
@@ -783,7 +800,7 @@ def test_continuing_a_finished_run_says_so_at_once_and_read_only_refuses(trained
             await pilot.press("f3")
             app.read_only = False
             await pilot.press("c")  # the trainer takes seconds to start: the app says so at once
-            assert any(m.startswith("starting lstm-small for") for m in (n.message for n in app._notifications))
+            assert any(m.startswith("starting lstm-small for") for m in app.said)
             await wait_for(pilot, lambda: trained_run.status().step > 150, timeout=120, what="the continued run")
             await wait_for(pilot, lambda: not trained_run.status().active, timeout=120, what="it to finish")
 
@@ -819,7 +836,7 @@ def test_the_new_run_form_opens_on_its_first_field_and_keeps_its_buttons_and_the
         app = make_app(tmp_path / "runs")
         async with app.run_test(size=(80, 24)) as pilot:
             await pilot.press("f3", "n", "n")  # a word at once; a second n while it builds opens it once
-            assert any("opening the new-run form" in n.message for n in app._notifications)
+            assert any("opening the new-run form" in m for m in app.said)
             await wait_for(pilot, lambda: form_built(app), what="the dialog")
             form = app.screen
             assert sum(isinstance(s, NewRunDialog) for s in app.screen_stack) == 1
@@ -847,7 +864,7 @@ def test_a_screen_that_needs_torch_says_so_at_once_and_opens_when_it_is_loaded(t
         monkeypatch.setattr(app, "torch_loaded", lambda: loaded["torch"])
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("f4")
-            assert any("loading torch for the probe" in n.message for n in app._notifications)
+            assert any("loading torch for the probe" in m for m in app.said)
             loaded["torch"] = True  # as it is once the background import is done
             await wait_for(pilot, lambda: type(app.screen).__name__ == "ProbeScreen", what="the probe screen")
             await pilot.press("f2")
@@ -879,7 +896,7 @@ def test_keys_from_the_runs_list_answer_and_lead_back_where_they_came_from(tmp_p
             assert isinstance(app.screen, RunsScreen)
             table.move_cursor(row=[str(table.get_row_at(i)[0]) for i in range(3)].index("lstm-small"))
             await pilot.press("s")
-            assert any("is finished: nothing to stop" in n.message for n in app._notifications)
+            assert any("is finished: nothing to stop" in m for m in app.said)
             await pilot.press("f1")
             assert app.screen.query("HelpPanel")
             await pilot.press("escape")

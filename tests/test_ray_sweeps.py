@@ -128,7 +128,8 @@ def test_a_lost_worker_and_a_killed_driver_on_a_cluster_without_a_shared_disk(tm
         wait_until(lambda: shipped_a_checkpoint(kept) and shipped_a_checkpoint(lost), 120, "checkpoints to come back")
         os.kill(_keeper_of(lost), signal.SIGKILL)  # its worker (or its node) is gone
         sweep_log = root / "c" / "sweep.log"
-        wait_until(lambda: "lstm-s1: failed: its Ray node or worker was lost" in sweep_log.read_text(), 60, "the loss")
+        wait_until(lambda: read_manifest(root / "c").trials["lstm-s1"].state == "failed", 60, "the loss")
+        assert "lstm-s1: failed: its Ray node or worker was lost" in sweep_log.read_text()
         record = read_manifest(root / "c").trials["lstm-s1"]
         assert record.state == "failed" and "ActorDiedError" in record.reason
         assert lost.status().state == "interrupted"  # no longer said to train
