@@ -187,7 +187,7 @@ class CompareScreen(SeqtuiScreen):
                 legend=False,
             )
         else:
-            train = f"train accuracy, smoothing ≤ {weight:g}"
+            train = f"train acc., smoothing ≤ {weight:g}"  # whole in a chart half of 80 columns
             title = "held-out accuracy, worst length" if mode == "held-out" else train
             chart.plot(acc_lines, title=title, y_range=(low, 1.0), x_label=x_label, legend=False)
 
