@@ -44,6 +44,17 @@ def _events(run: Run) -> list[tuple[str, int]]:
     return [(r["event"], r["step"]) for r in run.read_metrics() if r.get("kind") == "event"]
 
 
+def _driver(*args: str) -> subprocess.Popen:
+    """A sweep's driver in its own process, to be killed or stopped mid-sweep."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "seqtui", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+
+
 def _keeper_of(run: Run) -> int:
     """The process that keeps a trial on its node: the parent of the trainer whose pid came back."""
     with open(f"/proc/{run.raw_status().pid}/stat") as handle:
@@ -112,13 +123,7 @@ def test_a_lost_worker_and_a_killed_driver_on_a_cluster_without_a_shared_disk(tm
     where = ["--name", "c", "--root", str(root), "--ray", ray_cluster, "--threads", "1"]
     where += ["--no-ray-shared-disk", "--ray-workdir", str(node)]
     command = ["sweep", "--model", "lstm", "--seeds", "2", "--steps", "5000", *TINY, "--checkpoint-every", "1600"]
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "seqtui", *command, *where],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-    )
+    driver = _driver(*command, *where)
     kept, lost = Run(root / "c" / "lstm-s0"), Run(root / "c" / "lstm-s1")
     try:
 
@@ -162,13 +167,7 @@ def test_a_sweep_stopped_without_a_shared_disk_brings_back_each_trial_s_last_che
     where = ["--name", "t", "--root", str(root), "--ray", "--threads", "1", "--no-ray-shared-disk"]
     where += ["--ray-workdir", str(node)]
     command = ["sweep", "--model", "lstm", "--seeds", "1", "--steps", "5000", *TINY, "--checkpoint-every", "16000"]
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "seqtui", *command, *where],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, OMP_NUM_THREADS="1"),
-    )
+    driver = _driver(*command, *where)
     trial = Run(root / "t" / "lstm")
     wait_until(lambda: trial.raw_status().state == "running" and trial.raw_status().step > 0, 120, "training")
     driver.send_signal(signal.SIGTERM)

@@ -253,7 +253,6 @@ class RayExecutor:
         self.shared = self.shares_disk() if shared_disk is None else shared_disk
         self.workroot = workroot
         self.kept: dict[str, _Kept] = {}
-        self.traffic: dict[str, tuple[int, int, float]] = {}  # trial -> (parcels, bytes, seconds), once it ended
         if self.shared:
             self.disk = "the nodes share this disk" + (" (each was asked)" if detected else "")
         else:
@@ -305,8 +304,8 @@ class RayExecutor:
     def _keeper_name(self, run: Run) -> str:
         """One name per trial of one sweep (its manifest's key: two sweeps at the same path on two
         drivers' disks never share one), the same for every driver of that sweep."""
-        try:
-            sweep = read_manifest(run.path.parent).key
+        try:  # read each time: the key on disk is the one a later driver reads (an older manifest's
+            sweep = read_manifest(run.path.parent).key  # is written, with a new key, as the sweep starts)
         except SeqtuiError:  # not a sweep's trial (or its manifest unreadable): its path alone
             sweep = str(run.path.resolve())
         digest = hashlib.sha256(f"{sweep}/{run.path.name}".encode()).hexdigest()[:16]
@@ -422,7 +421,6 @@ class RayExecutor:
 
     def _release(self, name: str) -> None:
         kept = self.kept.pop(name)
-        self.traffic[name] = (kept.parcels, kept.bytes, kept.seconds)
         kept.actor.close.remote()  # its directory goes, then the actor
         try:  # what shipping it cost, where the run's own story is told
             with open(kept.run.file(LOG), "a") as out:
