@@ -38,7 +38,7 @@ async def draw(root: Path, lstm: Path, rnn: Path) -> None:
         await pilot.pause(0.5)
         app.save_screenshot("train.svg", path=str(OUT))
         await pilot.press("f4")
-        while app.screen.model is None:
+        while getattr(app.screen, "model", None) is None:  # torch loads first, then the probe screen
             await pilot.pause(0.05)
         await pilot.press(*"3 1 4 1 5 9 2 6 3 1 4 1 5 9 2 7", "enter")
         await pilot.pause(0.3)
