@@ -98,6 +98,10 @@ def test_every_setting_walks_from_the_new_run_form_to_the_trainer_and_config_jso
         app = make_app(tmp_path / "runs")
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("f3", "n")
+            for _ in range(1200):  # the form is built just after its notice is on screen
+                if isinstance(app.screen, NewRunDialog) and all(f.is_mounted for f in app.screen.query(Input)):
+                    break
+                await pilot.pause(0.05)
             dialog = app.screen
             assert isinstance(dialog, NewRunDialog)
             for setting in SETTINGS:  # the form has a field for every setting, and reads each back
