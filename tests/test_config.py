@@ -423,6 +423,7 @@ def test_the_tutorial_preset_is_the_tutorials_recipe_from_the_command_line_and_t
         TaskConfig(),
     )
     assert (config.warmup, config.curriculum) == (0.0, 0.0)  # every length from the first step, as it trained
+    assert config.device == "cpu"  # on a GPU box too: batches of one are faster on the CPU
     assert Trainer(config).fast is True  # the NumPy step: the tutorial's recipe, fast
     result = seqtui_command(
         "train",

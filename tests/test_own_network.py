@@ -21,6 +21,7 @@ import torch
 from conftest import seqtui_command, seqtui_here, small_config
 
 from seqtui.settings import networks
+from seqtui.settings.presets import model_preset
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "forget-rnn"
 SEQTUI = Path(__file__).resolve().parent.parent / "seqtui"
@@ -115,7 +116,9 @@ def test_an_installed_model_through_the_command_line_and_a_sweep_beside_the_lstm
     assert trained.returncode == 0, trained.stderr
     config = json.loads((run / "config.json").read_text())
     assert config["model"] == {"model": "forget-rnn", "hidden": 8, "init": "default", "package": "seqtui-forget-rnn"}
-    assert config["lr"] == 2e-2 and config["batch_size"] == 256  # the GRU's preset, as its spec says
+    # the GRU's preset, as its spec says: the card's on a machine with one (no --device: auto)
+    expected = model_preset("gru", gpu=torch.cuda.is_available())
+    assert (config["lr"], config["batch_size"]) == (expected["lr"], expected["batch_size"])
     evaluated = seqtui_here("eval", str(run), "--samples", "200", "--json")
     assert evaluated.returncode == 0 and json.loads(evaluated.stdout)["worst"] >= 0, evaluated.stderr
     predicted = seqtui_here("predict", str(run), "1212", "--json")

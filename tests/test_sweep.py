@@ -403,3 +403,22 @@ def test_ray_s_own_errors_reach_the_user_as_one_line():
     with pytest.raises(SeqtuiError, match="^ours$"):  # a message of our own passes as it is
         with _cluster_errors("asking"):
             raise SeqtuiError("ours")
+
+
+def test_a_tutorial_sweep_on_a_gpu_box_trains_on_the_cpu_as_its_preset_says(tmp_path, monkeypatch):
+    """On a GPU box a sweep's trials take the card, except where the preset names a device."""
+    import torch
+    from conftest import seqtui_here
+
+    from seqtui.core import training
+
+    real = training.resolve_device
+    monkeypatch.setattr(training, "resolve_device", lambda name: torch.device("cuda") if name == "auto" else real(name))
+    swept = seqtui_here(
+        "sweep", "--preset", "tutorial", "--n-max", "2,3", "--steps", "30", "--eval-samples", "60",
+        "--root", str(tmp_path), "--name", "tut",
+    )  # fmt: skip
+    assert swept.returncode == 0, swept.stderr
+    trials = list_runs(tmp_path / "tut")
+    assert len(trials) == 2
+    assert {t.run.config().device for t in trials} == {"cpu"} and {t.state for t in trials} == {"finished"}

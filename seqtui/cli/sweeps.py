@@ -112,12 +112,15 @@ def cmd_sweep(args: Namespace) -> int:
             preset=args.preset or top.get("preset") or "default",
             eval_samples=eval_samples,
         )
-    if "device" not in spec.settings and not continuing:
+    from seqtui.settings.presets import PRESETS
+
+    preset_device = PRESETS.get(spec.preset, {}).get("device")  # the tutorial's: the CPU
+    if "device" not in spec.settings and preset_device is None and not continuing:
         from seqtui.core.training import resolve_device  # on a GPU box "auto" means the GPU: its presets,
 
         if resolve_device("auto").type == "cuda":  # one trial at a time, a GPU per Ray task
             spec.settings["device"] = "cuda"
-    device = str(spec.settings.get("device", "cpu"))
+    device = str(spec.settings.get("device", preset_device or "cpu"))
     parallel, threads = split_cores(args.parallel, device)
     threads = args.threads or threads
     executor: Executor

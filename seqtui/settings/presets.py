@@ -37,8 +37,11 @@ def model_preset(model: str, gpu: bool = False) -> dict[str, Any]:
 EVALUATIONS = 20  # held-out evaluations over a run's budget, by default
 
 # the tutorial's recipe exactly: its rnn (H=50, torch's default initialisation), one example per
-# step, Adam at 1e-3 without decay or clipping, 100,000 steps, match task with random negatives
+# step, Adam at 1e-3 without decay or clipping, 100,000 steps, match task with random negatives;
+# on the CPU, where it trained, even on a GPU box: one example per step keeps a card waiting on its
+# launches, and the CPU's NumPy step (seqtui.core.fastrnn) is faster (bench/results.md)
 TUTORIAL = {
+    "device": "cpu",
     "warmup": 0.0,
     "curriculum": 0.0,
     "task": "match",
