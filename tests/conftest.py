@@ -72,6 +72,29 @@ def seqtui_here(*args: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(["seqtui", *args], code, out.getvalue(), err.getvalue())
 
 
+def form_ready(app) -> bool:
+    """The new-run form on screen with every field, each widget of it mounted. It is built just
+    after its notice is on screen, and its fields mount over several passes: a field read or set
+    before then is not there, and an app closed meanwhile fails in Textual's Select."""
+    from seqtui.app.screens.dialogs import NewRunDialog
+    from seqtui.settings.registry import SETTINGS
+
+    screen = app.screen
+    if not isinstance(screen, NewRunDialog) or not screen.query("#start"):
+        return False
+    if not all(screen.query(f"#f-{setting.name}") for setting in SETTINGS):
+        return False
+    return all(widget.is_mounted for widget in screen.query("*"))
+
+
+async def wait_for_form(pilot, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not form_ready(pilot.app):
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for the new-run form")
+        await pilot.pause(0.05)
+
+
 def wait_until(condition, timeout: float = 60.0, what: str = "condition") -> None:
     """Wait for a condition, not for a time: a busy machine only makes it slower."""
     deadline = time.monotonic() + timeout

@@ -10,7 +10,7 @@ import time
 
 import pytest
 import torch
-from conftest import small_config
+from conftest import form_ready, small_config
 from textual.widgets import DataTable, Input, Static
 
 from seqtui.app import make_app
@@ -20,6 +20,7 @@ from seqtui.app.screens.evaluate import EvaluateScreen
 from seqtui.app.screens.train import TrainScreen
 from seqtui.app.widgets.chart import Chart
 from seqtui.app.widgets.heatmap import Heatmap
+from seqtui.app.widgets.keybar import KeyBar
 from seqtui.core.checkpoint import save_checkpoint
 from seqtui.core.models import ModelConfig
 from seqtui.core.tasks import TaskConfig
@@ -44,11 +45,7 @@ def remembered_notifications(monkeypatch):
     monkeypatch.setattr(SeqtuiApp, "notify", remembering)
 
 
-def form_built(app) -> bool:
-    """The new-run form on screen with its fields (they are composed just after it is shown)."""
-    if not (isinstance(app.screen, NewRunDialog) and app.screen.query("#start")):
-        return False
-    return all(field.is_mounted for field in app.screen.query(Input))  # before, a value set is not seen
+form_built = form_ready  # the name these tests use
 
 
 async def wait_for(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
@@ -774,9 +771,56 @@ def test_every_screen_shows_quit_in_its_footer_at_80_columns(trained_run):
             for key in ("f2", "f3", "f4", "f5", "f6", "f7", "f8"):
                 await pilot.press(key)
                 await pilot.pause()
-                footer = app.screen.query_one("Footer")
-                first = [k for k in footer.query("FooterKey")][0]
-                assert first.description == "Quit" and first.region.right <= 80, key  # first, and on screen
+                bar = app.screen.query_one(KeyBar)
+                _, spans = bar.line(bar.size.width)
+                assert spans[0][2].description == "Quit" and spans[0][1] <= 80, key  # first, and on screen
+                assert spans[-1][2].key == "ctrl+p" and spans[-1][1] == 80, key  # the palette at the right end
+
+    asyncio.run(scenario())
+
+
+def test_a_screen_shown_the_first_time_parses_no_stylesheet_again_and_a_theme_still_reaches_it(tmp_path):
+    async def scenario():
+        app = make_app(tmp_path / "runs")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            reparsed = []
+            real = app.stylesheet.reparse
+            app.stylesheet.reparse = lambda: (reparsed.append(app.screen), real())[1]
+            for key in ("f3", "f6", "f7", "f8", "f2"):
+                await pilot.press(key)
+                await pilot.pause()
+            assert reparsed == []  # each was ~0.1 s on a 2-core box: a whole parse and restyle
+            nav = app.screen.query_one("#nav")
+            dark = nav.styles.background
+            app.theme = "textual-light"
+            await pilot.pause()
+            await pilot.press("f3")
+            await pilot.pause()
+            assert reparsed and app.screen.query_one("#nav").styles.background != dark  # the new theme's colours
+
+    asyncio.run(scenario())
+
+
+def test_the_keys_line_draws_whole_keys_and_a_click_presses_one(tmp_path):
+    async def scenario():
+        app = make_app(tmp_path / "runs")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("f3")
+            await pilot.pause()
+            bar = app.screen.query_one(KeyBar)
+            line, spans = bar.line(80)
+            assert line.cell_len == 80 and line.plain.endswith("▏^p palette")
+            for start, end, shown in spans[:-1]:  # each key where it says it is
+                assert line.plain[start:end] == f"{shown.display} {shown.description}"
+            narrow, kept = bar.line(40)  # the first keys that fit, whole; the palette kept
+            assert narrow.cell_len == 40 and narrow.plain.endswith("▏^p palette")
+            assert 1 <= len(kept) - 1 < len(spans) - 1
+            assert [s for _, _, s in kept[:-1]] == [s for _, _, s in spans[: len(kept) - 1]]
+            assert not [w for w in narrow.plain.split() if w not in line.plain.split()]  # no word cut
+            start = next(start for start, _, shown in spans if shown.description == "New")
+            await pilot.click(KeyBar, offset=(start, 0))
+            await wait_for(pilot, lambda: form_built(app), what="the new-run form")
 
     asyncio.run(scenario())
 

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 import torch
-from conftest import seqtui_command, seqtui_here, small_config, train_until_stopped_at
+from conftest import seqtui_command, seqtui_here, small_config, train_until_stopped_at, wait_for_form
 
 from seqtui.core.checkpoint import load_checkpoint
 from seqtui.core.training import Trainer
@@ -98,10 +98,7 @@ def test_every_setting_walks_from_the_new_run_form_to_the_trainer_and_config_jso
         app = make_app(tmp_path / "runs")
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("f3", "n")
-            for _ in range(1200):  # the form is built just after its notice is on screen
-                if isinstance(app.screen, NewRunDialog) and all(f.is_mounted for f in app.screen.query(Input)):
-                    break
-                await pilot.pause(0.05)
+            await wait_for_form(pilot)
             dialog = app.screen
             assert isinstance(dialog, NewRunDialog)
             for setting in SETTINGS:  # the form has a field for every setting, and reads each back
@@ -445,6 +442,7 @@ def test_the_tutorial_preset_is_the_tutorials_recipe_from_the_command_line_and_t
         app = make_app(tmp_path / "runs")
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("f3", "n")
+            await wait_for_form(pilot)
             dialog = app.screen
             dialog.query_one("#f-preset", Select).value = "tutorial"
             await pilot.pause(0.3)

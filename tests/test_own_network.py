@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import seqtui_command, seqtui_here, small_config
+from conftest import seqtui_command, seqtui_here, small_config, wait_for_form
 
 from seqtui.settings import networks
 from seqtui.settings.presets import model_preset
@@ -187,11 +187,7 @@ def test_the_new_run_form_offers_installed_models_and_says_why_one_cannot_be_use
         app = make_app(tmp_path / "runs")
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("f3", "n")
-            for _ in range(1200):  # the form is built just after its notice is on screen
-                if type(app.screen).__name__ == "NewRunDialog" and app.screen.query("#start"):
-                    break
-                await pilot.pause(0.05)
-            await pilot.pause()
+            await wait_for_form(pilot)
             form = app.screen
             model = form.query_one("#f-model", Select)
             options = [value for _, value in model._options]

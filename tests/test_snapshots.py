@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import wait_for_form
 
 from seqtui.app import make_app
 from seqtui.core.checkpoint import save_checkpoint
@@ -123,14 +124,10 @@ def test_train_screen(snap_compare, runs_root, size):
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_new_run_dialog(snap_compare, runs_root, size):
-    from seqtui.app.screens.dialogs import NewRunDialog
 
     async def open_form(pilot):
         await pilot.press("f3", "n")
-        for _ in range(200):
-            if isinstance(pilot.app.screen, NewRunDialog) and pilot.app.screen.query("#start"):
-                break
-            await pilot.pause(0.05)
+        await wait_for_form(pilot)
         pilot.app.clear_notifications()  # "opening the new-run form": not part of the picture
         for _ in range(100):  # until its toast has gone from every screen
             if not any(screen.query("Toast") for screen in pilot.app.screen_stack):

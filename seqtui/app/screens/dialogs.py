@@ -9,8 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
+from seqtui.app.widgets.keybar import KeyBar
 from seqtui.settings.config import TrainConfig
 from seqtui.settings.errors import SeqtuiError, SettingError
 from seqtui.settings.limits import check_training_fits
@@ -131,7 +132,7 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Start (ctrl+s)", id="start", variant="primary")
                 yield Button("Cancel (esc)", id="cancel")
-        yield Footer(compact=True)  # the form's keys, not those of the screen under it
+        yield KeyBar()  # the form's keys, not those of the screen under it
 
     def on_select_changed(self, event: Select.Changed) -> None:
         key = (event.select.id or "")[2:]

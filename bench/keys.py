@@ -1,0 +1,120 @@
+"""How long a key takes to change the screen, as a user at a terminal sees it.
+
+    python bench/keys.py                 # 80x24, idle and beside a CPU-bound process
+    python bench/keys.py --size 100x30 --rounds 5
+
+`seqtui` runs in a tmux window on a runs root with one small trained run; each key is sent with
+`tmux send-keys` and the pane is read every 5 ms until it changes (colours included). Each screen
+key is pressed twice in one app: the first showing builds the screen, the second shows it again.
+Down on the runs list is the floor (a key that changes one row). Needs tmux.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENS = ["F3", "F6", "F7", "F8", "F2"]  # the screens that need no torch, then back to the list
+
+
+def seqtui(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "seqtui", *args], check=True, capture_output=True, cwd=ROOT)
+
+
+def capture(session: str) -> str:
+    return subprocess.run(["tmux", "capture-pane", "-p", "-e", "-t", session], capture_output=True, text=True).stdout
+
+
+def press(session: str, key: str, limit: float = 10.0) -> float | None:
+    before = capture(session)
+    started = time.perf_counter()
+    subprocess.run(["tmux", "send-keys", "-t", session, key], check=True)
+    while time.perf_counter() - started < limit:
+        if capture(session) != before:
+            return time.perf_counter() - started
+        time.sleep(0.005)
+    return None
+
+
+def one_app(runs: Path, size: str, keys: list[str]) -> list[float | None]:
+    session = f"seqtui-keys-{os.getpid()}-{time.monotonic_ns()}"
+    width, height = size.split("x")
+    command = f"cd {ROOT} && {sys.executable} -m seqtui --root {runs}"
+    for attempt in range(5):  # a tmux server ending with its last session refuses a new one for a moment
+        started = subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", width, "-y", height, command])
+        if started.returncode == 0:
+            break
+        time.sleep(0.5)
+    else:
+        raise SystemExit("tmux could not start a session")
+    try:
+        time.sleep(4)  # started and drawn
+        times = []
+        for key in keys:
+            times.append(press(session, key))
+            time.sleep(1.2)  # settled
+        return times
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def measure(runs: Path, size: str, rounds: int) -> dict[str, list[float]]:
+    found: dict[str, list[float]] = {}
+    keys = ["Down", "Up", *SCREENS, *SCREENS]
+    for _ in range(rounds):
+        times = one_app(runs, size, keys)
+        for index, (key, seconds) in enumerate(zip(keys, times)):
+            if seconds is None:
+                continue
+            if key in ("Down", "Up"):
+                label = "Down/Up on the runs list (the floor)"
+            elif key == "F2":
+                label = "F2 (the runs list, built at start)"
+            else:
+                label = f"{key} {'first showing' if index < 2 + len(SCREENS) else 'shown again'}"
+            found.setdefault(label, []).append(seconds)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", default="80x24")
+    parser.add_argument("--rounds", type=int, default=3, help="apps started, each key pressed once in each")
+    args = parser.parse_args()
+    if shutil.which("tmux") is None:
+        raise SystemExit("bench/keys.py needs tmux")
+    with tempfile.TemporaryDirectory(prefix="seqtui-keys-") as tmp:
+        runs = Path(tmp) / "runs"
+        for name in ("small", "other"):  # two: Down moves between them
+            seqtui(
+                "train", "--model", "lstm", "--hidden", "16", "--n-max", "3", "--samples", "20k",
+                "--eval-samples", "300", "--run-dir", str(runs / name), "--quiet",
+            )  # fmt: skip
+        results = {"idle": measure(runs, args.size, args.rounds)}
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            results["beside a CPU-bound process"] = measure(runs, args.size, args.rounds)
+        finally:
+            hog.kill()
+    print(f"key to screen change at {args.size}, ms: median (slowest) over {args.rounds} apps")
+    labels = list(results["idle"])
+    print(f"| key | {' | '.join(results)} |")
+    print(f"| --- |{' ---: |' * len(results)}")
+    for label in labels:
+        cells = []
+        for found in results.values():
+            times = found.get(label, [])
+            cells.append(f"{1000 * statistics.median(times):.0f} ({1000 * max(times):.0f})" if times else "-")
+        print(f"| {label} | {' | '.join(cells)} |")
+
+
+if __name__ == "__main__":
+    main()
