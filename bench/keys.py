@@ -48,7 +48,7 @@ def one_app(runs: Path, size: str, keys: list[str]) -> list[float | None]:
     session = f"seqtui-keys-{os.getpid()}-{time.monotonic_ns()}"
     width, height = size.split("x")
     command = f"cd {ROOT} && {sys.executable} -m seqtui --root {runs}"
-    for attempt in range(5):  # a tmux server ending with its last session refuses a new one for a moment
+    for _ in range(5):  # a tmux server ending with its last session refuses a new one for a moment
         started = subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", width, "-y", height, command])
         if started.returncode == 0:
             break

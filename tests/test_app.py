@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import os
 import shutil
 import time
@@ -330,6 +331,33 @@ def test_probe_refuses_a_checkpoint_with_non_finite_weights_and_says_why(tmp_pat
     asyncio.run(scenario())
 
 
+def test_f5_shows_three_runs_whole_at_80_columns(trained_run):
+    root = trained_run.path.parent
+    names = ["lstm-match-random-1130-122709", "lstm-match-random-1130-123352"]
+    for name in names:
+        shutil.copytree(trained_run.path, root / name)
+
+    async def scenario():
+        app = make_app(root, trained_run.path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.compare = {root / name for name in names}
+            await pilot.press("f5")
+            screen = app.screen
+            screen.query_one("#eval-samples", Input).value = "600"
+            await pilot.press("e")
+            table = screen.query_one("#eval-table", DataTable)
+            await wait_for(pilot, lambda: table.row_count == 3, what="the results")
+            await pilot.pause()
+            assert len(table.columns) == 4 and table.virtual_size.width <= table.size.width  # none cut off
+            assert table.region.right <= 80
+            headers = [str(column.label) for column in table.columns.values()][1:]
+            assert len(set(headers)) == 3  # told apart
+            for selector in ("#eval-error", "#eval-runs"):  # one line each
+                assert len(text_of(app, selector)) <= 78, selector
+
+    asyncio.run(scenario())
+
+
 def test_evaluation_completes_and_can_be_cancelled(trained_run):
     async def scenario():
         app = make_app(trained_run.path.parent, trained_run.path)
@@ -351,7 +379,7 @@ def test_evaluation_completes_and_can_be_cancelled(trained_run):
             table = screen.query_one("#eval-table", DataTable)
             await wait_for(pilot, lambda: table.row_count == 5, what="the results")
             assert screen.query_one("#eval-chart", Chart).lines
-            assert "beyond the training range" in text_of(app, "#eval-error")
+            assert "beyond training" in text_of(app, "#eval-error")
             screen.query_one("#eval-samples", Input).value = "20000000"
             await pilot.press("e")
             await pilot.pause(0.3)
@@ -553,6 +581,33 @@ def test_compare_key_starts_a_comparison_and_the_compare_screen_follows_it(tmp_p
             if process.poll() is None:
                 process.terminate()
             process.wait()
+
+
+def test_f7s_table_is_whole_at_80_columns_with_long_run_names(trained_run):
+    from textual.widgets import DataTable
+
+    root = trained_run.path.parent
+    names = [f"{word}-lstm-match-random-1130-12{seed}709" for seed, word in enumerate(("one", "two", "three"))]
+    for name in names:
+        shutil.copytree(trained_run.path, root / name)
+        status = json.loads((root / name / "status.json").read_text())  # an hour's run: wide columns
+        status.update(elapsed=3725.0, examples=450_000_000)
+        (root / name / "status.json").write_text(json.dumps(status))
+
+    async def scenario():
+        app = make_app(root, root / names[0])
+        async with app.run_test(size=(80, 24)) as pilot:
+            app.compare = {root / name for name in names[1:]}
+            await pilot.press("f7")
+            await wait_for(pilot, lambda: "3 runs" in text_of(app, "#compare-runs"), what="the marked runs")
+            table = app.screen.query_one("#compare-table", DataTable)
+            await wait_for(pilot, lambda: table.row_count == 3, what="the table")
+            await pilot.pause()
+            assert table.virtual_size.width <= table.size.width  # every column on screen, none scrolled to
+            labels = [str(table.get_row_at(i)[0]) for i in range(3)]
+            assert sorted(label[-6:] for label in labels) == ["120709", "121709", "122709"]  # told apart
+
+    asyncio.run(scenario())
 
 
 def test_a_comparison_that_fails_in_the_background_says_why_on_the_compare_screen(tmp_path, monkeypatch):

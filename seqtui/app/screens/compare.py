@@ -200,38 +200,52 @@ class CompareScreen(SeqtuiScreen):
         """What the accuracy chart can show: by length only once a comparison has a report."""
         return ["held-out", "train"] + (["random", "hard"] if report else [])
 
-    def label(self, run: Run) -> str:
+    def label(self, run: Run, most: int = 24) -> str:
         """In a comparison the model's name (the status line names the comparison), else the run's,
-        shortened to what tells it apart from the other runs shown."""
+        shortened to what tells it apart from the other runs shown (at most `most` characters)."""
         prefix = f"cmp-{self.group}/"
         name = run.shown_name
         if self.group and name.startswith(prefix):
-            return name[len(prefix) :]
+            name = name[len(prefix) :]
+            return name if len(name) <= most else distinct_names([name], most)[0]
         names = [Run(p).shown_name for p in self.followers]
-        return distinct_names(names, 24)[names.index(name)] if name in names else name[:24]
+        return distinct_names(names, most)[names.index(name)] if name in names else name[:most]
+
+    COLUMNS = ("run", "state", "ex/s", "time", "worst", "grad f/l", "to 95%", "to 99%")
 
     def draw_table(self) -> None:
         table = self.query_one("#compare-table", DataTable)
         table.clear(columns=True)
-        for name in ("run", "state", "ex/s", "time", "worst", "grad f/l", "to 95%", "to 99%"):
+        for name in self.COLUMNS:
             table.add_column(name)
-        for index, follower in enumerate(self.followers.values()):
+        rows = []
+        for follower in self.followers.values():
             history, status = follower.history, follower.status
             elapsed = status.elapsed
             rate = status.examples / elapsed if elapsed else 0.0
             latest = history.evaluations[-1]["worst"] if history.evaluations else None
             ratio = gradient_ratio(history)
-            colour = RICH_COLOURS[index % len(RICH_COLOURS)]
-            table.add_row(
-                Text.assemble(("■ ", colour), self.label(follower.run)),
-                Text(status.state),
-                f"{rate:,.0f}",
-                duration_text(elapsed),
-                "-" if latest is None else f"{latest:.4f}",
-                "-" if ratio is None else f"{ratio:.2g}",
-                duration_text(history.reached.get(0.95)),
-                duration_text(history.reached.get(0.99)),
+            rows.append(
+                [
+                    status.state,
+                    f"{rate:,.0f}",
+                    duration_text(elapsed),
+                    "-" if latest is None else f"{latest:.4f}",
+                    "-" if ratio is None else f"{ratio:.2g}",
+                    duration_text(history.reached.get(0.95)),
+                    duration_text(history.reached.get(0.99)),
+                ]
             )
+        # the names take what the other columns leave of the screen's width (each column has a
+        # cell of padding either side), so the table is whole at 80 columns; 24 at most
+        others = sum(
+            2 + max([len(header)] + [len(row[i]) for row in rows]) for i, header in enumerate(self.COLUMNS[1:])
+        )
+        room = min(24, max(10, self.app.size.width - others - 2 - 2 - 1))  # padding, "■ ", a scrollbar
+        for index, (follower, cells) in enumerate(zip(self.followers.values(), rows)):
+            colour = RICH_COLOURS[index % len(RICH_COLOURS)]
+            label = Text.assemble(("■ ", colour), self.label(follower.run, room))
+            table.add_row(label, Text(cells[0]), *cells[1:])
 
     # -- actions --------------------------------------------------------------------------------
     def action_toggle_time(self) -> None:

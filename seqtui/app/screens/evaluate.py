@@ -89,7 +89,7 @@ class EvaluateScreen(SeqtuiScreen):
         self.set_focus(None)  # back on this screen, its keys drive it; a field takes keys once chosen
         runs = self.runs()
         names = ", ".join(run.shown_name for run in runs) or "none: open a run (F2), mark others with space to compare"
-        self.query_one("#eval-runs", Static).update(f"[b]runs[/]: {escape(names)}   [dim]e: evaluate, esc: cancel[/]")
+        self.query_one("#eval-runs", Static).update(f"[b]runs[/]: {escape(names)}")  # keys: in the keys line
         if self.results and [r.shown_name for r in runs] != [name for name, _, _ in self.results]:
             # the runs asked for changed since: the results below say whose they are until e
             self.query_one("#eval-error", Static).update(Text(f"below: {self.shown()}; e evaluates the runs above"))
@@ -199,7 +199,11 @@ class EvaluateScreen(SeqtuiScreen):
         self.results = message.results
         lines, trained = [], set()
         labels = distinct_names([name for name, _, _ in self.results], 24)
-        short = distinct_names([name for name, _, _ in self.results], 16)
+        # each column's name as wide as the table's share of the screen leaves it (the table takes up
+        # to 65%, "len" and a cell of padding either side), at least as wide as its cells
+        # ("0.995 ±0.003*") and at most 24: three runs fit beside the chart at 80 columns
+        room = (int(0.65 * self.app.size.width) - 5) // len(self.results) - 4  # "■ " and padding
+        short = distinct_names([name for name, _, _ in self.results], min(24, max(11, room)))
         for index, (name, n_max, evaluation) in enumerate(self.results):
             name = labels[index]
             xs = [r.length for r in evaluation.by_length]
@@ -212,7 +216,7 @@ class EvaluateScreen(SeqtuiScreen):
         low = max(0.0, math.floor((lowest - 0.01) * 100) / 100)  # the top of the scale is what matters
         chart.plot(
             lines,
-            title="accuracy by length (grey: end of training)",
+            title="accuracy by length",  # the grey line: said below the fields
             y_range=(low, 1.0),
             x_label="sequence length",
             vertical=sorted(trained),
@@ -236,7 +240,7 @@ class EvaluateScreen(SeqtuiScreen):
                 cells.append(f"{row.accuracy:.3f} ±{(high - low) / 2:.3f}{mark}")
             table.add_row(*cells)
         self.query_one("#eval-error", Static).update(
-            f"{self.count():,} examples per length; ± is half the 95% interval; * beyond the training range"
+            f"{self.count():,} examples per length; ± half the 95% interval; *, grey: beyond training"
         )
 
     def count(self) -> int:
