@@ -421,6 +421,8 @@ def test_the_tutorial_preset_is_the_tutorials_recipe_from_the_command_line_and_t
     )
     assert (config.warmup, config.curriculum) == (0.0, 0.0)  # every length from the first step, as it trained
     assert config.device == "cpu"  # on a GPU box too: batches of one are faster on the CPU
+    assert preset_config({"batch-size": 1024}, "tutorial", gpu=True).device == "auto"  # larger: where it runs
+    assert preset_config({"device": "cuda"}, "tutorial").device == "cuda"  # asked for: taken
     assert Trainer(config).fast is True  # the NumPy step: the tutorial's recipe, fast
     result = seqtui_command(
         "train",

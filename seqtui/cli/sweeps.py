@@ -112,9 +112,10 @@ def cmd_sweep(args: Namespace) -> int:
             preset=args.preset or top.get("preset") or "default",
             eval_samples=eval_samples,
         )
-    from seqtui.settings.presets import PRESETS
+    from seqtui.settings.presets import preset_device as device_of
 
-    preset_device = PRESETS.get(spec.preset, {}).get("device")  # the tutorial's: the CPU
+    # the tutorial's batches of one: the CPU, unless the sweep gives or sweeps a batch size
+    preset_device = None if "batch-size" in spec.grid else device_of(spec.preset, spec.settings)
     if "device" not in spec.settings and preset_device is None and not continuing:
         from seqtui.core.training import resolve_device  # on a GPU box "auto" means the GPU: its presets,
 

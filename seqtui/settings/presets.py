@@ -39,7 +39,8 @@ EVALUATIONS = 20  # held-out evaluations over a run's budget, by default
 # the tutorial's recipe exactly: its rnn (H=50, torch's default initialisation), one example per
 # step, Adam at 1e-3 without decay or clipping, 100,000 steps, match task with random negatives;
 # on the CPU, where it trained, even on a GPU box: one example per step keeps a card waiting on its
-# launches, and the CPU's NumPy step (seqtui.core.fastrnn) is faster (bench/results.md)
+# launches, and the CPU's NumPy step (seqtui.core.fastrnn) is faster (bench/results.md). With a
+# larger batch given, the device is the usual one (auto) again: see preset_device.
 TUTORIAL = {
     "device": "cpu",
     "warmup": 0.0,
@@ -65,7 +66,11 @@ def preset_config(values: dict[str, Any], preset: str = "default", gpu: bool | N
     the device given is a CUDA one), then `values` (setting name -> value)."""
     if preset not in PRESETS:
         raise SeqtuiError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    device = values.get("device") or preset_device(preset, values)
     values = {**PRESETS[preset], **values}
+    values.pop("device", None)
+    if device is not None:
+        values["device"] = device
     model = values.get("model", DEFAULT_MODEL)
     on_gpu = gpu if gpu is not None else str(values.get("device", "auto")).startswith("cuda")
     per_model = model_preset(model if networks.is_known(model) else DEFAULT_MODEL, bool(on_gpu))
@@ -87,6 +92,14 @@ def preset_config(values: dict[str, Any], preset: str = "default", gpu: bool | N
     if "eval-every" not in values:
         config = config.replaced({"eval-every": default_eval_every(config)})
     return config
+
+
+def preset_device(preset: str, values: dict[str, Any]) -> str | None:
+    """The device a preset asks for when none is given (None: the usual, auto): the tutorial's
+    is the CPU, for its batches of one; a batch size given other than 1 leaves it to auto."""
+    device = PRESETS.get(preset, {}).get("device")
+    batch = values.get("batch-size", values.get("batch_size", PRESETS.get(preset, {}).get("batch-size")))
+    return device if device is not None and batch in (1, "1", None) else None
 
 
 def default_eval_every(config: TrainConfig) -> int:

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Static
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.screens.dialogs import ConfirmDialog
 from seqtui.app.screens.train import VERDICT_STYLE, TrainScreen, open_new_run_form
+from seqtui.app.widgets.tables import RowTable
 from seqtui.session.launch import spawn
 from seqtui.settings.config import TrainConfig
 from seqtui.settings.errors import SeqtuiError
@@ -29,24 +30,6 @@ def compact(count: int) -> str:
         if count >= size:
             return f"{count / size:.3g}{unit}"
     return str(count)
-
-
-class RunsTable(DataTable):
-    """The runs, a row each: Home and End move the cursor to the first and the last run (a plain
-    table only scrolls), and PageUp/PageDown move it by a page."""
-
-    BINDINGS = [
-        Binding("home", "first_run", "First run", show=False),
-        Binding("end", "last_run", "Last run", show=False),
-    ]
-
-    def action_first_run(self) -> None:
-        if self.row_count:
-            self.move_cursor(row=0)
-
-    def action_last_run(self) -> None:
-        if self.row_count:
-            self.move_cursor(row=self.row_count - 1)
 
 
 class RunsScreen(SeqtuiScreen):
@@ -73,7 +56,7 @@ class RunsScreen(SeqtuiScreen):
     def compose(self) -> ComposeResult:
         yield from self.compose_frame()
         yield Static("", id="runs-title", classes="status-line")
-        yield RunsTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield from self.compose_footer()
 
     def on_mount(self) -> None:
@@ -88,7 +71,7 @@ class RunsScreen(SeqtuiScreen):
         self.timer.resume()
         self.refresh_runs()
         if self.focused is None:  # back from another screen or a dialog: the list takes the keys again
-            self.query_one(RunsTable).focus()
+            self.query_one(RowTable).focus()
 
     def on_screen_suspend(self) -> None:
         self.timer.pause()

@@ -25,6 +25,7 @@ from seqtui.app.followed import SweepKey
 from seqtui.app.messages import FollowedChanged
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.widgets.heatmap import SEQUENTIAL, colour_of, error_position
+from seqtui.app.widgets.tables import RowTable
 from seqtui.store.layout import display_name
 from seqtui.store.run import Run
 from seqtui.sweep.follow import SweepFollower
@@ -103,7 +104,7 @@ class SweepScreen(SeqtuiScreen):
         yield Static("", id="sweep-status", classes="status-line")
         with VerticalScroll(id="sweep-maps"):
             yield Static("", id="sweep-map")
-        yield DataTable(id="sweep-trials", cursor_type="row", zebra_stripes=True)
+        yield RowTable(id="sweep-trials", cursor_type="row", zebra_stripes=True)
         yield from self.compose_footer()
 
     def on_mount(self) -> None:

@@ -96,6 +96,9 @@ class KeyBar(Widget):
             _node, binding, enabled, _tooltip = active[app.COMMAND_PALETTE_BINDING]
             palette = self._shown(binding, enabled)
             keys = [k for k in keys if k.key != palette.key]
+        # the focused widget's keys come first in Textual's order; quitting stays first, where it
+        # is found at once on every screen, the others keep their order
+        keys.sort(key=lambda k: k.key != "ctrl+q")
         return tuple(keys), palette
 
     def _shown(self, binding: Binding, enabled: bool) -> Shown:

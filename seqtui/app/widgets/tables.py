@@ -1,0 +1,26 @@
+"""A table of rows to open (the runs list, a sweep's trials)."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+
+class RowTable(DataTable):
+    """A row each: Enter opens the row (the screen's RowSelected handler does it; the key is
+    named in the keys line, where a plain table's own Enter hid the screen's), Home and End move
+    the cursor to the first and the last row (a plain table only scrolls)."""
+
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open"),
+        Binding("home", "first_row", "First", show=False),
+        Binding("end", "last_row", "Last", show=False),
+    ]
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
