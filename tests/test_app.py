@@ -878,8 +878,12 @@ def test_the_keys_line_draws_whole_keys_and_a_click_presses_one(tmp_path):
             start = next(start for start, _, shown in spans if shown.description == "New")
             await pilot.click(KeyBar, offset=(start, 0))
             await wait_for(pilot, lambda: form_built(app), what="the new-run form")
+            prepared.append(app.prepared)
 
+    prepared = []
     asyncio.run(scenario())
+    # the trainer prepared while the form was open ended with the app, not left loading torch
+    assert prepared[0] is not None and prepared[0].process.poll() is not None
 
 
 def test_continuing_a_finished_run_says_so_at_once_and_read_only_refuses(trained_run):

@@ -108,8 +108,8 @@ class SeqtuiAppBase(App[None]):
         return prepared
 
     def on_unmount(self) -> None:
-        if self.prepared is not None:  # told nothing, it ends without training
-            self.prepared.close()
+        if self.prepared is not None:  # told nothing: ended now, not left loading torch after the app
+            self.prepared.discard()
 
     # the screens whose module loads torch (seconds, the first time), and what they are for
     TORCH_MODES = {"probe": "the probe", "evaluate": "evaluation"}
