@@ -462,6 +462,31 @@ def test_the_tutorial_preset_is_the_tutorials_recipe_from_the_command_line_and_t
     asyncio.run(scenario())
 
 
+def test_the_new_run_form_shows_the_cards_presets_where_auto_means_a_gpu(tmp_path, monkeypatch):
+    from textual.widgets import Input
+
+    from seqtui.app import make_app
+    from seqtui.settings.presets import gpu_likely
+
+    assert gpu_likely() == torch.cuda.is_available()  # torch loaded: its own answer
+    shown = {}
+    for gpu in (True, False):
+        monkeypatch.setattr("seqtui.app.screens.dialogs.gpu_likely", lambda gpu=gpu: gpu)
+
+        async def scenario(gpu: bool) -> None:
+            app = make_app(tmp_path / "runs")
+            async with app.run_test(size=(100, 30)) as pilot:
+                await pilot.press("f3", "n")
+                await wait_for_form(pilot)
+                form = app.screen
+                shown[gpu] = [form.query_one(f"#f-{name}", Input).value for name in ("batch-size", "lr", "samples")]
+                values, errors = form.values()
+                assert errors == {} and preset_config(values).batch_size == (1024 if gpu else 256)
+
+        asyncio.run(scenario(gpu))
+    assert shown == {True: ["1.024k", "0.04", "1M"], False: ["256", "0.02", "400k"]}  # as `seqtui train` takes
+
+
 def test_a_gpu_gets_its_own_sizes_and_a_cpu_keeps_its_own():
     cpu, gpu = preset_config({"device": "cpu"}), preset_config({"device": "cuda"})
     assert (cpu.batch_size, cpu.lr, cpu.budget.samples) == (256, 2e-2, 400_000)

@@ -15,6 +15,8 @@ all of these.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 from seqtui.settings import networks
@@ -92,6 +94,23 @@ def preset_config(values: dict[str, Any], preset: str = "default", gpu: bool | N
     if "eval-every" not in values:
         config = config.replaced({"eval-every": default_eval_every(config)})
     return config
+
+
+def gpu_likely() -> bool:
+    """Whether `auto` trains on a GPU here, told without importing torch (seconds): torch's own
+    answer where it is loaded already, else an NVIDIA driver loaded and a torch build that is not
+    the CPU one. For sizing the presets a form shows; the trainer decides with torch."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return bool(torch.cuda.is_available())
+    if not Path("/proc/driver/nvidia/version").exists():
+        return False
+    try:
+        from importlib.metadata import version
+
+        return "+cpu" not in version("torch")
+    except Exception:  # no torch installed, or no metadata: nothing to train on a card with
+        return False
 
 
 def preset_device(preset: str, values: dict[str, Any]) -> str | None:

@@ -15,7 +15,7 @@ from seqtui.app.widgets.keybar import KeyBar
 from seqtui.settings.config import TrainConfig
 from seqtui.settings.errors import SeqtuiError, SettingError
 from seqtui.settings.limits import check_training_fits
-from seqtui.settings.presets import preset_config
+from seqtui.settings.presets import gpu_likely, preset_config
 from seqtui.settings.registry import SETTING, SETTINGS, Setting
 
 DERIVED = ("eval-every",)  # left blank, the preset works it out from the budget
@@ -93,9 +93,10 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
     def __init__(self, preset: str = "default"):
         super().__init__()
         self.preset = preset
+        self.gpu = gpu_likely()  # device auto on a GPU box: the card's presets, as `seqtui train` takes
 
     def compose(self) -> ComposeResult:
-        preset = preset_config({}, self.preset)
+        preset = preset_config({}, self.preset, gpu=self.gpu)
         with Vertical(classes="dialog wide"):
             yield Label("New run", classes="dialog-title")
             with VerticalScroll(id="form", can_focus=False):  # it scrolls to the focused field
@@ -138,7 +139,7 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
         key = (event.select.id or "")[2:]
         if key == "preset":  # every field from the chosen preset
             self.preset = str(event.value)
-            preset = preset_config({}, self.preset)
+            preset = preset_config({}, self.preset, gpu=self.gpu)
             for setting in SETTINGS:
                 if setting.choices:
                     self.query_one(f"#f-{setting.name}", Select).value = preset.value(setting.name)
@@ -147,7 +148,7 @@ class NewRunDialog(ModalScreen[TrainConfig | None]):
         elif key in ("model", "negatives"):  # that model's (or those negatives') own values in the preset
             try:
                 chosen = {"model": self._text("model"), "negatives": self._text("negatives")}
-                preset = preset_config(chosen, self.preset)
+                preset = preset_config(chosen, self.preset, gpu=self.gpu)
             except SeqtuiError:  # a package's model that cannot be loaded: _check says why, under the field
                 self._check()
                 return
