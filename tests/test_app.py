@@ -167,8 +167,15 @@ def test_pause_resume_and_stop_reach_the_trainer(tmp_path):
                 await pilot.press("space")
                 await wait_for(pilot, lambda: run.status().state == "paused", what="pause")
                 await wait_for(pilot, lambda: "paused" in text_of(app, "#train-status"), what="paused shown")
+                bar = app.screen.query_one(KeyBar)
+
+                def space() -> str:
+                    return next(shown.description for shown in bar.keys if shown.key == "space")
+
+                await wait_for(pilot, lambda: space() == "Resume", what="space named Resume")
                 await pilot.press("space")
                 await wait_for(pilot, lambda: run.status().state == "running", what="resume")
+                await wait_for(pilot, lambda: space() == "Pause", what="space named Pause again")
                 await pilot.press("s")
                 await wait_for(pilot, lambda: run.status().state == "stopped", what="stop")
 

@@ -97,6 +97,7 @@ class TrainScreen(RunFollowingScreen):
     # what the charts show, set by keys; each change redraws
     smoothing = var(2, init=False)  # an index into SMOOTHING
     log_loss = var(True, init=False)
+    _paused_shown = False  # the keys line says Resume (space) since the run was seen paused
     # fraction of the history to read values at; None: latest (end redraws even when it is already)
     cursor: var[float | None] = var(None, init=False, always_update=True)
 
@@ -156,10 +157,21 @@ class TrainScreen(RunFollowingScreen):
         self.draw_status()
         self.draw_charts()
 
+    def key_label(self, action: str) -> str | None:
+        """What space does now, in the keys line: resume a paused run."""
+        follower = self.follower
+        if action == "pause_resume" and follower is not None and follower.status.state == "paused":
+            return "Resume"
+        return None
+
     def draw_status(self) -> None:
         follower = self.follower
         if follower is None:
             return
+        paused = follower.status.state == "paused"
+        if paused != self._paused_shown:  # the keys line says Pause or Resume
+            self._paused_shown = paused
+            self.refresh_bindings()
         line = self.query_one("#train-status", Static)
         name = escape(follower.run.shown_name)
         config = follower.config

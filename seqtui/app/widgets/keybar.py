@@ -90,19 +90,21 @@ class KeyBar(Widget):
             if not binding.show or binding.action in seen:  # one key per action, as Footer shows them
                 continue
             seen.add(binding.action)
-            keys.append(self._shown(binding, enabled))
+            keys.append(self._shown(binding, enabled, screen))
         palette = None
         if app.ENABLE_COMMAND_PALETTE and app.COMMAND_PALETTE_BINDING in active:
             _node, binding, enabled, _tooltip = active[app.COMMAND_PALETTE_BINDING]
-            palette = self._shown(binding, enabled)
+            palette = self._shown(binding, enabled, screen)
             keys = [k for k in keys if k.key != palette.key]
         # the focused widget's keys come first in Textual's order; quitting stays first, where it
         # is found at once on every screen, the others keep their order
         keys.sort(key=lambda k: k.key != "ctrl+q")
         return tuple(keys), palette
 
-    def _shown(self, binding: Binding, enabled: bool) -> Shown:
-        return Shown(binding.key, self.app.get_key_display(binding), binding.description, enabled)
+    def _shown(self, binding: Binding, enabled: bool, screen) -> Shown:
+        # a screen may say what a key does now ("Resume" while paused): key_label(action) -> str | None
+        label = getattr(screen, "key_label", lambda action: None)(binding.action)
+        return Shown(binding.key, self.app.get_key_display(binding), label or binding.description, enabled)
 
     def line(self, width: int) -> tuple[Text, list[tuple[int, int, Shown]]]:
         """The line for `width` cells and where each key lies on it."""
