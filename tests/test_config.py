@@ -176,6 +176,12 @@ def test_counts_are_read_as_people_write_them(text, value):
     assert parse_count(count_text(value)) == value
 
 
+def test_counts_are_written_back_short_only_where_short_is_round():
+    shown = {v: count_text(v) for v in (1024, 4096, 400_128, 20_000, 1_500_000, 2_250_000)}
+    assert list(shown.values()) == ["1024", "4096", "400128", "20k", "1.5M", "2.25M"]
+    assert all(parse_count(text) == value for value, text in shown.items())
+
+
 @pytest.mark.parametrize("text", ["nan", "inf", "1.5", "lots", ""])
 def test_counts_that_are_not_whole_numbers_are_refused(text):
     with pytest.raises(SeqtuiError):
@@ -484,7 +490,7 @@ def test_the_new_run_form_shows_the_cards_presets_where_auto_means_a_gpu(tmp_pat
                 assert errors == {} and preset_config(values).batch_size == (1024 if gpu else 256)
 
         asyncio.run(scenario(gpu))
-    assert shown == {True: ["1.024k", "0.04", "1M"], False: ["256", "0.02", "400k"]}  # as `seqtui train` takes
+    assert shown == {True: ["1024", "0.04", "1M"], False: ["256", "0.02", "400k"]}  # as `seqtui train` takes
 
 
 def test_a_gpu_gets_its_own_sizes_and_a_cpu_keeps_its_own():

@@ -67,9 +67,10 @@ def round_up(count: int) -> int:
 
 
 def count_text(value: int) -> str:
-    """A count as it is typed back: 1500000 -> 1.5M, 20000 -> 20k."""
+    """A count as it is typed back: 1500000 -> 1.5M, 20000 -> 20k; with two decimals at most,
+    so a batch of 1024 stays 1024 (not 1.024k)."""
     for size, unit in ((10**9, "G"), (10**6, "M"), (10**3, "k")):
-        if value >= size and (value * 1000) % size == 0:
+        if value >= size and (value * 100) % size == 0:
             return f"{value / size:g}{unit}"
     return str(value)
 
