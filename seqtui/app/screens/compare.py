@@ -22,6 +22,7 @@ from seqtui.app.followed import ComparisonKey, FollowKey
 from seqtui.app.messages import FollowedChanged
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.widgets.chart import COLOURS, RICH_COLOURS, SMOOTHING, Chart, Line
+from seqtui.app.widgets.tables import room_left
 from seqtui.settings.units import duration_text
 from seqtui.store.history import RunFollower, RunHistory, smooth
 from seqtui.store.layout import display_name, distinct_names
@@ -238,10 +239,7 @@ class CompareScreen(SeqtuiScreen):
             )
         # the names take what the other columns leave of the screen's width (each column has a
         # cell of padding either side), so the table is whole at 80 columns; 24 at most
-        others = sum(
-            2 + max([len(header)] + [len(row[i]) for row in rows]) for i, header in enumerate(self.COLUMNS[1:])
-        )
-        room = min(24, max(10, self.app.size.width - others - 2 - 2 - 1))  # padding, "■ ", a scrollbar
+        room = min(24, max(10, room_left(self.app.size.width, self.COLUMNS[1:], rows) - 5))  # padding, "■ ", a bar
         for index, (follower, cells) in enumerate(zip(self.followers.values(), rows)):
             colour = RICH_COLOURS[index % len(RICH_COLOURS)]
             label = Text.assemble(("■ ", colour), self.label(follower.run, room))

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Static
 from seqtui.app.screens.base import SeqtuiScreen
 from seqtui.app.screens.dialogs import ConfirmDialog
 from seqtui.app.screens.train import VERDICT_STYLE, TrainScreen, open_new_run_form
-from seqtui.app.widgets.tables import RowTable
+from seqtui.app.widgets.tables import RowTable, room_left
 from seqtui.session.launch import spawn
 from seqtui.settings.config import TrainConfig
 from seqtui.settings.errors import SeqtuiError
@@ -87,8 +87,7 @@ class RunsScreen(SeqtuiScreen):
         cells = [self._cells(s, show_task) for s in summaries]
         headers = ["state", "verdict", "model", *(["task"] if show_task else []), "examples", "worst length"]
         # the run column takes what the others leave (each its widest cell, padded by 2; a scroll bar)
-        others = sum(max([len(h)] + [len(str(c[i])) for c in cells]) + 2 for i, h in enumerate(headers))
-        column = max(12, width - others - 4)
+        column = max(12, room_left(width, headers, cells) - 4)
         marks = ["● " if s.run.path in self.app.compare else "" for s in summaries]
         names = [s.run.shown_name for s in summaries]
         room = column - 2 if any(marks) else column

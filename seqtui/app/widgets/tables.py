@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from textual.binding import Binding
 from textual.widgets import DataTable
+
+
+def room_left(width: int, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> int:
+    """What a table's first column may take of `width`: what the other columns (`headers`, the
+    rows' cells under them) leave, each as wide as its widest cell, a cell of padding either side."""
+    return width - sum(2 + max([len(h)] + [len(str(row[i])) for row in rows]) for i, h in enumerate(headers))
 
 
 class RowTable(DataTable):
