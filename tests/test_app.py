@@ -866,6 +866,90 @@ def test_a_screen_shown_the_first_time_parses_no_stylesheet_again_and_a_theme_st
     asyncio.run(scenario())
 
 
+def test_a_screen_switch_paints_the_screen_whole_in_its_first_frame_and_tells_it_once(tmp_path, monkeypatch):
+    """Frames are held while a screen is switched to (Textual held them a fixed 50 ms) only until
+    the screen has been built, told it is shown and has read its keys: the first frame let through
+    is the screen whole, and a screen shown the first time is told so once (Textual told it twice)."""
+    from textual.screen import Screen
+
+    resumed: list[Screen] = []
+    real_resume = Screen._on_screen_resume
+
+    def resume(self, event):
+        resumed.append(self)
+        return real_resume(self, event)
+
+    monkeypatch.setattr(Screen, "_on_screen_resume", resume)
+
+    async def scenario():
+        app = make_app(tmp_path / "runs")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            painted: list[tuple[Screen, tuple, int]] = []  # what each frame let through showed
+            real_display = app._display
+
+            def display(screen, renderable):
+                if renderable is not None and not app._batch_count:
+                    bar = screen.query_one(KeyBar)
+                    tables = [table.size.height for table in screen.query(DataTable)]
+                    painted.append((screen, bar.keys, min(tables, default=1)))
+                return real_display(screen, renderable)
+
+            app._display = display
+            resumed.clear()
+            app.build_mode("sweep")  # built, not shown: mounted and not told it is shown
+            await pilot.pause()
+            built = app._screen_stacks["sweep"][0]
+            assert built.is_mounted and built.query(KeyBar) and app.screen.MODE == "runs"
+            assert resumed == []
+            for key in ("f3", "f6", "f7", "f8", "f2", "f7", "f3"):
+                painted.clear()
+                resumed.clear()
+                await pilot.press(key)
+                await pilot.pause()
+                screen, keys, table_height = painted[0]
+                assert screen is app.screen, key
+                assert keys and keys[0].description == "Quit", key  # the keys line drawn in the first frame
+                assert table_height > 0, key  # F7's table measured (it does so when it has nothing else to do)
+                assert resumed == [app.screen], key
+                assert app._batch_count == 0, key  # nothing held after it
+            assert app._screen_stacks["sweep"] == [built]  # shown as built
+
+    asyncio.run(scenario())
+
+
+def test_the_screens_that_need_no_torch_are_built_hidden_after_start_and_shown_as_built(tmp_path, monkeypatch):
+    from textual.screen import Screen
+
+    from seqtui.app.app import SeqtuiApp
+
+    resumed: list[str] = []
+    real_resume = Screen._on_screen_resume
+
+    def resume(self, event):
+        resumed.append(getattr(self, "MODE", ""))
+        return real_resume(self, event)
+
+    monkeypatch.setattr(Screen, "_on_screen_resume", resume)
+    monkeypatch.setattr(SeqtuiApp, "BUILD_AHEAD_SECONDS", 0.05)
+
+    async def scenario():
+        app = make_app(tmp_path / "runs")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: all(mode in app._screen_stacks for mode in app.BUILT_AHEAD), 20, "built")
+            await pilot.pause()
+            assert app.screen.MODE == "runs" and set(resumed) <= {"", "runs"}  # none was told it is shown
+            built = {mode: app._screen_stacks[mode][0] for mode in app.BUILT_AHEAD}
+            assert all(screen.query(KeyBar) for screen in built.values())  # composed and mounted
+            assert "probe" not in app._screen_stacks and "evaluate" not in app._screen_stacks  # they need torch
+            for key, mode in (("f3", "train"), ("f6", "gradients"), ("f7", "compare"), ("f8", "sweep")):
+                await pilot.press(key)
+                await pilot.pause()
+                assert app.screen is built[mode] and resumed[-1] == mode
+
+    asyncio.run(scenario())
+
+
 def test_the_keys_line_draws_whole_keys_and_a_click_presses_one(tmp_path):
     async def scenario():
         app = make_app(tmp_path / "runs")

@@ -7,6 +7,7 @@ that one, as that one imports them: the screens' modules cannot import it back (
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TypeAlias, overload
 from textual import work
 from textual.app import App
 from textual.reactive import reactive
+from textual.widget import AwaitMount
 
 from seqtui.app.followed import ComparisonKey, FollowKey, SweepKey
 from seqtui.app.messages import FollowedChanged
@@ -110,6 +112,81 @@ class SeqtuiAppBase(App[None]):
     def on_unmount(self) -> None:
         if self.prepared is not None:  # told nothing: ended now, not left loading torch after the app
             self.prepared.discard()
+
+    # -- switching screens -----------------------------------------------------------------------
+    # Textual's switch_mode holds every frame for a fixed 50 ms (delay_update) so that a screen
+    # still being built is not painted half-built. seqtui's screens are whole once they have taken
+    # their ScreenResume, so the frame is held until the new screen has got that far, and no longer:
+    # a screen shown again is painted 5-10 ms after its key (measured in the app) instead of 55.
+    _switching = False
+    _switch_held = False
+
+    def switch_mode(self, mode: str) -> AwaitMount:
+        if mode != self._current_mode and mode in self._modes and mode not in self._screen_stacks:
+            self.build_mode(mode)
+        self._switching, self._switch_held = True, False
+        try:
+            return super().switch_mode(mode)
+        finally:
+            self._switching = False
+            if self._switch_held:
+                self._switch_held = False
+                self._hold_until_ready()
+
+    def build_mode(self, mode: str) -> None:
+        """Build a screen (compose and mount it) without showing it. Textual's own first switch to
+        a screen tells it twice that it is shown (two ScreenResume: each restyles and redraws it);
+        built here, it is told once, when it is."""
+        if mode in self._screen_stacks or mode not in self._modes:  # built, or the app is closing
+            return
+        factory = self._modes[mode]
+        screen, _mounted = self._get_screen(factory() if callable(factory) else factory)
+        self._load_screen_css(screen)
+        self._screen_stacks[mode] = [screen]
+
+    def delay_update(self, delay: float = 0.05) -> None:
+        if self._switching:  # held by switch_mode itself: released when the screen is ready
+            self._begin_batch()
+            self._switch_held = True
+            return
+        super().delay_update(delay)
+
+    def _hold_until_ready(self) -> None:
+        """Let frames go once the current screen has handled what is queued for it now (its
+        Compose and Mount the first time, its ScreenResume) and what waits for a refresh, or after
+        half a second at most."""
+        released = False
+        screen = self.screen
+
+        def release(now: bool = True) -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            self._end_batch()
+            if self._batch_count:
+                return
+            self.screen.refresh()
+            if now and self.screen is screen:
+                # painted now, in the screen's own task: its update timer would wait for its next
+                # tick (up to 1/60 s) and lay it out again
+                screen._on_timer_update()
+
+        async def when_settled() -> None:
+            # and its widgets have handled what was sent to them meanwhile (a table measures its
+            # columns when it has nothing else to do): a few turns of the event loop at most
+            for _turn in range(20):
+                if all(widget._message_queue.empty() for widget in screen.walk_children()):
+                    break
+                await asyncio.sleep(0)
+            release()
+
+        # queued behind its ScreenResume; then behind what its widgets asked to do after a refresh
+        # (the keys line reads the screen's keys then): those run while frames are held
+        if not screen.call_later(screen.call_after_refresh, when_settled):  # it takes no messages
+            release(now=False)
+            return
+        self.set_timer(0.5, lambda: release(now=False), name="switch_mode release")
 
     # the screens whose module loads torch (seconds, the first time), and what they are for
     TORCH_MODES = {"probe": "the probe", "evaluate": "evaluation"}
