@@ -75,10 +75,7 @@ class SeqtuiApp(SeqtuiAppBase):
         Binding("f12", "save_screen", "Save an SVG screenshot", show=False),
     ]
 
-    # the screens that need no torch, built hidden one at a time once the app has started, so that
-    # a first showing costs what showing one again does (building one: ~20-30 ms of the app's time)
-    BUILT_AHEAD = ("train", "gradients", "compare", "sweep")
-    BUILD_AHEAD_SECONDS = 0.5  # after start-up, and between two screens
+    BUILT_AHEAD = ("train", "gradients", "compare", "sweep")  # then probe and evaluate, once torch is
 
     def on_mount(self) -> None:
         gc.freeze()  # torch's many long-lived objects make full collections stall the UI
@@ -89,15 +86,6 @@ class SeqtuiApp(SeqtuiAppBase):
         else:
             self.switch_mode("runs")
         self.set_timer(self.BUILD_AHEAD_SECONDS, self.build_ahead)
-
-    def build_ahead(self) -> None:
-        if not self.is_running:  # closing: Textual is taking the screens down (a new one would
-            return  # change the stacks it goes through)
-        for mode in self.BUILT_AHEAD:
-            if mode not in self._screen_stacks:
-                self.build_mode(mode)
-                self.set_timer(self.BUILD_AHEAD_SECONDS, self.build_ahead)
-                return
 
     def action_toggle_help(self) -> None:
         """The keys of this screen and of the focused widget, beside it (again: hidden)."""

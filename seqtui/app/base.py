@@ -8,6 +8,7 @@ that one, as that one imports them: the screens' modules cannot import it back (
 from __future__ import annotations
 
 import asyncio
+import gc
 import shutil
 import subprocess
 from pathlib import Path
@@ -28,6 +29,7 @@ from seqtui.sweep.compare import ComparisonFollower
 from seqtui.sweep.follow import SweepFollower
 
 MIN_SIZE = (80, 24)
+LOADING_TORCH = "loading torch for "  # what a screen that needs torch says while it loads
 
 Follower: TypeAlias = RunFollower | ComparisonFollower | SweepFollower
 
@@ -45,6 +47,7 @@ class SeqtuiAppBase(App[None]):
         self.compare: set[Path] = set()  # runs marked for comparison in the runs list
         self.launching: set[Path] = set()  # runs whose trainer this app is starting (loading torch)
         self.opening_form = False  # the new-run form is being built (the first time it is asked for)
+        self.torch_loaded_here = False  # by a screen that needs it (then its screens are built ahead)
         self.prepared: PreparedTrainer | None = None  # a trainer loading torch while the form is filled
         self.compare_group: str | None = None  # a comparison started here, shown until a run is opened
         # the `seqtui compare` started here, while it may still run
@@ -144,6 +147,22 @@ class SeqtuiAppBase(App[None]):
         self._load_screen_css(screen)
         self._screen_stacks[mode] = [screen]
 
+    # the screens built hidden one at a time once the app has started (those that need no torch),
+    # and the torch screens once torch is loaded, so that a first showing costs what showing one
+    # again does (building one: ~20-30 ms of the app's time)
+    BUILT_AHEAD: tuple[str, ...] = ()
+    BUILD_AHEAD_SECONDS = 0.5  # after start-up (or torch), and between two screens
+
+    def build_ahead(self) -> None:
+        if not self.is_running:  # closing: Textual is taking the screens down (a new one would
+            return  # change the stacks it goes through)
+        modes = self.BUILT_AHEAD + (tuple(self.TORCH_MODES) if self.torch_loaded_here else ())
+        for mode in modes:
+            if mode not in self._screen_stacks:
+                self.build_mode(mode)
+                self.set_timer(self.BUILD_AHEAD_SECONDS, self.build_ahead)
+                return
+
     def delay_update(self, delay: float = 0.05) -> None:
         if self._switching:  # held by switch_mode itself: released when the screen is ready
             self._begin_batch()
@@ -200,8 +219,10 @@ class SeqtuiAppBase(App[None]):
         if mode not in self.TORCH_MODES or self.torch_loaded():
             self.switch_mode(mode)
             return
-        self.notify(f"loading torch for {self.TORCH_MODES[mode]} (a few seconds) ...", timeout=4)
-        self.load_torch_then(mode)
+        self.notify(f"{LOADING_TORCH}{self.TORCH_MODES[mode]} (a few seconds) ...", timeout=4)
+        # started once the notice is painted: the import holds the interpreter for long stretches
+        # and once delayed the notice to 0.2 s
+        self.call_after_refresh(self.load_torch_then, mode)
 
     def torch_loaded(self) -> bool:
         import sys
@@ -212,7 +233,20 @@ class SeqtuiAppBase(App[None]):
     def load_torch_then(self, mode: str) -> None:
         import torch  # noqa: F401  (what the screen's module would load, off the app's thread)
 
-        self.call_from_thread(self.show_mode, mode)  # torch is loaded now: it opens the screen
+        self.call_from_thread(self.torch_ready, mode)
+
+    def torch_ready(self, mode: str) -> None:
+        """Torch is loaded now: its objects are put out of the collector's way, as the app's own
+        are at start-up (each full collection went through them all: ~0.1 s on a 2-core box, twice
+        within a probe screen's first showing), and the screen opens."""
+        gc.freeze()
+        self.torch_loaded_here = True
+        for notification in list(self._notifications):  # no longer true: not left up to its timeout
+            if notification.message.startswith(LOADING_TORCH):
+                self._unnotify(notification, refresh=False)
+        self._refresh_notifications()
+        self.show_mode(mode)
+        self.set_timer(self.BUILD_AHEAD_SECONDS, self.build_ahead)  # the other one that needs torch
 
     @property
     def too_small(self) -> bool:
