@@ -4,10 +4,13 @@
     python bench/keys.py --size 100x30 --rounds 5
 
 `seqtui` runs in a tmux window on a runs root with one small trained run; each key is sent with
-`tmux send-keys` and the pane is read every 5 ms until it changes (colours included), then until it
-stays the same for 0.4 s: both times are printed, the first change and the screen whole. Each screen
+`tmux send-keys` and the pane's text is read every 5 ms until it changes, then until it stays the
+same for 0.4 s: both times are printed, the first change and the screen whole (colours are read only
+for Down, whose change is a highlight: a focused field's blinking cursor would count as a change). Each screen
 key is pressed twice in one app: the first showing builds the screen, the second shows it again.
-Down on the runs list is the floor (a key that changes one row). Needs tmux.
+F5 then F4 come after the screens that need no torch: F5 loads torch the first time, so its first
+change is the notice that says so and its last the screen (a quiet of 4 s counts there). Down on the
+runs list is the floor (a key that changes one row). Needs tmux.
 """
 
 from __future__ import annotations
@@ -24,25 +27,29 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENS = ["F3", "F6", "F7", "F8", "F2"]  # the screens that need no torch, then back to the list
+TORCH = ["F5", "F4"]  # F5 loads torch the first time (a notice at once, then the screen); then F4
 
 
 def seqtui(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "seqtui", *args], check=True, capture_output=True, cwd=ROOT)
 
 
-def capture(session: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-e", "-t", session], capture_output=True, text=True).stdout
+def capture(session: str, styles: bool) -> str:
+    flags = ["-p", "-e"] if styles else ["-p"]
+    return subprocess.run(["tmux", "capture-pane", *flags, "-t", session], capture_output=True, text=True).stdout
 
 
-def press(session: str, key: str, limit: float = 10.0, quiet: float = 0.4) -> tuple[float, float] | None:
+def press(
+    session: str, key: str, limit: float = 10.0, quiet: float = 0.4, styles: bool = False
+) -> tuple[float, float] | None:
     """Seconds from the key to the pane's first change, and to its last change before it stays the
     same for `quiet` seconds (the screen whole: a first frame that is filled in later counts late)."""
-    before = capture(session)
+    before = capture(session, styles)
     started = time.perf_counter()
     subprocess.run(["tmux", "send-keys", "-t", session, key], check=True)
     first = last = None
     while (now := time.perf_counter()) - started < limit:
-        shown = capture(session)
+        shown = capture(session, styles)
         if shown != before:
             first = first if first is not None else now - started
             last, before = now - started, shown
@@ -66,8 +73,12 @@ def one_app(runs: Path, size: str, keys: list[str]) -> list[tuple[float, float] 
     try:
         time.sleep(4)  # started and drawn
         times = []
+        loaded = False
         for key in keys:
-            times.append(press(session, key))
+            # loading torch: the notice, then nothing for a second or more, then the screen
+            quiet = 0.4 if loaded or key not in TORCH else 4.0
+            times.append(press(session, key, quiet=quiet, styles=key in ("Down", "Up")))
+            loaded = loaded or key in TORCH
             time.sleep(0.8)  # settled
         return times
     finally:
@@ -76,7 +87,8 @@ def one_app(runs: Path, size: str, keys: list[str]) -> list[tuple[float, float] 
 
 def measure(runs: Path, size: str, rounds: int) -> dict[str, list[tuple[float, float]]]:
     found: dict[str, list[tuple[float, float]]] = {}
-    keys = ["Down", "Up", *SCREENS, *SCREENS]
+    first = ["Down", "Up", *SCREENS, *TORCH]
+    keys = [*first, *SCREENS, *TORCH]
     for _ in range(rounds):
         times = one_app(runs, size, keys)
         for index, (key, seconds) in enumerate(zip(keys, times)):
@@ -86,8 +98,12 @@ def measure(runs: Path, size: str, rounds: int) -> dict[str, list[tuple[float, f
                 label = "Down/Up on the runs list (the floor)"
             elif key == "F2":
                 label = "F2 (the runs list, built at start)"
+            elif index == first.index(TORCH[0]):
+                label = f"{key} first showing (loads torch: the notice / the screen)"
+            elif index == first.index(TORCH[1]):
+                label = f"{key} first showing (torch loaded)"
             else:
-                label = f"{key} {'first showing' if index < 2 + len(SCREENS) else 'shown again'}"
+                label = f"{key} {'first showing' if index < len(first) else 'shown again'}"
             found.setdefault(label, []).append(seconds)
     return found
 
