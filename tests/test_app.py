@@ -951,6 +951,26 @@ def test_the_screens_that_need_no_torch_are_built_hidden_after_start_and_shown_a
     asyncio.run(scenario())
 
 
+def test_a_screen_built_ahead_follows_the_open_run_but_catches_up_only_when_shown(trained_run, monkeypatch):
+    from seqtui.app.app import SeqtuiApp
+
+    monkeypatch.setattr(SeqtuiApp, "BUILD_AHEAD_SECONDS", 0.05)
+
+    async def scenario():
+        app = make_app(trained_run.path.parent, trained_run.path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: all(mode in app._screen_stacks for mode in app.BUILT_AHEAD), 20, "built")
+            await pilot.pause()
+            gradients = app._screen_stacks["gradients"][0]
+            assert gradients.follower is not None and gradients.follower.run.path == trained_run.path
+            assert gradients.seen == -1 and gradients.dirty  # nothing drawn while hidden
+            await pilot.press("f6")
+            await pilot.pause()
+            assert app.screen is gradients and gradients.seen == gradients.follower.version and not gradients.dirty
+
+    asyncio.run(scenario())
+
+
 def test_the_keys_line_draws_whole_keys_and_a_click_presses_one(tmp_path):
     async def scenario():
         app = make_app(tmp_path / "runs")

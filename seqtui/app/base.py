@@ -125,27 +125,31 @@ class SeqtuiAppBase(App[None]):
     _switch_held = False
 
     def switch_mode(self, mode: str) -> AwaitMount:
+        mounted = None
         if mode != self._current_mode and mode in self._modes and mode not in self._screen_stacks:
-            self.build_mode(mode)
+            mounted = self.build_mode(mode)
+        outer = self._switching, self._switch_held  # a switch within a switch keeps the outer's hold
         self._switching, self._switch_held = True, False
         try:
-            return super().switch_mode(mode)
+            switched = super().switch_mode(mode)
         finally:
-            self._switching = False
-            if self._switch_held:
-                self._switch_held = False
+            held = self._switch_held
+            self._switching, self._switch_held = outer
+            if held:
                 self._hold_until_ready()
+        return mounted or switched  # awaiting it waits for a screen built here to be mounted
 
-    def build_mode(self, mode: str) -> None:
+    def build_mode(self, mode: str) -> AwaitMount | None:
         """Build a screen (compose and mount it) without showing it. Textual's own first switch to
         a screen tells it twice that it is shown (two ScreenResume: each restyles and redraws it);
         built here, it is told once, when it is."""
         if mode in self._screen_stacks or mode not in self._modes:  # built, or the app is closing
-            return
+            return None
         factory = self._modes[mode]
-        screen, _mounted = self._get_screen(factory() if callable(factory) else factory)
+        screen, mounted = self._get_screen(factory() if callable(factory) else factory)
         self._load_screen_css(screen)
         self._screen_stacks[mode] = [screen]
+        return mounted
 
     # the screens built hidden one at a time once the app has started (those that need no torch),
     # and the torch screens once torch is loaded, so that a first showing costs what showing one
@@ -198,7 +202,9 @@ class SeqtuiAppBase(App[None]):
                 if all(widget._message_queue.empty() for widget in screen.walk_children()):
                     break
                 await asyncio.sleep(0)
-            release()
+            # then behind what they asked of the screen meanwhile (a new layout, a scroll)
+            if not screen.call_later(release):
+                release(now=False)
 
         # queued behind its ScreenResume; then behind what its widgets asked to do after a refresh
         # (the keys line reads the screen's keys then): those run while frames are held
@@ -239,12 +245,12 @@ class SeqtuiAppBase(App[None]):
         """Torch is loaded now: its objects are put out of the collector's way, as the app's own
         are at start-up (each full collection went through them all: ~0.1 s on a 2-core box, twice
         within a probe screen's first showing), and the screen opens."""
-        gc.freeze()
-        self.torch_loaded_here = True
         for notification in list(self._notifications):  # no longer true: not left up to its timeout
             if notification.message.startswith(LOADING_TORCH):
                 self._unnotify(notification, refresh=False)
         self._refresh_notifications()
+        gc.freeze()
+        self.torch_loaded_here = True
         self.show_mode(mode)
         self.set_timer(self.BUILD_AHEAD_SECONDS, self.build_ahead)  # the other one that needs torch
 

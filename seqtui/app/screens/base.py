@@ -136,7 +136,8 @@ class RunFollowingScreen(SeqtuiScreen):
         self.follower = self.app.follow(run.path, self)
         self.dirty = True
         self.attached(run)
-        self.catch_up()
+        if self.is_current:  # a hidden screen (one built ahead) catches up when it is shown: a
+            self.catch_up()  # probe would load the run's model meanwhile, beside the switch itself
 
     def on_followed_changed(self, message: FollowedChanged) -> None:
         if self.follower is not None and self.follower.run.path in message.keys:
