@@ -5,9 +5,10 @@
 
 `seqtui` runs in a tmux window on a runs root with one small trained run; each key is sent with
 `tmux send-keys` and the pane's text is read every 5 ms until it changes, then until it stays the
-same for 0.4 s: both times are printed, the first change and the screen whole (colours are read only
-for Down, whose change is a highlight: a focused field's blinking cursor would count as a change). Each screen
-key is pressed twice in one app: the first showing builds the screen, the second shows it again.
+same for 0.4 s: both times are printed, the first change and the screen whole. Colours are read only
+for Down/Up, whose change is a highlight (elsewhere a focused field's blinking cursor would count as
+a change). Each screen key is pressed twice in one app: the first showing builds the screen, the
+second shows it again.
 F5 then F4 come after the screens that need no torch: F5 loads torch the first time, so its first
 change is the notice that says so and its last the screen (a quiet of 4 s counts there). Down on the
 runs list is the floor (a key that changes one row). Needs tmux.

@@ -75,7 +75,8 @@ class SeqtuiApp(SeqtuiAppBase):
         Binding("f12", "save_screen", "Save an SVG screenshot", show=False),
     ]
 
-    BUILT_AHEAD = ("train", "gradients", "compare", "sweep")  # then probe and evaluate, once torch is
+    # built hidden after start-up (probe and evaluate follow once a screen has loaded torch)
+    BUILT_AHEAD = ("train", "gradients", "compare", "sweep")
 
     def on_mount(self) -> None:
         gc.freeze()  # torch's many long-lived objects make full collections stall the UI

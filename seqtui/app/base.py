@@ -118,9 +118,9 @@ class SeqtuiAppBase(App[None]):
 
     # -- switching screens -----------------------------------------------------------------------
     # Textual's switch_mode holds every frame for a fixed 50 ms (delay_update) so that a screen
-    # still being built is not painted half-built. seqtui's screens are whole once they have taken
-    # their ScreenResume, so the frame is held until the new screen has got that far, and no longer:
-    # a screen shown again is painted 5-10 ms after its key (measured in the app) instead of 55.
+    # still being built is not painted half-built. Here frames are held until the new screen is
+    # whole (_hold_until_ready), and no longer: a screen shown again is painted 5-10 ms after its
+    # key (measured in the app) instead of 55.
     _switching = False
     _switch_held = False
 
